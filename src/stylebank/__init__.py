@@ -1,0 +1,15 @@
+"""StyleBank: feed-forward neural style transfer with one shared encoder/decoder and a bank of per-style filters.
+
+    >>> import stylebank
+    >>> model = stylebank.load()                 # the bundled model
+    >>> out = model.stylize(image, style="mosaic")
+"""
+
+from .api import StyleBankModel, default_model_path, load
+from .errors import StyleBankError
+from .model import NetworkConfig, StyleBankNet
+from .train import TrainConfig, train
+
+__version__ = "0.1.0"
+__all__ = ["StyleBankError", "StyleBankModel", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",
+           "load", "train", "__version__"]

@@ -1,0 +1,138 @@
+"""File formats: the model file and the training checkpoint, both safetensors + JSON metadata, never pickle.
+
+Model file: tensors ``encoder.*``, ``decoder.*``, ``bank.<i>.*``; metadata key ``stylebank`` holds JSON
+``{"format": "stylebank-model", "format_version": 1, "network": {...}, "styles": [...], "loss_network": str,
+"training": {...}}``.
+Checkpoint: the same model tensors under ``model.``, Adam's state under ``optimizer.<param>.<name>``, RNG states
+under ``rng.``, and JSON with the step, scheduler, optimizer hyper-parameters and the training configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save
+
+from .errors import StyleBankError
+from .model import NetworkConfig, StyleBankNet
+
+METADATA_KEY = "stylebank"
+MODEL_FORMAT = "stylebank-model"
+CHECKPOINT_FORMAT = "stylebank-checkpoint"
+FORMAT_VERSION = 1
+
+
+def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], info: dict) -> Path:
+    """Atomically write tensors + JSON: a temporary file, flushed and fsynced, then renamed over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={METADATA_KEY: json.dumps(info)})
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_info(path: str | Path, expected_format: str) -> dict:
+    """The JSON metadata of a stylebank file, checked for format and version."""
+    path = Path(path)
+    if not path.is_file():
+        raise StyleBankError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), "pt") as handle:
+            raw = (handle.metadata() or {}).get(METADATA_KEY)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise StyleBankError(f"{path}: not a safetensors file ({error})") from None
+    if raw is None:
+        raise StyleBankError(f"{path}: a safetensors file without stylebank metadata")
+    try:
+        info = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise StyleBankError(f"{path}: corrupt stylebank metadata ({error})") from None
+    if not isinstance(info, dict) or info.get("format") != expected_format:
+        found = info.get("format") if isinstance(info, dict) else None
+        raise StyleBankError(f"{path}: expected a {expected_format} file, found {found!r}")
+    if info.get("format_version") != FORMAT_VERSION:
+        raise StyleBankError(f"{path}: format version {info.get('format_version')!r}; "
+                             f"this stylebank reads version {FORMAT_VERSION}")
+    return info
+
+
+def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise StyleBankError(f"{path}: cannot read tensors ({error})") from None
+
+
+def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path, prefix: str = "") -> StyleBankNet:
+    """A StyleBankNet from a file's metadata and tensors, with a clear error on any mismatch."""
+    try:
+        config = NetworkConfig.from_dict(info["network"])
+        styles = info["styles"]
+        net = StyleBankNet(len(styles), config)
+    except (KeyError, TypeError, ValueError) as error:
+        raise StyleBankError(f"{path}: bad network description in metadata ({error})") from None
+    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        raise StyleBankError(f"{path}: weights don't match the network described in the file "
+                             f"({' '.join(line.strip() for line in first[:3])})") from None
+    return net
+
+
+def save_model(path: str | Path, net: StyleBankNet, styles: list[str], loss_network: str, training: dict) -> Path:
+    """Write a model file holding every weight of ``net`` and what made it."""
+    if len(styles) != net.num_styles:
+        raise ValueError(f"{len(styles)} style names for {net.num_styles} banks")
+    info = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "network": net.config.to_dict(),
+            "styles": list(styles), "loss_network": loss_network, "training": training}
+    return write_safetensors(path, net.state_dict(), info)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[StyleBankNet, dict]:
+    """The network in eval mode and the file's metadata."""
+    info = read_info(path, MODEL_FORMAT)
+    net = build_network(info, read_tensors(path), path)
+    return net.to(device).eval(), info
+
+
+def save_checkpoint(path: str | Path, net: StyleBankNet, optimizer: torch.optim.Optimizer,
+                    rng_states: dict[str, torch.Tensor], info: dict) -> Path:
+    """The whole training state: weights, Adam's moments, RNG states, and ``info`` (step, scheduler, config…)."""
+    optimizer_state = optimizer.state_dict()
+    tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+    for param, state in optimizer_state["state"].items():
+        tensors.update({f"optimizer.{param}.{name}": value for name, value in state.items()})
+    tensors.update({f"rng.{name}": state for name, state in rng_states.items()})
+    info = {**info, "format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION, "network": net.config.to_dict(),
+            "optimizer_param_groups": optimizer_state["param_groups"]}
+    return write_safetensors(path, tensors, info)
+
+
+def load_checkpoint(path: str | Path) -> tuple[StyleBankNet, dict, dict[str, torch.Tensor], dict]:
+    """(network, optimizer state dict, RNG states, info) from a checkpoint, on the CPU."""
+    info = read_info(path, CHECKPOINT_FORMAT)
+    tensors = read_tensors(path)
+    net = build_network(info, tensors, path, prefix="model.")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, param, name = key.split(".", 2)
+            state.setdefault(int(param), {})[name] = value
+    rng = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
+    return net, {"state": state, "param_groups": info["optimizer_param_groups"]}, rng, info

@@ -1,0 +1,104 @@
+"""Training data: content images from folders, globs, files or ``builtin``; random resized crops; style images."""
+
+from __future__ import annotations
+
+import functools
+import glob
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .errors import StyleBankError
+from .images import BUILTIN_PREFIX, IMAGE_EXTENSIONS, load_image, resize_shorter_side, resize_to_fit, to_tensor
+from .samples import builtin_training_content
+
+MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
+
+
+def expand_sources(sources: list[str]) -> list[str]:
+    """Files, folders (searched recursively for images), glob patterns and ``builtin`` -> a sorted file list."""
+    found: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if source == "builtin":
+            found += builtin_training_content()
+        elif source.startswith(BUILTIN_PREFIX) or path.is_file():
+            found.append(source)
+        elif path.is_dir():
+            found += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        elif glob.has_magic(source):
+            found += sorted(p for p in glob.glob(source, recursive=True) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
+        else:
+            raise StyleBankError(f"content source {source}: no such file or folder")
+    if not found:
+        raise StyleBankError(f"no images found in {' '.join(sources)} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return found
+
+
+class ContentImages:
+    """Content images sampled as random square crops resized to ``image_size`` (with random horizontal flips).
+
+    Crops of 35-100% of the shorter side make whole photos resized to the working size look like training data.
+    Decoded images are kept in memory (at most 3x the crop size) for the next time they are drawn.
+    """
+
+    def __init__(self, sources: list[str], image_size: int, cache_size: int = 512):
+        self.files = expand_sources(sources)
+        self.image_size = image_size
+        self.load = functools.lru_cache(maxsize=cache_size)(self._load)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _load(self, index: int) -> torch.Tensor:
+        image = to_tensor(load_image(self.files[index]))
+        if min(image.shape[-2:]) < 16:
+            raise StyleBankError(f"{self.files[index]}: too small to train on ({image.shape[2]}x{image.shape[1]})")
+        return resize_shorter_side(image, 3 * self.image_size) if min(image.shape[-2:]) > 3 * self.image_size else image
+
+    def random_crop(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        height, width = image.shape[-2:]
+        fraction = MIN_CROP_FRACTION + (1 - MIN_CROP_FRACTION) * torch.rand((), generator=generator).item()
+        side = max(8, round(min(height, width) * fraction))
+        top = int(torch.randint(0, height - side + 1, (), generator=generator))
+        left = int(torch.randint(0, width - side + 1, (), generator=generator))
+        crop = image[:, top:top + side, left:left + side].unsqueeze(0)
+        crop = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
+                             align_corners=False)[0].clamp(0, 1)
+        return crop.flip(-1) if torch.rand((), generator=generator).item() < 0.5 else crop
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+        indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
+        return torch.stack([self.random_crop(self.load(i), generator) for i in indices])
+
+
+class StyleSampler:
+    """Style indices for each batch, visiting all styles evenly: shuffled rounds of 0..N-1."""
+
+    def __init__(self, num_styles: int, queue: list[int] | None = None):
+        self.num_styles = num_styles
+        self.queue = list(queue or [])
+
+    def next(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        while len(self.queue) < count:
+            self.queue += torch.randperm(self.num_styles, generator=generator).tolist()
+        chosen, self.queue = self.queue[:count], self.queue[count:]
+        return torch.tensor(chosen, dtype=torch.long)
+
+
+def style_name(source: str) -> str:
+    """A style's name: the file's stem, or the builtin image's name."""
+    return source[len(BUILTIN_PREFIX):] if source.startswith(BUILTIN_PREFIX) else Path(source).stem
+
+
+def load_style_images(sources: list[str], style_size: int) -> list[torch.Tensor]:
+    """Style images resized so that the longer side is ``style_size`` (enlarged if smaller)."""
+    images = []
+    for source in sources:
+        image = to_tensor(load_image(source))
+        height, width = image.shape[-2:]
+        if max(height, width) < style_size:
+            image = resize_shorter_side(image, round(style_size * min(height, width) / max(height, width)))
+        images.append(resize_to_fit(image, style_size))
+    return images

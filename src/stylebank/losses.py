@@ -1,0 +1,94 @@
+"""Losses of the two branches.
+
+Normalisation (our choice, documented in the README): every perceptual term is a *relative* squared error,
+  content  L_c = ||phi(O) - phi(I)||^2 / ||phi(I)||^2                         at relu4_2,
+  style    L_s = sum_l ||G(phi_l(O)) - G(phi_l(S))||^2 / ||G(phi_l(S))||^2     at relu1_2, relu2_2, relu3_2, relu4_2,
+with the Gram matrix G per sample, divided by C*H*W. Relative errors make every layer and every style count
+about equally (a high-contrast style no longer drowns the others) and make the weights alpha, beta, gamma
+independent of the loss network's scale, so the same defaults serve the imagenet, hed and random sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .lossnet import VGG16Features
+
+CONTENT_LAYER = "relu4_2"
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """alpha, beta, gamma of L_K = alpha L_c + beta L_s + gamma L_tv (for the relative losses above)."""
+
+    content: float = 1.0
+    style: float = 4.0
+    tv: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Per-sample Gram matrix (B, C, C) of features (B, C, H, W), divided by C*H*W."""
+    batch, channels, height, width = features.shape
+    with torch.autocast(features.device.type, enabled=False):  # Gram sums are too long for bf16
+        flat = features.reshape(batch, channels, height * width).float()
+        return flat @ flat.transpose(1, 2) / (channels * height * width)
+
+
+def relative_squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """||output - target||^2 / ||target||^2 for each sample of the batch."""
+    dims = tuple(range(1, output.dim()))
+    error = (output.float() - target.float()).pow(2).sum(dims)
+    return error / target.float().pow(2).sum(dims).clamp_min(1e-12)
+
+
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """Anisotropic L1 total variation: mean absolute difference of horizontal and vertical neighbours."""
+    return (images[..., 1:, :] - images[..., :-1, :]).abs().mean() + (images[..., 1:] - images[..., :-1]).abs().mean()
+
+
+class StylizingLoss(nn.Module):
+    """L_K of the stylizing branch, with the style Gram targets computed once per style."""
+
+    def __init__(self, loss_network: VGG16Features, style_images: list[torch.Tensor], weights: LossWeights):
+        super().__init__()
+        self.loss_network = loss_network
+        self.weights = weights
+        with torch.no_grad():
+            grams = [self.style_grams(image.unsqueeze(0)) for image in style_images]
+        for layer in STYLE_LAYERS:  # one (num_styles, C, C) buffer per layer
+            self.register_buffer(f"target_{layer}", torch.cat([g[layer] for g in grams]), persistent=False)
+
+    def style_grams(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {layer: gram_matrix(f) for layer, f in self.loss_network(images, STYLE_LAYERS).items()}
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each sample b of ``output`` is judged against ``content[b]`` and the style ``styles[b]``."""
+        with torch.no_grad():
+            content_features = self.loss_network(content, (CONTENT_LAYER,))[CONTENT_LAYER]
+        features = self.loss_network(output, STYLE_LAYERS)
+        content_loss = relative_squared_error(features[CONTENT_LAYER], content_features).mean()
+        style_loss = sum(
+            relative_squared_error(gram_matrix(features[layer]), getattr(self, f"target_{layer}")[styles]).mean()
+            for layer in STYLE_LAYERS
+        )
+        tv_loss = total_variation(output)
+        total = self.weights.content * content_loss + self.weights.style * style_loss + self.weights.tv * tv_loss
+        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv_loss}
+
+
+def identity_loss(reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Plain MSE of the auto-encoder branch."""
+    return F.mse_loss(reconstruction, images)
+
+
+def psnr(mse: float) -> float:
+    """PSNR in dB of images in [0, 1] from their mean squared error."""
+    return float("inf") if mse <= 0 else 10 * torch.log10(torch.tensor(1.0 / mse)).item()

@@ -1,0 +1,179 @@
+"""The StyleBank network: a shared encoder E, one small filter bank K_i per style, a shared decoder D.
+
+Layout as in Chen et al. (CVPR 2017): E = conv9x9 s1 (3->32), conv3x3 s2 (32->64), conv3x3 s2 (64->128);
+K_i = conv3x3 128->128 (linear by default); D mirrors E with nearest x2 up-sampling + conv, then a 9x9 conv
+back to RGB. InstanceNorm + ReLU follow every conv but the bank's and the last one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# The encoder halves the size twice, so inputs are padded to a multiple of this and cropped back.
+SIZE_MULTIPLE = 4
+# Below this the 9x9 reflection padding and the 3x3 convs of a 2x2 feature map no longer fit.
+MIN_SIZE = 8
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Shape of the network. The defaults are the paper's."""
+
+    bank_depth: int = 1  # number of 3x3 convs per style bank (ReLU between them when > 1)
+    bank_kernel_size: int = 3  # larger kernels give larger-scale texture (paper, section 4)
+    channels: tuple[int, int, int] = (32, 64, 128)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NetworkConfig":
+        data = dict(data)
+        if "channels" in data:
+            data["channels"] = tuple(data["channels"])
+        return cls(**data)
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection padding then a convolution, so borders carry no zero-padding artefacts."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
+        super().__init__(
+            nn.ReflectionPad2d(kernel_size // 2),
+            nn.Conv2d(in_channels, out_channels, kernel_size, stride),
+        )
+
+
+class ConvNormReLU(nn.Sequential):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, upsample: bool = False):
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
+        layers += [
+            ConvLayer(in_channels, out_channels, kernel_size, stride),
+            nn.InstanceNorm2d(out_channels, affine=True),
+            nn.ReLU(inplace=True),
+        ]
+        super().__init__(*layers)
+
+
+class Encoder(nn.Sequential):
+    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128)):
+        c1, c2, c3 = channels
+        super().__init__(
+            ConvNormReLU(3, c1, 9),
+            ConvNormReLU(c1, c2, 3, stride=2),
+            ConvNormReLU(c2, c3, 3, stride=2),
+        )
+
+
+class Decoder(nn.Sequential):
+    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128)):
+        c1, c2, c3 = channels
+        # Nearest x2 then conv instead of a transposed conv: no checkerboard artefacts.
+        super().__init__(
+            ConvNormReLU(c3, c2, 3, upsample=True),
+            ConvNormReLU(c2, c1, 3, upsample=True),
+            ConvLayer(c1, 3, 9),
+        )
+
+
+def make_bank(channels: int, depth: int, kernel_size: int) -> nn.Sequential:
+    """One style's filter bank K_i, initialised to the identity map so that D(K_i(F)) starts at D(F).
+
+    Starting from the reconstruction (as Gatys' optimisation starts from the content image) keeps the
+    content while the style is learned, instead of starting from noise.
+    """
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        if i > 0:
+            layers.append(nn.ReLU())  # features from E are non-negative, so ReLU keeps the identity exact
+        conv = nn.Conv2d(channels, channels, kernel_size)
+        layers += [nn.ReflectionPad2d(kernel_size // 2), conv]
+        with torch.no_grad():
+            conv.weight.mul_(0.01)
+            centre = kernel_size // 2
+            conv.weight[:, :, centre, centre] += torch.eye(channels)
+            conv.bias.zero_()
+    return nn.Sequential(*layers)
+
+
+class StyleBankNet(nn.Module):
+    """E, the style banks K and D. ``forward(x, style)`` stylizes; ``reconstruct(x)`` is the auto-encoder D(E(x)).
+
+    Images are float tensors (B, 3, H, W) in [0, 1] of any size >= MIN_SIZE; outputs have the input's size.
+    """
+
+    def __init__(self, num_styles: int, config: NetworkConfig | None = None):
+        super().__init__()
+        self.config = config or NetworkConfig()
+        self.encoder = Encoder(self.config.channels)
+        self.decoder = Decoder(self.config.channels)
+        self.bank = nn.ModuleList(self.new_bank() for _ in range(num_styles))
+
+    @property
+    def num_styles(self) -> int:
+        return len(self.bank)
+
+    def new_bank(self) -> nn.Sequential:
+        return make_bank(self.config.channels[-1], self.config.bank_depth, self.config.bank_kernel_size)
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Pad to a multiple of SIZE_MULTIPLE and encode; returns the features and the original size."""
+        height, width = images.shape[-2:]
+        if min(height, width) < MIN_SIZE:
+            raise ValueError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
+        pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
+        if pad_h or pad_w:
+            images = F.pad(images, (0, pad_w, 0, pad_h), mode="reflect")
+        return self.encoder(images), (height, width)
+
+    def decode(self, features: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        height, width = size
+        return self.decoder(features)[..., :height, :width]
+
+    def apply_banks(self, features: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+        """Apply K_{styles[b]} to sample b of the batch."""
+        out = torch.empty_like(features)
+        for index in styles.unique().tolist():
+            if not 0 <= index < self.num_styles:
+                raise IndexError(f"style index {index} out of range: the model has {self.num_styles} styles")
+            chosen = styles == index
+            out[chosen] = self.bank[index](features[chosen])
+        return out
+
+    def forward(self, images: torch.Tensor, styles: torch.Tensor | int) -> torch.Tensor:
+        """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample."""
+        if isinstance(styles, int):
+            styles = torch.full((images.shape[0],), styles, dtype=torch.long)
+        features, size = self.encode(images)
+        return self.decode(self.apply_banks(features, styles.to(features.device)), size)
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """The auto-encoder branch: O = D(E(I))."""
+        features, size = self.encode(images)
+        return self.decode(features, size)
+
+
+def count_parameters(module: nn.Module, kind: type[nn.Module] | None = None) -> int:
+    """Number of parameters in ``module``, or only in its submodules of type ``kind``."""
+    modules = [m for m in module.modules() if isinstance(m, kind)] if kind else [module]
+    return sum(p.numel() for m in modules for p in m.parameters(recurse=kind is None))
+
+
+def parameter_counts(net: StyleBankNet) -> dict[str, int]:
+    """Every parameter, grouped: encoder, decoder, per style, plus the conv/norm split."""
+    per_style = count_parameters(net.bank[0]) if net.num_styles else count_parameters(net.new_bank())
+    return {
+        "encoder": count_parameters(net.encoder),
+        "decoder": count_parameters(net.decoder),
+        "per_style": per_style,
+        "styles": net.num_styles,
+        "total": count_parameters(net),
+        "encoder_conv": count_parameters(net.encoder, nn.Conv2d),
+        "encoder_norm": count_parameters(net.encoder, nn.InstanceNorm2d),
+        "decoder_conv": count_parameters(net.decoder, nn.Conv2d),
+        "decoder_norm": count_parameters(net.decoder, nn.InstanceNorm2d),
+    }

@@ -1,0 +1,320 @@
+"""Training: the paper's Algorithm 1 as a plain loop, with checkpoints that truly resume.
+
+Every T+1 iterations: T stylizing iterations (a batch of content crops, each with its own style index;
+updates E, D and the banks used) then one auto-encoder iteration (updates E and D only), whose gradient is
+rescaled to lambda times the magnitude of the last stylizing gradient on E and D. One shared Adam.
+Before that, ``warmup`` auto-encoder-only iterations (no VGG, cheap) give E and D a working reconstruction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .checkpoint import load_checkpoint, save_checkpoint, save_model
+from .data import ContentImages, StyleSampler, load_style_images, style_name
+from .errors import StyleBankError
+from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
+from .losses import LossWeights, StylizingLoss, identity_loss, psnr
+from .lossnet import load_loss_network
+from .model import NetworkConfig, StyleBankNet
+from .runtime import resolve_device
+
+STYLE, IDENTITY = "style", "identity"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults are practical ones for a CPU; see ``paper()``."""
+
+    content: list[str] = field(default_factory=lambda: ["builtin"])
+    styles: list[str] = field(default_factory=list)
+    output: str = "model.safetensors"
+    image_size: int = 256
+    style_size: int = 256
+    iterations: int = 4000
+    batch_size: int = 4  # m
+    vgg: str = "imagenet"
+    seed: int = 0
+    lr: float = 1e-3
+    lr_decay: float = 0.8
+    lr_decay_every: int = 30_000
+    style_steps: int = 2  # T
+    identity_balance: float = 1.0  # lambda
+    content_weight: float = LossWeights.content
+    style_weight: float = LossWeights.style
+    tv_weight: float = LossWeights.tv
+    warmup: int = 300  # auto-encoder-only iterations first; at most a quarter of ``iterations``
+    lr_ramp: int = 200  # the learning rate rises linearly over this many iterations after the warm-up
+    bank_depth: int = NetworkConfig.bank_depth
+    bank_kernel_size: int = NetworkConfig.bank_kernel_size
+    precision: str = "fp32"  # "bf16": autocast the loss network
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+    device: str = "auto"
+    preview: str = "builtin:astronaut"  # held out from training; shown in the sample images
+
+    @classmethod
+    def paper(cls, **overrides) -> "TrainConfig":
+        """The paper's hyper-parameters (Adam 0.01, x0.8 every 30k, 300k iterations, 512 crops, no warm-up)."""
+        return replace(cls(lr=0.01, iterations=300_000, image_size=512, style_size=512, warmup=0), **overrides)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return with_suffix(self.output, ".checkpoint.safetensors")
+
+    @property
+    def samples_dir(self) -> Path:
+        return with_suffix(self.output, ".samples")
+
+    @property
+    def log_path(self) -> Path:
+        return with_suffix(self.output, ".log.jsonl")
+
+    def validate(self) -> None:
+        positive = ("image_size", "style_size", "iterations", "batch_size", "style_steps", "lr", "lr_decay_every",
+                    "bank_depth", "bank_kernel_size", "checkpoint_every", "sample_every", "log_every")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise StyleBankError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        for name in ("content_weight", "style_weight", "tv_weight", "warmup", "identity_balance"):
+            if getattr(self, name) < 0 or not math.isfinite(getattr(self, name)):
+                raise StyleBankError(f"{name.replace('_', '-')} must be a finite number >= 0")
+        if self.image_size < 16:
+            raise StyleBankError(f"image-size must be at least 16, got {self.image_size}")
+        if self.bank_kernel_size % 2 == 0:
+            raise StyleBankError("bank kernel size must be odd")
+        if self.precision not in ("fp32", "bf16"):
+            raise StyleBankError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if not self.styles:
+            raise StyleBankError("give at least one style image")
+        if not Path(self.output).suffix == ".safetensors":
+            raise StyleBankError(f"the model file must end in .safetensors: {self.output}")
+
+
+def with_suffix(output: str, suffix: str) -> Path:
+    path = Path(output)
+    return path.with_name(path.name.removesuffix(".safetensors") + suffix)
+
+
+def branch_at(step: int, warmup: int, style_steps: int) -> str:
+    """Which branch iteration ``step`` trains: warm-up, then T stylizing steps and one auto-encoder step."""
+    if step < warmup:
+        return IDENTITY
+    return IDENTITY if (step - warmup) % (style_steps + 1) == style_steps else STYLE
+
+
+def encoder_decoder_grad_norm(net: StyleBankNet) -> float:
+    grads = [p.grad for m in (net.encoder, net.decoder) for p in m.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
+
+
+class Trainer:
+    """Holds the training state; ``run()`` trains to ``config.iterations`` and writes the model file."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False):
+        config.validate()
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.style_names = [style_name(s) for s in config.styles]
+        self.content = ContentImages(config.content, config.image_size)
+        self.style_images = load_style_images(config.styles, config.style_size)
+        self.loss_network = load_loss_network(config.vgg, self.device)
+        self.criterion = StylizingLoss(self.loss_network, [s.to(self.device) for s in self.style_images],
+                                       LossWeights(config.content_weight, config.style_weight, config.tv_weight))
+        self.warmup = min(config.warmup, config.iterations // 4)
+        self.data_generator = torch.Generator()
+        if resume:
+            self._restore()
+        else:
+            torch.manual_seed(config.seed)
+            self.data_generator.manual_seed(config.seed)
+            net_config = NetworkConfig(bank_depth=config.bank_depth, bank_kernel_size=config.bank_kernel_size)
+            self.net = StyleBankNet(len(config.styles), net_config).to(self.device)
+            self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+            self.scheduler = self.make_scheduler()
+            self.step = 0
+            self.sampler = StyleSampler(len(config.styles))
+            self.style_grad_norm: float | None = None
+        self.stop_requested = False
+
+    def lr_factor(self, step: int) -> float:
+        """Decay x lr_decay every lr_decay_every iterations; a linear ramp when the stylizing branch starts.
+
+        The ramp matters: Adam's moments were estimated on the small auto-encoder gradients, and its first
+        full-size steps on the much larger stylizing gradients would wreck the freshly warmed-up E and D.
+        """
+        decay = self.config.lr_decay ** (step // self.config.lr_decay_every)
+        if step < self.warmup or not self.config.lr_ramp:
+            return decay
+        return decay * min(1.0, (step - self.warmup + 1) / self.config.lr_ramp)
+
+    def make_scheduler(self) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
+
+    def _restore(self) -> None:
+        path = self.config.checkpoint_path
+        if not path.exists():
+            raise StyleBankError(f"nothing to resume: {path} does not exist")
+        net, optimizer_state, rng, info = load_checkpoint(path)
+        if info["styles"] != self.style_names:
+            raise StyleBankError(f"{path} was trained on styles {info['styles']}, not {self.style_names}")
+        self.net = net.to(self.device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.lr)
+        self.optimizer.load_state_dict(optimizer_state)
+        self.scheduler = self.make_scheduler()
+        self.scheduler.load_state_dict(info["scheduler"])
+        self.step = info["step"]
+        self.sampler = StyleSampler(len(self.style_names), info["style_queue"])
+        self.style_grad_norm = info["style_grad_norm"]
+        torch.set_rng_state(rng["torch"])
+        self.data_generator.set_state(rng["data"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state(rng["cuda"])
+
+    def save_checkpoint(self) -> Path:
+        rng = {"torch": torch.get_rng_state(), "data": self.data_generator.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state()
+        info = {"step": self.step, "styles": self.style_names, "config": self.config.to_dict(),
+                "scheduler": self.scheduler.state_dict(), "style_queue": self.sampler.queue,
+                "style_grad_norm": self.style_grad_norm, "loss_network": self.loss_network.source}
+        return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info)
+
+    def save_model(self) -> Path:
+        training = {**self.config.to_dict(), "steps_done": self.step}
+        return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training)
+
+    def train_step(self) -> dict[str, float]:
+        """One iteration of whichever branch the schedule says; returns the logged numbers."""
+        config = self.config
+        self.net.train()
+        images = self.content.sample(config.batch_size, self.data_generator).to(self.device)
+        branch = branch_at(self.step, self.warmup, config.style_steps)
+        # set_to_none: banks that get no gradient this step are skipped by Adam (not moved by momentum)
+        self.optimizer.zero_grad(set_to_none=True)
+        if branch == STYLE:
+            styles = self.sampler.next(config.batch_size, self.data_generator)
+            output = self.net(images, styles)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+                losses = self.criterion(output, images, styles.to(self.device))
+            losses["total"].backward()
+            self.style_grad_norm = encoder_decoder_grad_norm(self.net)
+            record = {name: value.item() for name, value in losses.items()}
+        else:
+            loss = identity_loss(self.net.reconstruct(images), images)
+            loss.backward()
+            record = {"identity": loss.item(), "psnr": psnr(loss.item())}
+            if self.style_grad_norm is not None and self.step >= self.warmup:
+                # lambda: the auto-encoder gradient gets lambda times the stylizing gradient's magnitude
+                identity_norm = encoder_decoder_grad_norm(self.net)
+                record["grad_ratio"] = self.style_grad_norm / max(identity_norm, 1e-12)
+                scale = config.identity_balance * record["grad_ratio"]
+                for module in (self.net.encoder, self.net.decoder):
+                    for p in module.parameters():
+                        p.grad.mul_(scale)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        return {"step": self.step, "branch": branch, **record}
+
+    @torch.no_grad()
+    def write_samples(self) -> Path:
+        """The held-out preview photo: original, reconstruction and every style; style images below."""
+        self.net.eval()
+        preview = resize_to_fit(to_tensor(load_image(self.config.preview)), self.config.image_size).to(self.device)
+        batch = preview.unsqueeze(0)
+        tiles = [preview, self.net.reconstruct(batch)[0]] + [self.net(batch, i)[0] for i in range(self.net.num_styles)]
+        size = preview.shape[-2:]
+        tiles += [torch.ones_like(preview)] * 2 + [
+            torch.nn.functional.interpolate(s.unsqueeze(0), size=size, mode="bilinear", antialias=True)[0]
+            for s in self.style_images]
+        grid = image_grid([t.cpu() for t in tiles], columns=2 + self.net.num_styles)
+        return save_image(grid, self.config.samples_dir / f"step_{self.step:07d}.png")
+
+    def _request_stop(self, signum, frame) -> None:
+        if self.stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.stop_requested = True
+
+    def run(self, progress: bool = True) -> Path:
+        """Train until ``config.iterations``; Ctrl-C saves a checkpoint and raises TrainingInterrupted."""
+        config = self.config
+        previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+        log = open(config.log_path, "a")
+        bar = tqdm(total=config.iterations, initial=self.step, disable=not progress, unit="it", dynamic_ncols=True)
+        shown: dict[str, float] = {}
+        started = time.perf_counter()
+        try:
+            while self.step < config.iterations:
+                record = self.train_step()
+                for key in ("content", "style", "tv", "psnr", "grad_ratio"):
+                    if key in record:
+                        shown[key] = record[key]
+                if self.step % config.log_every == 0 or self.step == config.iterations:
+                    record["lr"] = self.scheduler.get_last_lr()[0]
+                    record["seconds"] = round(time.perf_counter() - started, 3)
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
+                bar.update(1)
+                if self.step % config.sample_every == 0:
+                    self.write_samples()
+                if self.step % config.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if self.stop_requested:
+                    self.save_checkpoint()
+                    raise TrainingInterrupted(self.step, config.checkpoint_path)
+        finally:
+            bar.close()
+            log.close()
+            signal.signal(signal.SIGINT, previous_handler)
+        self.save_checkpoint()
+        self.write_samples()
+        return self.save_model()
+
+
+class TrainingInterrupted(StyleBankError):
+    def __init__(self, step: int, checkpoint: Path):
+        super().__init__(f"interrupted at iteration {step}; checkpoint saved to {checkpoint}; "
+                         "run the same command with --resume to continue")
+        self.step = step
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Train a StyleBank model as ``config`` says and return the model file's path."""
+    if resume:
+        config = resumed_config(config)
+    return Trainer(config, resume=resume).run(progress=progress)
+
+
+# What a resumed run may change; everything else comes from the checkpoint so that the run continues exactly.
+RESUMABLE_OVERRIDES = ("iterations", "checkpoint_every", "sample_every", "log_every", "device")
+
+
+def resumed_config(config: TrainConfig) -> TrainConfig:
+    """The checkpoint's configuration, with only the RESUMABLE_OVERRIDES taken from ``config``."""
+    from .checkpoint import CHECKPOINT_FORMAT, read_info
+
+    info = read_info(config.checkpoint_path, CHECKPOINT_FORMAT) if config.checkpoint_path.exists() else None
+    if info is None:
+        raise StyleBankError(f"nothing to resume: {config.checkpoint_path} does not exist")
+    saved = TrainConfig.from_dict(info["config"])
+    return replace(saved, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})

@@ -1,0 +1,43 @@
+import torch
+
+from stylebank.losses import (LossWeights, StylizingLoss, gram_matrix, identity_loss, psnr,
+                              relative_squared_error, total_variation)
+from stylebank.lossnet import random_vgg
+
+
+def test_gram_of_a_constant_map():
+    c, channels, h, w = 3.0, 4, 5, 6
+    gram = gram_matrix(torch.full((1, channels, h, w), c))
+    # every entry: sum over H*W of c*c, divided by C*H*W
+    assert torch.allclose(gram, torch.full((1, channels, channels), c * c / channels))
+
+
+def test_gram_is_per_sample_not_across_the_batch():
+    a, b = torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4) * 5
+    batch = gram_matrix(torch.cat([a, b]))
+    assert torch.allclose(batch[0], gram_matrix(a)[0]) and torch.allclose(batch[1], gram_matrix(b)[0])
+
+
+def test_relative_error_and_identity_loss():
+    target = torch.rand(2, 3, 4, 4) + 0.1
+    assert relative_squared_error(target, target).abs().max() == 0
+    assert torch.allclose(relative_squared_error(torch.zeros_like(target), target), torch.ones(2))
+    assert torch.isclose(identity_loss(target + 0.1, target), torch.tensor(0.01))
+    assert abs(psnr(0.01) - 20.0) < 1e-4 and psnr(0.0) == float("inf")
+
+
+def test_total_variation_of_a_ramp():
+    ramp = torch.linspace(0, 1, 11).repeat(1, 3, 7, 1)  # horizontal steps of 0.1, no vertical change
+    assert torch.isclose(total_variation(ramp), torch.tensor(0.1))
+    assert total_variation(torch.full((1, 3, 5, 5), 0.3)) == 0
+
+
+def test_stylizing_loss_is_zero_where_it_should_be():
+    torch.manual_seed(0)
+    style = torch.rand(3, 32, 32)
+    content = torch.rand(2, 3, 32, 32)
+    criterion = StylizingLoss(random_vgg(), [style], LossWeights(1, 1, 0))
+    same_content = criterion(content, content, torch.tensor([0, 0]))
+    assert same_content["content"] < 1e-6 and same_content["style"] > 0.01
+    same_style = criterion(style.expand(2, 3, 32, 32), content, torch.tensor([0, 0]))
+    assert same_style["style"] < 1e-5 and same_style["content"] > 0.01

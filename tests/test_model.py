@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from stylebank.model import MIN_SIZE, NetworkConfig, StyleBankNet, parameter_counts
+
+
+def test_parameter_counts_match_the_paper_layout():
+    counts = parameter_counts(StyleBankNet(3))
+    assert counts["encoder_conv"] == 100_160
+    assert counts["decoder_conv"] == 100_035
+    assert counts["per_style"] == 147_584
+    # affine InstanceNorm: 2 per channel, after every conv but the bank's and the last one
+    assert counts["encoder_norm"] == 2 * (32 + 64 + 128)
+    assert counts["decoder_norm"] == 2 * (64 + 32)
+    assert counts["encoder"] == counts["encoder_conv"] + counts["encoder_norm"]
+    assert counts["total"] == counts["encoder"] + counts["decoder"] + 3 * counts["per_style"]
+
+
+def test_bank_depth_and_kernel_size_are_configurable():
+    net = StyleBankNet(1, NetworkConfig(bank_depth=2, bank_kernel_size=5))
+    assert parameter_counts(net)["per_style"] == 2 * (128 * 128 * 25 + 128)
+    assert net(torch.rand(1, 3, 20, 20), 0).shape == (1, 3, 20, 20)
+
+
+@pytest.mark.parametrize("size", [(97, 131), (8, 8), (33, 9), (64, 64)])
+def test_output_has_the_input_size(size):
+    net = StyleBankNet(2).eval()
+    images = torch.rand(2, 3, *size)
+    assert net(images, 1).shape == images.shape
+    assert net.reconstruct(images).shape == images.shape
+
+
+def test_too_small_images_are_refused_clearly():
+    with pytest.raises(ValueError, match=f"at least {MIN_SIZE}x{MIN_SIZE}"):
+        StyleBankNet(1)(torch.rand(1, 3, MIN_SIZE - 1, 40), 0)
+
+
+def test_fresh_banks_start_at_the_identity():
+    torch.manual_seed(0)
+    net = StyleBankNet(2).eval()
+    images = torch.rand(1, 3, 32, 40)
+    reconstruction = net.reconstruct(images)
+    for style in range(2):
+        assert torch.allclose(net(images, style), reconstruction, atol=0.05)
+    # but the banks are not exactly the identity, so styles can diverge
+    assert not torch.equal(net.bank[0][1].weight, net.bank[1][1].weight)
+
+
+def test_each_sample_uses_its_own_bank():
+    torch.manual_seed(0)
+    net = StyleBankNet(3).eval()
+    with torch.no_grad():
+        for bank in net.bank:
+            bank[1].weight.normal_()
+    images = torch.rand(3, 3, 24, 24)
+    mixed = net(images, torch.tensor([2, 0, 2]))
+    for b, style in enumerate([2, 0, 2]):
+        assert torch.allclose(mixed[b], net(images[b:b + 1], style)[0], atol=1e-5)
+    with pytest.raises(IndexError, match="out of range"):
+        net(images, 3)

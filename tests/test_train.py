@@ -1,0 +1,122 @@
+import json
+
+import pytest
+import torch
+
+from stylebank.checkpoint import load_checkpoint, load_model
+from stylebank.data import ContentImages, StyleSampler, expand_sources
+from stylebank.errors import StyleBankError
+from stylebank.train import IDENTITY, STYLE, TrainConfig, Trainer, TrainingInterrupted, branch_at, train
+
+
+def tiny_config(data, **overrides) -> TrainConfig:
+    settings = dict(content=[str(data["content"])], styles=[str(s) for s in data["styles"]],
+                    output=str(data["root"] / "model.safetensors"), image_size=32, style_size=32, batch_size=2,
+                    iterations=6, vgg="random", warmup=0, lr_ramp=0, checkpoint_every=1000, sample_every=1000,
+                    device="cpu", preview=str(data["content"] / "photo0.png"))
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_alternation_schedule():
+    assert [branch_at(s, 0, 2) for s in range(6)] == [STYLE, STYLE, IDENTITY] * 2
+    assert [branch_at(s, 3, 2) for s in range(9)] == [IDENTITY] * 3 + [STYLE, STYLE, IDENTITY] * 2
+    assert [branch_at(s, 0, 1) for s in range(4)] == [STYLE, IDENTITY] * 2
+
+
+def test_styles_are_visited_evenly():
+    sampler, generator = StyleSampler(5), torch.Generator().manual_seed(0)
+    drawn = torch.cat([sampler.next(4, generator) for _ in range(10)])  # 40 draws = 8 rounds of 5
+    assert torch.bincount(drawn, minlength=5).tolist() == [8] * 5
+
+
+def test_content_sources_folders_globs_and_builtin(tiny_data):
+    found = expand_sources([str(tiny_data["content"])])
+    assert len(found) == 3 and any("nested" in f for f in found)
+    assert len(expand_sources([str(tiny_data["content"] / "*.png")])) == 2
+    assert expand_sources(["builtin"])[0].startswith("builtin:")
+    with pytest.raises(StyleBankError, match="no such file"):
+        expand_sources([str(tiny_data["root"] / "nowhere")])
+    crops = ContentImages([str(tiny_data["content"])], 24).sample(5, torch.Generator().manual_seed(1))
+    assert crops.shape == (5, 3, 24, 24) and 0 <= crops.min() and crops.max() <= 1
+
+
+def test_steps_update_the_right_parameters(tiny_data):
+    trainer = Trainer(tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])] * 3, batch_size=1))
+    net = trainer.net
+
+    def snapshot():
+        return {name: p.detach().clone() for name, p in net.named_parameters()}
+
+    before = snapshot()
+    record = trainer.train_step()  # stylizing step with one image: exactly one bank is used
+    after = snapshot()
+    changed_banks = {name.split(".")[1] for name in before if name.startswith("bank.") and
+                     not torch.equal(before[name], after[name])}
+    assert record["branch"] == STYLE and len(changed_banks) == 1
+    assert not torch.equal(before["encoder.0.1.weight"], after["encoder.0.1.weight"])
+    trainer.train_step()
+    before = snapshot()
+    record = trainer.train_step()  # the auto-encoder step: E and D only
+    after = snapshot()
+    assert record["branch"] == IDENTITY and record["grad_ratio"] > 0
+    assert all(torch.equal(before[n], after[n]) for n in before if n.startswith("bank."))
+    assert not torch.equal(before["decoder.2.1.weight"], after["decoder.2.1.weight"])
+
+
+def test_resume_gives_exactly_the_uninterrupted_model(tiny_data):
+    straight = train(tiny_config(tiny_data, output=str(tiny_data["root"] / "straight.safetensors"), warmup=2,
+                                 iterations=6), progress=False)
+    first = tiny_config(tiny_data, output=str(tiny_data["root"] / "resumed.safetensors"), warmup=2, iterations=3)
+    train(first, progress=False)
+    resumed = train(tiny_config(tiny_data, output=first.output, iterations=6, seed=99), resume=True, progress=False)
+    a, _ = load_model(straight)
+    b, _ = load_model(resumed)
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+    # the optimizer state went through the safetensors checkpoint too
+    _, optimizer_state, rng, info = load_checkpoint(first.checkpoint_path)
+    assert info["step"] == 6 and info["config"]["seed"] == 0 and set(rng) >= {"torch", "data"}
+    assert len(optimizer_state["state"]) == len(list(a.parameters()))
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tiny_data):
+    with pytest.raises(StyleBankError, match="nothing to resume"):
+        train(tiny_config(tiny_data), resume=True, progress=False)
+
+
+def test_interrupt_saves_a_checkpoint(tiny_data):
+    config = tiny_config(tiny_data, iterations=50)
+    trainer = Trainer(config)
+    trainer._request_stop(None, None)  # what Ctrl-C does
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        trainer.run(progress=False)
+    _, _, _, info = load_checkpoint(config.checkpoint_path)
+    assert info["step"] == 1
+
+
+def test_logs_every_term_and_writes_samples(tiny_data):
+    config = tiny_config(tiny_data, iterations=6, log_every=1, sample_every=3)
+    train(config, progress=False)
+    records = [json.loads(line) for line in config.log_path.read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(1, 7))
+    assert {"content", "style", "tv", "total"} <= records[0].keys()
+    assert {"identity", "psnr", "grad_ratio"} <= records[2].keys()
+    assert sorted(p.name for p in config.samples_dir.iterdir()) == ["step_0000003.png", "step_0000006.png"]
+
+
+def test_bad_settings_are_refused(tiny_data):
+    with pytest.raises(StyleBankError, match="image-size"):
+        Trainer(tiny_config(tiny_data, image_size=0))
+    with pytest.raises(StyleBankError, match=".safetensors"):
+        Trainer(tiny_config(tiny_data, output=str(tiny_data["root"] / "model.pt")))
+
+
+@pytest.mark.slow
+def test_a_short_real_run_lowers_the_style_loss(tiny_data):
+    config = tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], iterations=90, log_every=1,
+                         lr=2e-3, image_size=48, style_size=48)
+    train(config, progress=False)
+    style = [json.loads(line)["style"] for line in config.log_path.read_text().splitlines() if '"style"' in line]
+    first, last = sum(style[:6]) / 6, sum(style[-6:]) / 6
+    assert last < 0.5 * first, (first, last)
