@@ -9,6 +9,7 @@ from .api import StyleBankModel, default_model_path, load
 from .errors import StyleBankError
 from .model import NetworkConfig, StyleBankNet
 from .train import TrainConfig, train
+from . import samples
 
 __version__ = "0.1.0"
 __all__ = ["StyleBankError", "StyleBankModel", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",

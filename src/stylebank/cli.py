@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})")
     train.add_argument("--bank-depth", type=positive_int, help="3x3 convs per style bank (default 1, the paper's)")
     train.add_argument("--bank-kernel-size", type=positive_int, help="bank kernel size (default 3, the paper's)")
-    train.add_argument("--precision", choices=("fp32", "bf16"), help="bf16 autocasts the loss network")
+    train.add_argument("--precision", choices=("fp32", "bf16"), help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
     train.add_argument("--checkpoint-every", type=positive_int, help=f"default {defaults.checkpoint_every}")
     train.add_argument("--sample-every", type=positive_int, help=f"write preview images (default {defaults.sample_every})")
     train.add_argument("--preview", help=f"image shown in the samples (default {defaults.preview})")

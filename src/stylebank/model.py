@@ -2,7 +2,7 @@
 
 Layout as in Chen et al. (CVPR 2017): E = conv9x9 s1 (3->32), conv3x3 s2 (32->64), conv3x3 s2 (64->128);
 K_i = conv3x3 128->128 (linear by default); D mirrors E with nearest x2 up-sampling + conv, then a 9x9 conv
-back to RGB. InstanceNorm + ReLU follow every conv but the bank's and the last one.
+back to RGB and a sigmoid. InstanceNorm + ReLU follow every conv but the bank's and the last one.
 """
 
 from __future__ import annotations
@@ -77,6 +77,9 @@ class Decoder(nn.Sequential):
             ConvNormReLU(c3, c2, 3, upsample=True),
             ConvNormReLU(c2, c1, 3, upsample=True),
             ConvLayer(c1, 3, 9),
+            # Not in the paper: squashing to [0, 1] stops the stylizing loss from driving pixels (and so the
+            # Gram matrices, quartic in them) out of range, which otherwise blows training up.
+            nn.Sigmoid(),
         )
 
 
