@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .errors import StyleBankError
-from .images import BUILTIN_PREFIX, IMAGE_EXTENSIONS, SAVE_FORMATS, load_image, save_image
+from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, save_image
 from .runtime import DEVICES
 from .train import TrainConfig, TrainingInterrupted
 
@@ -110,7 +110,7 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            found = images_in_folder(path)
             if not found:
                 raise StyleBankError(f"{item}: no images in this folder")
             files += found

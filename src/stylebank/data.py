@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from .errors import StyleBankError
-from .images import BUILTIN_PREFIX, IMAGE_EXTENSIONS, load_image, resize_shorter_side, resize_to_fit, to_tensor
+from .images import (BUILTIN_PREFIX, IMAGE_EXTENSIONS, images_in_folder, load_image, resize_shorter_side,
+                     resize_to_fit, to_tensor)
 from .samples import builtin_training_content
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
@@ -26,7 +27,7 @@ def expand_sources(sources: list[str]) -> list[str]:
         elif source.startswith(BUILTIN_PREFIX) or path.is_file():
             found.append(source)
         elif path.is_dir():
-            found += sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+            found += images_in_folder(path)
         elif glob.has_magic(source):
             found += sorted(p for p in glob.glob(source, recursive=True) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
         else:

@@ -18,6 +18,11 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 BUILTIN_PREFIX = "builtin:"
 
 
+def images_in_folder(folder: Path) -> list[str]:
+    """Every image file below ``folder`` (recursively), sorted."""
+    return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
 def load_image(source: str | Path) -> Image.Image:
     """An RGB PIL image from a file (EXIF orientation applied) or ``builtin:NAME`` (see stylebank.samples)."""
     text = str(source)

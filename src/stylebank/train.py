@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import signal
-import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint, save_model
+from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, read_info, save_checkpoint, save_model
 from .data import ContentImages, StyleSampler, load_style_images, style_name
 from .errors import StyleBankError
 from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
@@ -117,6 +117,16 @@ def with_suffix(output: str, suffix: str) -> Path:
     return path.with_name(path.name.removesuffix(".safetensors") + suffix)
 
 
+def prepare_output_folder(output: Path) -> None:
+    """Create the model's folder and check that it is writable before any time is spent training."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output.parent):
+            pass
+    except OSError as error:
+        raise StyleBankError(f"cannot write to {output.parent}: {error.strerror or error}") from None
+
+
 def branch_at(step: int, warmup: int, style_steps: int) -> str:
     """Which branch iteration ``step`` trains: warm-up, then T stylizing steps and one auto-encoder step."""
     if step < warmup:
@@ -135,6 +145,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: bool = False):
         config.validate()
         self.config = config
+        prepare_output_folder(Path(config.output))
         self.device = resolve_device(config.device)
         self.style_names = [style_name(s) for s in config.styles]
         self.content = ContentImages(config.content, config.image_size)
@@ -174,8 +185,6 @@ class Trainer:
 
     def _restore(self) -> None:
         path = self.config.checkpoint_path
-        if not path.exists():
-            raise StyleBankError(f"nothing to resume: {path} does not exist")
         net, optimizer_state, rng, info = load_checkpoint(path)
         if info["styles"] != self.style_names:
             raise StyleBankError(f"{path} was trained on styles {info['styles']}, not {self.style_names}")
@@ -315,10 +324,8 @@ RESUMABLE_OVERRIDES = ("iterations", "checkpoint_every", "sample_every", "log_ev
 
 def resumed_config(config: TrainConfig) -> TrainConfig:
     """The checkpoint's configuration, with only the RESUMABLE_OVERRIDES taken from ``config``."""
-    from .checkpoint import CHECKPOINT_FORMAT, read_info
-
-    info = read_info(config.checkpoint_path, CHECKPOINT_FORMAT) if config.checkpoint_path.exists() else None
-    if info is None:
+    if not config.checkpoint_path.exists():
         raise StyleBankError(f"nothing to resume: {config.checkpoint_path} does not exist")
+    info = read_info(config.checkpoint_path, CHECKPOINT_FORMAT)
     saved = TrainConfig.from_dict(info["config"])
     return replace(saved, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})

@@ -1,0 +1,39 @@
+"""Make the README's picture: held-out photos in every style of a model, the style images on top.
+
+    python scripts/readme_images.py [MODEL] [-o docs/images/default_model.png]
+"""
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+
+import stylebank
+from stylebank.data import load_style_images
+from stylebank.images import image_grid, load_image, resize_to_fit, save_image, to_tensor
+from stylebank.samples import HELD_OUT_PHOTOS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model", nargs="?")
+    parser.add_argument("-o", "--output", default="docs/images/default_model.png")
+    parser.add_argument("--size", type=int, default=320)
+    args = parser.parse_args()
+    model = stylebank.load(args.model, "cpu")
+    styles = model.info["training"].get("styles") or []
+    photos = [resize_to_fit(to_tensor(load_image(f"builtin:{name}")), args.size) for name in HELD_OUT_PHOTOS]
+    height, width = photos[0].shape[-2:]
+
+    def fit(tile):  # every tile at the first photo's size
+        return F.interpolate(tile.unsqueeze(0), size=(height, width), mode="bilinear", antialias=True)[0]
+
+    tiles = [torch.ones(3, height, width)] + [fit(s) for s in load_style_images(styles, args.size)]
+    for photo in photos:
+        tiles += [fit(photo)] + [fit(model.stylize(photo, style=name)) for name in model.styles]
+    save_image(image_grid(tiles, columns=1 + len(model.styles), padding=4), args.output)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
