@@ -15,7 +15,7 @@ def model_file(tmp_path):
     net = StyleBankNet(2)
     with torch.no_grad():
         net.bank[1][1].weight.mul_(-1)  # make style 1 clearly differ from style 0
-    return save_model(tmp_path / "m.safetensors", net, ["calm", "wild"], "random(seed=0)", {})
+    return save_model(tmp_path / "m.safetensors", net, ["calm", "wild"], "random:0", {})
 
 
 def test_stylize_returns_the_kind_it_was_given(model_file):

@@ -26,7 +26,7 @@ def test_train_writes_a_safetensors_model_with_metadata(trained):
     header = json.loads(raw[8:8 + header_size])  # a safetensors file: JSON header, no pickle
     info = json.loads(header["__metadata__"][METADATA_KEY])
     assert info["format"] == "stylebank-model" and info["format_version"] == 1
-    assert info["styles"] == ["zebra", "blobs"] and info["loss_network"] == "random(seed=0)"
+    assert info["styles"] == ["zebra", "blobs"] and info["loss_network"] == "random:0"
     assert info["network"]["bank_depth"] == 1 and info["training"]["steps_done"] == 4
     assert "bank.1.1.weight" in header and "encoder.0.1.weight" in header
 

@@ -9,8 +9,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoint import load_model
+from .checkpoint import load_model, load_style_file, save_model, save_style_file
 from .errors import StyleBankError
+from .fusion import (StyleLike, kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
+                     style_index)
+from .fusion import preserve_color as keep_content_colours
 from .images import resize_to_fit, to_pil, to_tensor, to_uint8_array
 from .model import parameter_counts
 from .runtime import resolve_device
@@ -24,6 +27,7 @@ def default_model_path() -> Path:
 
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor
+MaskLike = Image.Image | np.ndarray | torch.Tensor | str
 
 
 class StyleBankModel:
@@ -46,39 +50,124 @@ class StyleBankModel:
 
     def style_index(self, style: int | str) -> int:
         """The bank index of ``style``, given as an index or a name."""
-        if isinstance(style, str) and style.lstrip("-").isdigit():
-            style = int(style)
-        if isinstance(style, int):
-            if not 0 <= style < len(self.styles):
-                raise StyleBankError(f"style {style} out of range: this model has styles 0-{len(self.styles) - 1}")
-            return style
-        if style in self.styles:
-            return self.styles.index(style)
-        raise StyleBankError(f"unknown style {style!r}; this model has: {', '.join(self.styles)}")
+        return style_index(style, self.styles)
+
+    def region_masks(self, mask: MaskLike, image: torch.Tensor) -> torch.Tensor:
+        """(R, H, W) masks at the image's size from a label image or ``'kmeans:K'``."""
+        if isinstance(mask, str):
+            return kmeans_masks(image.float().cpu(), parse_regions(mask))
+        if isinstance(mask, torch.Tensor):
+            mask = mask.cpu().numpy()
+        masks = label_masks(mask)
+        if masks.shape[-2:] != image.shape[-2:]:  # a mask drawn at another resolution: scale it to the image
+            masks = torch.nn.functional.interpolate(masks.unsqueeze(0), size=image.shape[-2:], mode="nearest")[0]
+        return masks
 
     @torch.inference_mode()
-    def stylize_tensor(self, images: torch.Tensor, style: int | str = 0) -> torch.Tensor:
-        """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]."""
-        index = self.style_index(style)
-        output = self.net(images.to(self.device, torch.float32), index)
-        return output.clamp_(0, 1).to(images.device)
+    def stylize_tensor(self, images: torch.Tensor, style: StyleLike | list[StyleLike] = 0, mask: MaskLike | None = None,
+                       strength: float = 1.0, preserve_color: bool = False) -> torch.Tensor:
+        """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``."""
+        if not 0 <= strength <= 1:
+            raise StyleBankError(f"strength must be between 0 and 1, got {strength}")
+        inputs = images.to(self.device, torch.float32)
+        if mask is None:
+            output = self.net.fuse(inputs, [parse_style(style, self.styles)], None, strength)
+        else:
+            mixes = parse_region_styles(style, self.styles)
+            outputs = []
+            for image in inputs:
+                masks = self.region_masks(mask, image)
+                if masks.shape[0] != len(mixes):
+                    raise StyleBankError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region styles "
+                                         "were given; give one style per region")
+                outputs.append(self.net.fuse(image.unsqueeze(0), mixes, masks, strength))
+            output = torch.cat(outputs)
+        output = output.clamp_(0, 1)
+        if preserve_color:
+            output = keep_content_colours(output, inputs)
+        return output.to(images.device)
 
-    def stylize(self, image: ImageLike, style: int | str = 0, max_size: int | None = None) -> ImageLike:
+    def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,
+                mask: MaskLike | None = None, strength: float = 1.0, preserve_color: bool = False) -> ImageLike:
         """Stylize a PIL image, an HxWx3 uint8 array, or a float tensor (3, H, W) / (B, 3, H, W) in [0, 1].
 
-        Returns the same kind of object. ``max_size`` first shrinks the image so its longer side fits.
+        Returns the same kind of object.
+        - ``style``: an index, a name, or a blend ``{0: 0.5, "waves": 0.5}`` / ``"0:0.5,2:0.5"`` (normalised).
+        - ``mask``: regions, as a label image (each distinct grey value or colour, in ascending order, is a region)
+          or ``"kmeans:K"`` (K-means on colour, darkest region first); ``style`` then lists one style or blend
+          per region (``[3, 0, 1]`` or ``"3,0,1"``).
+        - ``strength``: 0 gives the plain reconstruction D(E(I)), 1 the full style.
+        - ``preserve_color``: keep the content's colours, take the stylized luminance.
+        - ``max_size``: first shrink the image so that its longer side fits.
         """
+        options = dict(mask=mask, strength=strength, preserve_color=preserve_color)
         if isinstance(image, torch.Tensor):
             if image.dim() not in (3, 4) or image.shape[-3] != 3:
                 raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
             batch = resize_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
-            output = self.stylize_tensor(batch, style)
+            output = self.stylize_tensor(batch, style, **options)
             return output if image.dim() == 4 else output[0]
         if not isinstance(image, (Image.Image, np.ndarray)):
             raise StyleBankError(f"cannot stylize a {type(image).__name__}: give a PIL image, array or tensor")
         tensor = resize_to_fit(to_tensor(image), max_size)
-        output = self.stylize_tensor(tensor.unsqueeze(0), style)[0]
+        output = self.stylize_tensor(tensor.unsqueeze(0), style, **options)[0]
         return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
+
+    def save(self, path: str | Path) -> Path:
+        """Write this model (with any styles added, removed, renamed or imported) to a model file."""
+        path = save_model(path, self.net, self.styles, self.info.get("loss_network", "unknown"),
+                          self.info.get("training", {}))
+        self.path = Path(path)
+        return self.path
+
+    def remove_styles(self, *styles: int | str) -> None:
+        """Drop styles (by index or name) from this model; E, D and the other banks are untouched."""
+        doomed = sorted({self.style_index(s) for s in styles}, reverse=True)
+        if len(doomed) == len(self.styles):
+            raise StyleBankError("refusing to remove every style: a model needs at least one")
+        for index in doomed:
+            del self.net.bank[index]
+            del self.info["styles"][index]
+
+    def rename_style(self, style: int | str, new_name: str) -> None:
+        """Give a style a new name (unique within the model)."""
+        index = self.style_index(style)
+        new_name = new_name.strip()
+        if not new_name or new_name.isdigit() or any(c in new_name for c in ",:;="):
+            raise StyleBankError(f"bad style name {new_name!r}: use a non-numeric name without , : ; =")
+        if new_name in self.styles and self.styles.index(new_name) != index:
+            raise StyleBankError(f"this model already has a style named {new_name!r}")
+        self.info["styles"][index] = new_name
+
+    def export_style(self, style: int | str, path: str | Path) -> Path:
+        """Write one style to a style file (its bank, name, and the fingerprint of this model's E/D)."""
+        index = self.style_index(style)
+        return save_style_file(path, self.net, index, self.styles[index], self.info.get("loss_network", "unknown"))
+
+    def import_style(self, *paths: str | Path) -> list[str]:
+        """Append the styles in style files; refused if they were trained with another encoder/decoder."""
+        loaded = [load_style_file(path, self.net) for path in paths]
+        names = [info["name"] for _, info in loaded]
+        clashes = sorted((set(names) & set(self.styles)) | {n for n in names if names.count(n) > 1})
+        if clashes:
+            raise StyleBankError(f"a style named {', '.join(clashes)} is already in the model; rename one first")
+        for bank, info in loaded:
+            self.net.bank.append(bank.to(self.device).eval())
+            self.info["styles"].append(info["name"])
+        return names
+
+    def add_styles(self, styles: list[str], output: str | Path, content: list[str] | None = None,
+                   progress: bool = True, **options) -> Path:
+        """Train new styles on top of this model (E, D and existing banks frozen); writes ``output`` and
+        loads the result into this object. ``options`` are TrainConfig fields (iterations, image_size, …)."""
+        from .train import add_styles
+
+        if self.path is None:
+            raise StyleBankError("save the model to a file before adding styles")
+        path = add_styles(self.path, styles, output, content=content, progress=progress, **options)
+        self.net, self.info = load_model(path, self.device)
+        self.path = Path(path)
+        return self.path
 
     def __repr__(self) -> str:
         return f"StyleBankModel(styles={self.styles}, device={self.device})"

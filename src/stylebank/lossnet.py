@@ -128,7 +128,7 @@ def random_vgg(seed: int = 0) -> VGG16Features:
         if isinstance(layer, nn.Conv2d):
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)
             nn.init.zeros_(layer.bias)
-    network.source = f"random(seed={seed})"
+    network.source = f"random:{seed}"  # a valid --vgg value, so add-style can reuse it
     return freeze(network)
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .checkpoint import CHECKPOINT_FORMAT, load_checkpoint, read_info, save_checkpoint, save_model
+from .checkpoint import (CHECKPOINT_FORMAT, MODEL_FORMAT, load_checkpoint, load_model, read_info, save_checkpoint,
+                         save_model)
 from .data import ContentImages, StyleSampler, load_style_images, style_name
 from .errors import StyleBankError
 from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
@@ -62,6 +63,7 @@ class TrainConfig:
     log_every: int = 10
     device: str = "auto"
     preview: str = "builtin:astronaut"  # held out from training; shown in the sample images
+    base_model: str | None = None  # add-style: train new banks only, on top of this model file
 
     @classmethod
     def paper(cls, **overrides) -> "TrainConfig":
@@ -103,7 +105,7 @@ class TrainConfig:
             raise StyleBankError("bank kernel size must be odd")
         if self.precision not in ("fp32", "bf16"):
             raise StyleBankError(f"precision must be fp32 or bf16, got {self.precision!r}")
-        if self.warmup >= self.iterations:
+        if self.warmup >= self.iterations and not self.base_model:
             raise StyleBankError(f"the warm-up ({self.warmup} auto-encoder-only iterations) leaves no stylizing "
                                  f"iterations out of {self.iterations}; lower --warmup or raise --iterations")
         if not self.styles:
@@ -147,27 +149,49 @@ class Trainer:
         self.config = config
         prepare_output_folder(Path(config.output))
         self.device = resolve_device(config.device)
-        self.style_names = [style_name(s) for s in config.styles]
+        new_names = [style_name(s) for s in config.styles]
         self.content = ContentImages(config.content, config.image_size)
         self.style_images = load_style_images(config.styles, config.style_size)
         self.loss_network = load_loss_network(config.vgg, self.device)
         self.criterion = StylizingLoss(self.loss_network, [s.to(self.device) for s in self.style_images],
                                        LossWeights(config.content_weight, config.style_weight, config.tv_weight))
-        self.warmup = config.warmup
+        self.warmup = 0 if config.base_model else config.warmup
         self.data_generator = torch.Generator()
+        self.step = 0
+        self.sampler = StyleSampler(len(config.styles))
+        self.style_grad_norm: float | None = None
         if resume:
-            self._restore()
+            net, optimizer_state, rng, info = load_checkpoint(config.checkpoint_path)
+            self.frozen_styles = info.get("frozen_styles", 0)
         else:
             torch.manual_seed(config.seed)
             self.data_generator.manual_seed(config.seed)
-            net_config = NetworkConfig(bank_depth=config.bank_depth, bank_kernel_size=config.bank_kernel_size)
-            self.net = StyleBankNet(len(config.styles), net_config).to(self.device)
-            self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
-            self.scheduler = self.make_scheduler()
-            self.step = 0
-            self.sampler = StyleSampler(len(config.styles))
-            self.style_grad_norm: float | None = None
+            if config.base_model:
+                net, self.base_styles = self.base_network()
+            else:
+                net_config = NetworkConfig(bank_depth=config.bank_depth, bank_kernel_size=config.bank_kernel_size)
+                net, self.base_styles = StyleBankNet(0, net_config), []
+            self.frozen_styles = net.num_styles
+            net.bank.extend(net.new_bank() for _ in config.styles)
+        self.net = net.to(self.device)
+        # add-style: E, D and the existing banks stay bit-identical; only the new banks learn
+        for module in (self.net.encoder, self.net.decoder, *self.net.bank[:self.frozen_styles]):
+            module.requires_grad_(not self.frozen_styles)
+        self.optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=config.lr)
+        self.scheduler = self.make_scheduler()
+        if resume:
+            self._restore(optimizer_state, rng, info, new_names)
+        self.style_names = self.base_styles + new_names
         self.stop_requested = False
+
+    def base_network(self) -> tuple[StyleBankNet, list[str]]:
+        """The model that add-style extends, and its style names; refuses names it already has."""
+        net, info = load_model(self.config.base_model)
+        taken = set(info["styles"]) & {style_name(s) for s in self.config.styles}
+        if taken:
+            raise StyleBankError(f"{self.config.base_model} already has a style named {', '.join(sorted(taken))}; "
+                                 "rename the style image or the existing style (stylebank styles --rename)")
+        return net, info["styles"]
 
     def lr_factor(self, step: int) -> float:
         """Decay x lr_decay every lr_decay_every iterations; a linear ramp when the stylizing branch starts.
@@ -183,18 +207,15 @@ class Trainer:
     def make_scheduler(self) -> torch.optim.lr_scheduler.LambdaLR:
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
 
-    def _restore(self) -> None:
-        path = self.config.checkpoint_path
-        net, optimizer_state, rng, info = load_checkpoint(path)
-        if info["styles"] != self.style_names:
-            raise StyleBankError(f"{path} was trained on styles {info['styles']}, not {self.style_names}")
-        self.net = net.to(self.device)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=self.config.lr)
+    def _restore(self, optimizer_state: dict, rng: dict[str, torch.Tensor], info: dict, new_names: list[str]) -> None:
+        if info["styles"][self.frozen_styles:] != new_names:
+            raise StyleBankError(f"{self.config.checkpoint_path} was trained on styles "
+                                 f"{info['styles'][self.frozen_styles:]}, not {new_names}")
+        self.base_styles = info["styles"][:self.frozen_styles]
         self.optimizer.load_state_dict(optimizer_state)
-        self.scheduler = self.make_scheduler()
         self.scheduler.load_state_dict(info["scheduler"])
         self.step = info["step"]
-        self.sampler = StyleSampler(len(self.style_names), info["style_queue"])
+        self.sampler = StyleSampler(len(new_names), info["style_queue"])
         self.style_grad_norm = info["style_grad_norm"]
         torch.set_rng_state(rng["torch"])
         self.data_generator.set_state(rng["data"])
@@ -207,7 +228,8 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state()
         info = {"step": self.step, "styles": self.style_names, "config": self.config.to_dict(),
                 "scheduler": self.scheduler.state_dict(), "style_queue": self.sampler.queue,
-                "style_grad_norm": self.style_grad_norm, "loss_network": self.loss_network.source}
+                "style_grad_norm": self.style_grad_norm, "loss_network": self.loss_network.source,
+                "frozen_styles": self.frozen_styles}
         return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info)
 
     def save_model(self) -> Path:
@@ -219,16 +241,18 @@ class Trainer:
         config = self.config
         self.net.train()
         images = self.content.sample(config.batch_size, self.data_generator).to(self.device)
-        branch = branch_at(self.step, self.warmup, config.style_steps)
+        branch = STYLE if self.frozen_styles else branch_at(self.step, self.warmup, config.style_steps)
         # set_to_none: banks that get no gradient this step are skipped by Adam (not moved by momentum)
         self.optimizer.zero_grad(set_to_none=True)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
         if branch == STYLE:
             styles = self.sampler.next(config.batch_size, self.data_generator)
-            with autocast:
-                losses = self.criterion(self.net(images, styles), images, styles.to(self.device))
+            with autocast:  # the sampler counts the styles being trained, which follow any frozen ones
+                output = self.net(images, styles + self.frozen_styles)
+                losses = self.criterion(output, images, styles.to(self.device))
             losses["total"].backward()
-            self.style_grad_norm = encoder_decoder_grad_norm(self.net)
+            if not self.frozen_styles:
+                self.style_grad_norm = encoder_decoder_grad_norm(self.net)
             record = {name: value.item() for name, value in losses.items()}
         else:
             with autocast:
@@ -250,16 +274,17 @@ class Trainer:
 
     @torch.no_grad()
     def write_samples(self) -> Path:
-        """The held-out preview photo: original, reconstruction and every style; style images below."""
+        """The held-out preview photo: original, reconstruction and every style trained; style images below."""
         self.net.eval()
         preview = resize_to_fit(to_tensor(load_image(self.config.preview)), self.config.image_size).to(self.device)
         batch = preview.unsqueeze(0)
-        tiles = [preview, self.net.reconstruct(batch)[0]] + [self.net(batch, i)[0] for i in range(self.net.num_styles)]
+        trained = range(self.frozen_styles, self.net.num_styles)
+        tiles = [preview, self.net.reconstruct(batch)[0]] + [self.net(batch, i)[0] for i in trained]
         size = preview.shape[-2:]
         tiles += [torch.ones_like(preview)] * 2 + [
             torch.nn.functional.interpolate(s.unsqueeze(0), size=size, mode="bilinear", antialias=True)[0]
             for s in self.style_images]
-        grid = image_grid([t.cpu() for t in tiles], columns=2 + self.net.num_styles)
+        grid = image_grid([t.cpu() for t in tiles], columns=2 + len(trained))
         return save_image(grid, self.config.samples_dir / f"step_{self.step:07d}.png")
 
     def _request_stop(self, signum, frame) -> None:
@@ -329,3 +354,21 @@ def resumed_config(config: TrainConfig) -> TrainConfig:
     info = read_info(config.checkpoint_path, CHECKPOINT_FORMAT)
     saved = TrainConfig.from_dict(info["config"])
     return replace(saved, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})
+
+
+ADD_STYLE_ITERATIONS = 1000
+
+
+def add_styles(base_model: str | Path, styles: list[str], output: str | Path, content: list[str] | None = None,
+               resume: bool = False, progress: bool = True, **options) -> Path:
+    """Incremental learning: train banks for ``styles`` on top of ``base_model``, its E, D and banks frozen.
+
+    Defaults come from the base model's own training (content, sizes, loss weights, loss network); ``options``
+    override any TrainConfig field. Returns the new model file, holding the old styles then the new ones.
+    """
+    info = read_info(base_model, MODEL_FORMAT)
+    base = TrainConfig.from_dict(info.get("training") or {})
+    config = replace(base, styles=list(styles), output=str(output), base_model=str(base_model),
+                     content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
+                     vgg=info.get("loss_network") or base.vgg)
+    return train(replace(config, **options), resume=resume, progress=progress)

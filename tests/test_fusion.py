@@ -1,0 +1,136 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylebank
+from stylebank.checkpoint import save_model
+from stylebank.errors import StyleBankError
+from stylebank.fusion import (kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
+                              preserve_color)
+from stylebank.model import StyleBankNet, masks_to_features
+
+NAMES = ["mosaic", "strokes", "waves", "ihc"]
+
+
+@pytest.fixture
+def model(tmp_path):
+    torch.manual_seed(0)
+    net = StyleBankNet(4)
+    with torch.no_grad():
+        for bank in net.bank:  # banks far from the identity, so that styles differ clearly
+            bank[1].weight.normal_(0, 0.05)
+    return stylebank.load(save_model(tmp_path / "m.safetensors", net, NAMES, "random:0", {}), "cpu")
+
+
+@pytest.fixture
+def photo():
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(3, 37, 50, generator=generator)
+
+
+def test_style_specs():
+    assert parse_style("waves", NAMES) == {2: 1.0}
+    assert parse_style(3, NAMES) == {3: 1.0}
+    assert parse_style("0:0.5,2:0.5", NAMES) == {0: 0.5, 2: 0.5}
+    assert parse_style("mosaic:1,waves:3", NAMES) == {0: 0.25, 2: 0.75}
+    assert parse_style({"ihc": 2, 1: 2}, NAMES) == {3: 0.5, 1: 0.5}
+    assert parse_region_styles("3,0,1", NAMES) == [{3: 1.0}, {0: 1.0}, {1: 1.0}]
+    assert parse_region_styles("0:0.5,2:0.5;ihc", NAMES) == [{0: 0.5, 2: 0.5}, {3: 1.0}]
+    assert parse_regions("kmeans:3") == 3
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("starry", "unknown style 'starry'"), ("0:-1,1:1", ">= 0"), ("0:0,1:0", "sum to 0"), ("7", "out of range"),
+    ("0:x", "bad weight"), (":0.5", "bad style spec"), ("0:nan", "finite"),
+])
+def test_bad_style_specs_are_clear_errors(spec, message):
+    with pytest.raises(StyleBankError, match=message):
+        parse_style(spec, NAMES)
+
+
+def test_bad_region_specs():
+    with pytest.raises(StyleBankError, match="one style per region"):
+        parse_region_styles("0,,1", NAMES)
+    for spec in ("kmeans", "kmeans:0", "slic:3"):
+        with pytest.raises(StyleBankError, match="kmeans:K"):
+            parse_regions(spec)
+
+
+def test_one_hot_blend_is_exactly_the_single_style(model, photo):
+    single = model.stylize(photo, style=2)
+    assert torch.equal(model.stylize(photo, style="0:0,2:1"), single)
+    assert torch.equal(model.stylize(photo, style={"waves": 1.0}), single)
+    half = model.stylize(photo, style="0:0.5,2:0.5")
+    assert not torch.equal(half, single) and not torch.equal(half, model.stylize(photo, style=0))
+
+
+def test_linear_fusion_blends_features(model, photo):
+    net = model.net
+    with torch.no_grad():
+        features, size = net.encode(photo.unsqueeze(0))
+        expected = net.decode(0.25 * net.bank[1](features) + 0.75 * net.bank[3](features), size).clamp(0, 1)
+    assert torch.allclose(model.stylize(photo, style="1:1,3:3"), expected[0], atol=1e-6)
+
+
+def test_strength_zero_is_the_reconstruction_for_every_style(model, photo):
+    outputs = [model.stylize(photo, style=i, strength=0) for i in range(4)]
+    reconstruction = model.net.reconstruct(photo.unsqueeze(0)).clamp(0, 1)[0]
+    assert all(torch.equal(o, outputs[0]) for o in outputs) and torch.allclose(outputs[0], reconstruction.detach())
+    assert torch.equal(model.stylize(photo, style=1, strength=1), model.stylize(photo, style=1))
+    with pytest.raises(StyleBankError, match="between 0 and 1"):
+        model.stylize(photo, strength=1.5)
+
+
+def test_a_mask_covering_everything_gives_exactly_that_style(model, photo):
+    full = np.zeros((37, 50), np.uint8)
+    assert torch.equal(model.stylize(photo, style=[3], mask=full), model.stylize(photo, style=3))
+
+
+def test_regions_paint_their_own_styles(model, photo):
+    labels = np.zeros((37, 50), np.uint8)
+    labels[:, 25:] = 200  # left region 0, right region 1
+    out = model.stylize(photo, style="1,3", mask=labels)
+    left, right = model.stylize(photo, style=1), model.stylize(photo, style=3)
+    # away from the border each half looks like its region's style, not the other's (instance norm and the
+    # receptive field mix a little across the seam, so not bit-for-bit)
+    def distance(a, b):
+        return (a - b).abs().mean().item()
+
+    assert distance(out[:, :, :10], left[:, :, :10]) < 0.5 * distance(out[:, :, :10], right[:, :, :10])
+    assert distance(out[:, :, -10:], right[:, :, -10:]) < 0.5 * distance(out[:, :, -10:], left[:, :, -10:])
+    with pytest.raises(StyleBankError, match="2 regions but 3 region styles"):
+        model.stylize(photo, style="1,3,0", mask=labels)
+
+
+def test_label_masks_order_and_resizing(model, photo):
+    labels = np.array([[9, 3], [3, 200]], np.uint8)
+    masks = label_masks(labels)
+    assert masks.shape == (3, 2, 2) and masks[0].tolist() == [[0, 1], [1, 0]] and masks[2, 1, 1] == 1
+    colours = np.zeros((2, 2, 3), np.uint8)
+    colours[0, 0] = (255, 0, 0)
+    assert label_masks(Image.fromarray(colours)).shape == (2, 2, 2)
+    soft = masks_to_features(label_masks(np.tile([[0] * 8 + [1] * 8], (16, 1)).astype(np.uint8)), (4, 4))
+    assert soft.shape == (2, 1, 4, 4) and torch.allclose(soft.sum(0), torch.ones(1, 4, 4))
+    # a mask drawn at another size is scaled to the image
+    small = np.zeros((5, 5), np.uint8)
+    small[:, 3:] = 1
+    assert model.region_masks(small, photo).shape == (2, 37, 50)
+
+
+def test_kmeans_regions_are_ordered_dark_to_bright():
+    image = torch.zeros(3, 20, 30)
+    image[:, :, 10:20] = 0.5
+    image[:, :, 20:] = 1.0
+    masks = kmeans_masks(image, 3)
+    assert masks[0, :, :10].all() and masks[1, :, 10:20].all() and masks[2, :, 20:].all()
+
+
+def test_preserve_color_keeps_chroma_takes_luma(photo):
+    grey = photo.mean(0, keepdim=True).expand(3, -1, -1)
+    kept = preserve_color(grey, photo)
+    # a grey stylization with the photo's colours: chroma from the photo, luminance from the grey image
+    luma = lambda x: 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]  # noqa: E731
+    inside = (kept > 0.01).all(0) & (kept < 0.99).all(0)
+    assert torch.allclose(luma(kept)[inside], luma(grey)[inside], atol=1e-4)
+    assert torch.allclose(preserve_color(photo, photo), photo, atol=1e-5)
