@@ -162,7 +162,11 @@ def save_style_file(path: str | Path, net: StyleBankNet, index: int, name: str, 
 def load_style_file(path: str | Path, net: StyleBankNet) -> tuple[torch.nn.Module, dict]:
     """A style file's bank, checked against ``net``: same bank shape and the very E/D it was trained with."""
     info = read_info(path, STYLE_FORMAT)
-    if info.get("network") != net.config.to_dict():
+    try:
+        same_shape = NetworkConfig.from_dict(info["network"]) == net.config
+    except (KeyError, TypeError, ValueError):
+        same_shape = False
+    if not same_shape:
         raise StyleBankError(f"{path}: its bank has the shape {info.get('network')}, the model's banks "
                              f"{net.config.to_dict()}")
     if info.get("fingerprint") != encoder_decoder_fingerprint(net):
