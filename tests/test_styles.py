@@ -128,3 +128,11 @@ def test_contact_sheet(base_model, tiny_data, tmp_path):
     with Image.open(sheet) as image:
         width, height = image.size
     assert width > 2 * 40 and height > 40  # two tiles (original, zebra) with labels
+
+
+def test_python_add_styles_keeps_edits_made_in_memory(base_model, tiny_data, tmp_path):
+    model = stylebank.load(base_model, "cpu")
+    model.rename_style("zebra", "stripes")
+    model.add_styles([str(tiny_data["styles"][1])], output=tmp_path / "plus.safetensors", iterations=2,
+                     progress=False)
+    assert model.styles == ["stripes", "blobs"] and stylebank.load(model.path, "cpu").styles == ["stripes", "blobs"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -162,9 +163,10 @@ class StyleBankModel:
         loads the result into this object. ``options`` are TrainConfig fields (iterations, image_size, …)."""
         from .train import add_styles
 
-        if self.path is None:
-            raise StyleBankError("save the model to a file before adding styles")
-        path = add_styles(self.path, styles, output, content=content, progress=progress, **options)
+        with tempfile.TemporaryDirectory() as folder:  # the model as it is now, with any edits made in memory
+            base = save_model(Path(folder) / "base.safetensors", self.net, self.styles,
+                              self.info.get("loss_network", "unknown"), self.info.get("training", {}))
+            path = add_styles(base, styles, output, content=content, progress=progress, **options)
         self.net, self.info = load_model(path, self.device)
         self.path = Path(path)
         return self.path

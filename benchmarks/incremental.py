@@ -1,0 +1,101 @@
+"""How fast does a new style learn? add-style (E, D frozen) against training a model from scratch.
+
+The target is the style loss that the model's jointly trained styles reach, measured on a fixed batch of
+crops of the held-out photos with the model's own loss network and weights. Then:
+- add-style: a new bank for --style on top of the model; iterations and seconds until its style loss on the
+  same batch is at or below the target;
+- from scratch: a fresh network (warm-up, then both branches) trained on --style alone, the same way.
+
+    python benchmarks/incremental.py [-m MODEL] [--style builtin:hubble_deep_field] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+import stylebank
+from stylebank.data import ContentImages, load_style_images
+from stylebank.losses import LossWeights, StylizingLoss
+from stylebank.samples import HELD_OUT_PHOTOS
+from stylebank.train import TrainConfig, Trainer
+
+
+@torch.no_grad()
+def style_loss(net, criterion: StylizingLoss, images: torch.Tensor, bank: int, target: int) -> float:
+    net.eval()
+    styles = torch.full((images.shape[0],), target, dtype=torch.long)
+    loss = criterion(net(images, bank).clamp(0, 1), images, styles)["style"].item()
+    net.train()
+    return loss
+
+
+def race(trainer: Trainer, measure, goal: float, limit: int, every: int) -> dict:
+    """Train until the measured loss reaches ``goal`` or ``limit`` iterations; the time excludes measuring."""
+    history, seconds = [], 0.0
+    while trainer.step < limit:
+        started = time.perf_counter()
+        for _ in range(every):
+            trainer.train_step()
+        seconds += time.perf_counter() - started
+        loss = measure()
+        history.append({"iteration": trainer.step, "seconds": round(seconds, 1), "style_loss": round(loss, 4)})
+        print(f"  {trainer.step:5d} it  {seconds:7.1f} s  style loss {loss:.4f}", flush=True)
+        if loss <= goal:
+            return {"reached": True, "iterations": trainer.step, "seconds": round(seconds, 1), "history": history}
+    return {"reached": False, "iterations": trainer.step, "seconds": round(seconds, 1), "history": history}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--model", help="base model (default: the bundled one)")
+    parser.add_argument("--style", default="builtin:hubble_deep_field", help="the new style image")
+    parser.add_argument("--add-limit", type=int, default=2000, help="most add-style iterations")
+    parser.add_argument("--scratch-limit", type=int, default=2000, help="most from-scratch iterations")
+    parser.add_argument("--every", type=int, default=100, help="measure every N iterations")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    model = stylebank.load(args.model, "cpu")
+    base = TrainConfig.from_dict(model.info["training"])
+    vgg = model.info["loss_network"]
+    workdir = Path(tempfile.mkdtemp(prefix="stylebank-incremental-"))
+    common = dict(styles=[args.style], vgg=vgg, device="cpu", checkpoint_every=10**9, sample_every=10**9)
+    adder = Trainer(replace(base, **common, output=str(workdir / "added.safetensors"),
+                            base_model=str(model.path), warmup=0))
+    images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
+        8, torch.Generator().manual_seed(0))
+    weights = LossWeights(base.content_weight, base.style_weight, base.tv_weight)
+    base_criterion = StylizingLoss(adder.loss_network, load_style_images(base.styles, base.style_size), weights)
+    joint = [style_loss(model.net, base_criterion, images, i, i) for i in range(len(model.styles))]
+    goal = sum(joint) / len(joint)
+    print(f"jointly trained styles ({', '.join(model.styles)}): style loss {', '.join(f'{x:.4f}' for x in joint)}"
+          f"; target = their mean {goal:.4f}")
+    new_index = len(model.styles)
+    print(f"add-style {args.style} (E, D and {len(model.styles)} banks frozen):")
+    added = race(adder, lambda: style_loss(adder.net, adder.criterion, images, new_index, 0), goal,
+                 args.add_limit, args.every)
+    print(f"from scratch on {args.style} (warm-up {base.warmup}, then both branches):")
+    scratch = Trainer(replace(base, **common, output=str(workdir / "scratch.safetensors")))
+    fresh = race(scratch, lambda: style_loss(scratch.net, scratch.criterion, images, 0, 0), goal,
+                 args.scratch_limit, args.every)
+    result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,
+              "joint_style_losses": dict(zip(model.styles, joint)), "target": goal,
+              "add_style": added, "from_scratch": fresh}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print("\n| method | reached target | iterations | seconds | last style loss |\n|---|---|---|---|---|")
+    for name, run in (("add-style", added), ("from scratch", fresh)):
+        print(f"| {name} | {'yes' if run['reached'] else 'no'} | {run['iterations']} | {run['seconds']} "
+              f"| {run['history'][-1]['style_loss']} |")
+
+
+if __name__ == "__main__":
+    main()
