@@ -1,4 +1,5 @@
-"""The ``stylebank`` command: train, add-style, stylize, sheet, info, styles, export-style, import-style."""
+"""The ``stylebank`` command: train, add-style, stylize, sheet, eval, optimize, info, styles, export-style,
+import-style."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from .errors import StyleBankError
 from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, save_image
 from .runtime import DEVICES
+from .gatys import GATYS_STEPS
 from .train import ADD_STYLE_ITERATIONS, TrainConfig, TrainingInterrupted
 
 
@@ -130,6 +132,33 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("--columns", type=positive_int, help="tiles per row (default: about square)")
     sheet.add_argument("--device", choices=DEVICES, default="auto")
     sheet.set_defaults(handler=run_sheet)
+
+    evaluation = commands.add_parser("eval", help="measure a model on held-out photos (optionally against Gatys)")
+    evaluation.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    evaluation.add_argument("--content", nargs="+", metavar="PATH",
+                            help="held-out photos (default: the bundled held-out photos)")
+    evaluation.add_argument("--vgg", help="loss network (default: the one the model was trained with)")
+    evaluation.add_argument("--image-size", type=positive_int, default=256, help="measure at N x N (default 256)")
+    evaluation.add_argument("--baseline", choices=("gatys",), help="also run the Gatys optimisation")
+    evaluation.add_argument("--steps", type=positive_int, default=GATYS_STEPS,
+                            help=f"Gatys steps (default {GATYS_STEPS})")
+    evaluation.add_argument("--json", action="store_true", help="print JSON")
+    evaluation.add_argument("--device", choices=DEVICES, default="auto")
+    evaluation.set_defaults(handler=run_eval)
+
+    optimize = commands.add_parser("optimize", help="the slow Gatys optimisation for one photo and one style")
+    optimize.add_argument("content", help="image file or builtin:NAME")
+    optimize.add_argument("--style", required=True, help="style image")
+    optimize.add_argument("-o", "--output", required=True, help="image to write")
+    optimize.add_argument("--steps", type=positive_int, default=GATYS_STEPS, help=f"default {GATYS_STEPS}")
+    optimize.add_argument("--max-size", type=positive_int, default=512, help="work at most at N pixels (default 512)")
+    optimize.add_argument("--style-size", type=positive_int, help="style image size (default 256)")
+    optimize.add_argument("--vgg", default="imagenet", help="loss network weights (default imagenet)")
+    for name in ("content", "style", "tv"):
+        optimize.add_argument(f"--{name}-weight", type=non_negative_float,
+                              help=f"default {getattr(TrainConfig(), name + '_weight')}")
+    optimize.add_argument("--device", choices=DEVICES, default="auto")
+    optimize.set_defaults(handler=run_optimize)
 
     info = commands.add_parser("info", help="show a model file's styles, parameters and training")
     info.add_argument("model", nargs="?", help="model file (default: the bundled model)")
@@ -289,6 +318,42 @@ def run_sheet(args: argparse.Namespace) -> int:
     model = load(args.model, args.device)
     sheet = contact_sheet(model, load_image(args.photo), args.max_size, args.columns)
     print(f"wrote {save_image(sheet, args.output)}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from .api import load
+    from .evaluate import evaluate, markdown_report
+    from .samples import HELD_OUT_PHOTOS
+
+    model = load(args.model, args.device)
+    contents = args.content or [f"{BUILTIN_PREFIX}{name}" for name in HELD_OUT_PHOTOS]
+    result = evaluate(model, contents, args.vgg, args.image_size, args.steps if args.baseline else None,
+                      progress=not args.json)
+    print(json.dumps(result, indent=2) if args.json else markdown_report(result))
+    return 0
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    from .data import load_style_images
+    from .gatys import gatys_optimize
+    from .images import resize_to_fit, to_tensor
+    from .losses import LossWeights, StylizingLoss
+    from .lossnet import load_loss_network
+    from .runtime import resolve_device
+
+    device = resolve_device(args.device)
+    defaults = TrainConfig()
+    weights = LossWeights(*(getattr(args, f"{n}_weight") if getattr(args, f"{n}_weight") is not None
+                            else getattr(defaults, f"{n}_weight") for n in ("content", "style", "tv")))
+    content = resize_to_fit(to_tensor(load_image(args.content)), args.max_size).unsqueeze(0).to(device)
+    style = load_style_images([args.style], args.style_size or defaults.style_size)[0].to(device)
+    criterion = StylizingLoss(load_loss_network(args.vgg, device), [style], weights)
+    started = time.perf_counter()
+    image, history = gatys_optimize(criterion, content, 0, args.steps, progress=True)
+    save_image(image[0].cpu(), args.output)
+    print(f"wrote {args.output}: {args.steps} steps in {time.perf_counter() - started:.0f} s, "
+          f"objective {history[0]:.3f} -> {history[-1]:.3f}")
     return 0
 
 
