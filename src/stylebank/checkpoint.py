@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
+from .atomic import atomic_write
 from .errors import StyleBankError
 from .model import NetworkConfig, StyleBankNet
 
@@ -33,20 +32,8 @@ FORMAT_VERSION = 1
 
 def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], info: dict) -> Path:
     """Atomically write tensors + JSON: a temporary file, flushed and fsynced, then renamed over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={METADATA_KEY: json.dumps(info)})
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda file: file.write(data))
 
 
 def read_info(path: str | Path, expected_format: str) -> dict:

