@@ -328,8 +328,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     model = load(args.model, args.device)
     contents = args.content or [f"{BUILTIN_PREFIX}{name}" for name in HELD_OUT_PHOTOS]
-    result = evaluate(model, contents, args.vgg, args.image_size, args.steps if args.baseline else None,
-                      progress=not args.json)
+    # the progress bar goes to stderr, so --json output stays clean
+    result = evaluate(model, contents, args.vgg, args.image_size, args.steps if args.baseline else None)
     print(json.dumps(result, indent=2) if args.json else markdown_report(result))
     return 0
 

