@@ -1,4 +1,4 @@
-"""Contact sheet: one photo in every style of a model, names under the tiles."""
+"""Contact sheets: pictures in a grid with a label under each."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ LABEL_HEIGHT = 28
 PADDING = 6
 
 
-def contact_sheet(model, photo: Image.Image, tile_size: int = 384, columns: int | None = None) -> Image.Image:
-    """The photo, then the photo in each of ``model``'s styles, in a grid with a label under each tile."""
-    image = resize_to_fit(to_tensor(photo), tile_size)
-    tiles = [("original", to_pil(image))]
-    tiles += [(f"{i}: {name}", model.stylize(to_pil(image), style=i)) for i, name in enumerate(model.styles)]
+def labelled_grid(tiles: list[tuple[str, Image.Image]], columns: int | None = None) -> Image.Image:
+    """Same-size pictures in rows (about square by default), each with its label underneath."""
     columns = columns or math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / columns)
     width, height = tiles[0][1].size
@@ -30,3 +27,10 @@ def contact_sheet(model, photo: Image.Image, tile_size: int = 384, columns: int 
         sheet.paste(tile, (left, top))
         draw.text((left + width / 2, top + height + LABEL_HEIGHT / 2), label, fill="black", font=font, anchor="mm")
     return sheet
+
+
+def contact_sheet(model, photo: Image.Image, tile_size: int = 384, columns: int | None = None) -> Image.Image:
+    """The photo, then the photo in each of ``model``'s styles."""
+    image = to_pil(resize_to_fit(to_tensor(photo), tile_size))
+    tiles = [("original", image)] + [(f"{i}: {name}", model.stylize(image, style=i)) for i, name in enumerate(model.styles)]
+    return labelled_grid(tiles, columns)
