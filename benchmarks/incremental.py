@@ -7,6 +7,7 @@ crops of the held-out photos with the model's own loss network and weights. Then
 - from scratch: a fresh network (warm-up, then both branches) trained on --style alone, the same way.
 
     python benchmarks/incremental.py [-m MODEL] [--style builtin:hubble_deep_field] [--json]
+    python benchmarks/incremental.py --report RESULT.json     # the markdown summary of a saved --json run
 """
 
 from __future__ import annotations
@@ -52,6 +53,29 @@ def race(trainer: Trainer, measure, goal: float, limit: int, every: int) -> dict
     return {"reached": False, "iterations": trainer.step, "seconds": round(seconds, 1), "history": history}
 
 
+def first_reaching(history: list[dict], loss: float) -> dict | None:
+    """The first measurement at or below ``loss``."""
+    return next((h for h in history if h["style_loss"] <= loss), None)
+
+
+def summary(result: dict) -> str:
+    """Markdown: both runs, and how soon add-style matched where training from scratch ended."""
+    added, fresh = result["add_style"], result["from_scratch"]
+    lines = [f"New style `{result['style']}` at {result['image_size']}², target {result['target']:.4f} (the mean style "
+             "loss of the model's jointly trained styles)", "",
+             "| method | reached target | iterations | seconds | last style loss |", "|---|---|---|---|---|"]
+    for name, run in (("add-style", added), ("from scratch", fresh)):
+        lines.append(f"| {name} | {'yes' if run['reached'] else 'no'} | {run['iterations']} | {run['seconds']} "
+                     f"| {run['history'][-1]['style_loss']} |")
+    end = fresh["history"][-1]
+    match = first_reaching(added["history"], end["style_loss"])
+    if match:
+        lines += ["", f"add-style reached the from-scratch run's final style loss ({end['style_loss']}, after "
+                      f"{end['iteration']} iterations and {end['seconds']} s) after {match['iteration']} iterations "
+                      f"and {match['seconds']} s."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-m", "--model", help="base model (default: the bundled one)")
@@ -60,7 +84,12 @@ def main() -> None:
     parser.add_argument("--scratch-limit", type=int, default=2000, help="most from-scratch iterations")
     parser.add_argument("--every", type=int, default=100, help="measure every N iterations")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--report", metavar="RESULT.json", help="summarise a saved --json result and exit")
     args = parser.parse_args()
+    if args.report:
+        text = Path(args.report).read_text()
+        print(summary(json.loads(text[text.index("{\n"):])))  # the JSON follows the progress lines
+        return
 
     model = stylebank.load(args.model, "cpu")
     base = TrainConfig.from_dict(model.info["training"])
@@ -88,13 +117,7 @@ def main() -> None:
     result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,
               "joint_style_losses": dict(zip(model.styles, joint)), "target": goal,
               "add_style": added, "from_scratch": fresh}
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    print("\n| method | reached target | iterations | seconds | last style loss |\n|---|---|---|---|---|")
-    for name, run in (("add-style", added), ("from scratch", fresh)):
-        print(f"| {name} | {'yes' if run['reached'] else 'no'} | {run['iterations']} | {run['seconds']} "
-              f"| {run['history'][-1]['style_loss']} |")
+    print(json.dumps(result, indent=2) if args.json else "\n" + summary(result))
 
 
 if __name__ == "__main__":
