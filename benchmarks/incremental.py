@@ -101,7 +101,7 @@ def main() -> None:
     images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
         8, torch.Generator().manual_seed(0))
     weights = LossWeights(base.content_weight, base.style_weight, base.tv_weight)
-    base_criterion = StylizingLoss(adder.loss_network, load_style_images(base.styles, base.style_size), weights)
+    base_criterion = StylizingLoss(adder.loss_network, load_style_images(model.style_images, base.style_size), weights)
     joint = [style_loss(model.net, base_criterion, images, i, i) for i in range(len(model.styles))]
     goal = sum(joint) / len(joint)
     print(f"jointly trained styles ({', '.join(model.styles)}): style loss {', '.join(f'{x:.4f}' for x in joint)}"

@@ -21,7 +21,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=320)
     args = parser.parse_args()
     model = stylebank.load(args.model, "cpu")
-    styles = model.info["training"].get("styles") or []
+    styles = model.style_images
     photos = [resize_to_fit(to_tensor(load_image(f"builtin:{name}")), args.size) for name in HELD_OUT_PHOTOS]
     height, width = photos[0].shape[-2:]
 

@@ -31,6 +31,7 @@ def test_add_style_keeps_everything_else_bit_identical(base_model, tiny_data):
     assert all(torch.equal(old[name], new[name]) for name in old)  # E, D and bank 0, bit for bit
     assert not torch.equal(new["bank.1.1.weight"], after.new_bank()[1].weight)  # the new bank learned
     assert info["training"]["base_model"] == str(base_model) and info["loss_network"] == "random:0"
+    assert info["style_images"] == [str(s) for s in tiny_data["styles"]]  # what eval measures each style against
 
 
 def test_add_style_refuses_a_name_the_model_has(base_model, tiny_data):
@@ -62,8 +63,15 @@ def test_export_import_reproduces_the_style_exactly(base_model, tiny_data, tmp_p
     assert np.array_equal(base.stylize(photo, style="blobs"), expected)
     reloaded = stylebank.load(base.save(tmp_path / "imported.safetensors"), "cpu")
     assert np.array_equal(reloaded.stylize(photo, style=1), expected)
+    assert reloaded.style_images == [str(s) for s in tiny_data["styles"]]
+    assert main(["eval", "-m", str(tmp_path / "imported.safetensors"), "--content", str(photo_path(tiny_data)),
+                 "--image-size", "32", "--json"]) == 0
     with pytest.raises(StyleBankError, match="already in the model"):
         reloaded.import_style(style_file)
+
+
+def photo_path(tiny_data):
+    return tiny_data["content"] / "photo1.png"
 
 
 def test_import_refuses_another_encoder_decoder(base_model, tiny_data, tmp_path):

@@ -114,11 +114,18 @@ class StyleBankModel:
         output = self.stylize_tensor(tensor.unsqueeze(0), style, **options)[0]
         return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
 
+    @property
+    def style_images(self) -> list[str | None]:
+        """The image each style was trained on, where known (None for styles imported without one)."""
+        return list(self.info.get("style_images") or [None] * len(self.styles))
+
+    def _write(self, path: str | Path) -> Path:
+        return save_model(path, self.net, self.styles, self.info.get("loss_network", "unknown"),
+                          self.info.get("training", {}), self.style_images)
+
     def save(self, path: str | Path) -> Path:
         """Write this model (with any styles added, removed, renamed or imported) to a model file."""
-        path = save_model(path, self.net, self.styles, self.info.get("loss_network", "unknown"),
-                          self.info.get("training", {}))
-        self.path = Path(path)
+        self.path = self._write(path)
         return self.path
 
     def remove_styles(self, *styles: int | str) -> None:
@@ -126,9 +133,12 @@ class StyleBankModel:
         doomed = sorted({self.style_index(s) for s in styles}, reverse=True)
         if len(doomed) == len(self.styles):
             raise StyleBankError("refusing to remove every style: a model needs at least one")
+        images = self.style_images
         for index in doomed:
             del self.net.bank[index]
             del self.info["styles"][index]
+            del images[index]
+        self.info["style_images"] = images
 
     def rename_style(self, style: int | str, new_name: str) -> None:
         """Give a style a new name (unique within the model)."""
@@ -143,7 +153,8 @@ class StyleBankModel:
     def export_style(self, style: int | str, path: str | Path) -> Path:
         """Write one style to a style file (its bank, name, and the fingerprint of this model's E/D)."""
         index = self.style_index(style)
-        return save_style_file(path, self.net, index, self.styles[index], self.info.get("loss_network", "unknown"))
+        return save_style_file(path, self.net, index, self.styles[index], self.info.get("loss_network", "unknown"),
+                               self.style_images[index])
 
     def import_style(self, *paths: str | Path) -> list[str]:
         """Append the styles in style files; refused if they were trained with another encoder/decoder."""
@@ -152,9 +163,12 @@ class StyleBankModel:
         clashes = sorted((set(names) & set(self.styles)) | {n for n in names if names.count(n) > 1})
         if clashes:
             raise StyleBankError(f"a style named {', '.join(clashes)} is already in the model; rename one first")
+        images = self.style_images
         for bank, info in loaded:
             self.net.bank.append(bank.to(self.device).eval())
             self.info["styles"].append(info["name"])
+            images.append(info.get("style_image"))
+        self.info["style_images"] = images
         return names
 
     def add_styles(self, styles: list[str], output: str | Path, content: list[str] | None = None,
@@ -164,8 +178,7 @@ class StyleBankModel:
         from .train import add_styles
 
         with tempfile.TemporaryDirectory() as folder:  # the model as it is now, with any edits made in memory
-            base = save_model(Path(folder) / "base.safetensors", self.net, self.styles,
-                              self.info.get("loss_network", "unknown"), self.info.get("training", {}))
+            base = self._write(Path(folder) / "base.safetensors")
             path = add_styles(base, styles, output, content=content, progress=progress, **options)
         self.net, self.info = load_model(path, self.device)
         self.path = Path(path)

@@ -86,12 +86,16 @@ def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path
     return net
 
 
-def save_model(path: str | Path, net: StyleBankNet, styles: list[str], loss_network: str, training: dict) -> Path:
-    """Write a model file holding every weight of ``net`` and what made it."""
-    if len(styles) != net.num_styles:
-        raise ValueError(f"{len(styles)} style names for {net.num_styles} banks")
+def save_model(path: str | Path, net: StyleBankNet, styles: list[str], loss_network: str, training: dict,
+               style_images: list[str | None] | None = None) -> Path:
+    """Write a model file holding every weight of ``net`` and what made it.
+
+    ``style_images`` records each style's image (None where unknown, e.g. imported), for evaluation."""
+    style_images = list(style_images) if style_images is not None else [None] * len(styles)
+    if not len(styles) == len(style_images) == net.num_styles:
+        raise ValueError(f"{len(styles)} style names and {len(style_images)} style images for {net.num_styles} banks")
     info = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "network": net.config.to_dict(),
-            "styles": list(styles), "loss_network": loss_network, "training": training}
+            "styles": list(styles), "style_images": style_images, "loss_network": loss_network, "training": training}
     return write_safetensors(path, net.state_dict(), info)
 
 
@@ -139,10 +143,11 @@ def encoder_decoder_fingerprint(net: StyleBankNet) -> str:
     return digest.hexdigest()
 
 
-def save_style_file(path: str | Path, net: StyleBankNet, index: int, name: str, loss_network: str) -> Path:
+def save_style_file(path: str | Path, net: StyleBankNet, index: int, name: str, loss_network: str,
+                    style_image: str | None = None) -> Path:
     """One style as a file of its own: its bank, its name and the fingerprint of the E/D it needs."""
     info = {"format": STYLE_FORMAT, "format_version": FORMAT_VERSION, "name": name, "network": net.config.to_dict(),
-            "fingerprint": encoder_decoder_fingerprint(net), "loss_network": loss_network}
+            "fingerprint": encoder_decoder_fingerprint(net), "loss_network": loss_network, "style_image": style_image}
     return write_safetensors(path, {f"bank.{k}": v for k, v in net.bank[index].state_dict().items()}, info)
 
 

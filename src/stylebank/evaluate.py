@@ -11,6 +11,7 @@ from skimage.metrics import structural_similarity
 
 from .data import expand_sources, load_style_images
 from .gatys import gatys_optimize
+from .errors import StyleBankError
 from .images import load_image, resize_shorter_side, to_tensor
 from .losses import LossWeights, StylizingLoss, psnr
 from .lossnet import load_loss_network
@@ -51,10 +52,12 @@ def evaluate(model, contents: list[str], vgg: str | None = None, image_size: int
     source = vgg or model.info.get("loss_network") or training.vgg
     loss_network = load_loss_network(source, model.device)
     weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
-    criterion = StylizingLoss(loss_network, [s.to(model.device) for s in load_style_images(training.styles,
-                                                                                          training.style_size)], weights)
-    if len(training.styles) != len(model.styles):
-        raise ValueError("the model's training record doesn't list one style image per style")
+    unknown = [name for name, image in zip(model.styles, model.style_images) if image is None]
+    if unknown:
+        raise StyleBankError(f"no style image is recorded for {', '.join(unknown)} (imported without one?), so "
+                             "its style loss can't be measured; remove it from a copy of the model to evaluate the rest")
+    style_images = load_style_images(model.style_images, training.style_size)
+    criterion = StylizingLoss(loss_network, [s.to(model.device) for s in style_images], weights)
     photos = {name: centre_square(to_tensor(load_image(name)), image_size).to(model.device)
               for name in expand_sources(contents)}
     per_image, styles = {}, {}

@@ -167,10 +167,10 @@ class Trainer:
             torch.manual_seed(config.seed)
             self.data_generator.manual_seed(config.seed)
             if config.base_model:
-                net, self.base_styles = self.base_network()
+                net, self.base_styles, self.base_style_images = self.base_network()
             else:
                 net_config = NetworkConfig(bank_depth=config.bank_depth, bank_kernel_size=config.bank_kernel_size)
-                net, self.base_styles = StyleBankNet(0, net_config), []
+                net, self.base_styles, self.base_style_images = StyleBankNet(0, net_config), [], []
             self.frozen_styles = net.num_styles
             net.bank.extend(net.new_bank() for _ in config.styles)
         self.net = net.to(self.device)
@@ -182,16 +182,17 @@ class Trainer:
         if resume:
             self._restore(optimizer_state, rng, info, new_names)
         self.style_names = self.base_styles + new_names
+        self.style_sources = self.base_style_images + list(config.styles)
         self.stop_requested = False
 
-    def base_network(self) -> tuple[StyleBankNet, list[str]]:
-        """The model that add-style extends, and its style names; refuses names it already has."""
+    def base_network(self) -> tuple[StyleBankNet, list[str], list[str | None]]:
+        """The model that add-style extends, its style names and images; refuses names it already has."""
         net, info = load_model(self.config.base_model)
         taken = set(info["styles"]) & {style_name(s) for s in self.config.styles}
         if taken:
             raise StyleBankError(f"{self.config.base_model} already has a style named {', '.join(sorted(taken))}; "
                                  "rename the style image or the existing style (stylebank styles --rename)")
-        return net, info["styles"]
+        return net, info["styles"], info.get("style_images") or [None] * net.num_styles
 
     def lr_factor(self, step: int) -> float:
         """Decay x lr_decay every lr_decay_every iterations; a linear ramp when the stylizing branch starts.
@@ -212,6 +213,7 @@ class Trainer:
             raise StyleBankError(f"{self.config.checkpoint_path} was trained on styles "
                                  f"{info['styles'][self.frozen_styles:]}, not {new_names}")
         self.base_styles = info["styles"][:self.frozen_styles]
+        self.base_style_images = info["style_images"][:self.frozen_styles]
         self.optimizer.load_state_dict(optimizer_state)
         self.scheduler.load_state_dict(info["scheduler"])
         self.step = info["step"]
@@ -229,12 +231,13 @@ class Trainer:
         info = {"step": self.step, "styles": self.style_names, "config": self.config.to_dict(),
                 "scheduler": self.scheduler.state_dict(), "style_queue": self.sampler.queue,
                 "style_grad_norm": self.style_grad_norm, "loss_network": self.loss_network.source,
-                "frozen_styles": self.frozen_styles}
+                "frozen_styles": self.frozen_styles, "style_images": self.style_sources}
         return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info)
 
     def save_model(self) -> Path:
         training = {**self.config.to_dict(), "steps_done": self.step}
-        return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training)
+        return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training,
+                          self.style_sources)
 
     def train_step(self) -> dict[str, float]:
         """One iteration of whichever branch the schedule says; returns the logged numbers."""
