@@ -25,7 +25,7 @@ import stylebank
 from stylebank.data import ContentImages, load_style_images
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.samples import HELD_OUT_PHOTOS
-from stylebank.train import TrainConfig, Trainer
+from stylebank.train import TrainConfig, Trainer, add_style_config
 
 
 @torch.no_grad()
@@ -95,9 +95,8 @@ def main() -> None:
     base = TrainConfig.from_dict(model.info["training"])
     vgg = model.info["loss_network"]
     workdir = Path(tempfile.mkdtemp(prefix="stylebank-incremental-"))
-    common = dict(styles=[args.style], vgg=vgg, device="cpu", checkpoint_every=10**9, sample_every=10**9)
-    adder = Trainer(replace(base, **common, output=str(workdir / "added.safetensors"),
-                            base_model=str(model.path), warmup=0))
+    common = dict(device="cpu", checkpoint_every=10**9, sample_every=10**9)
+    adder = Trainer(add_style_config(model.path, [args.style], workdir / "added.safetensors", **common))
     images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
         8, torch.Generator().manual_seed(0))
     weights = LossWeights(base.content_weight, base.style_weight, base.tv_weight)
@@ -111,7 +110,8 @@ def main() -> None:
     added = race(adder, lambda: style_loss(adder.net, adder.criterion, images, new_index, 0), goal,
                  args.add_limit, args.every)
     print(f"from scratch on {args.style} (warm-up {base.warmup}, then both branches):")
-    scratch = Trainer(replace(base, **common, output=str(workdir / "scratch.safetensors")))
+    scratch = Trainer(replace(base, **common, styles=[args.style], vgg=vgg,
+                              output=str(workdir / "scratch.safetensors")))
     fresh = race(scratch, lambda: style_loss(scratch.net, scratch.criterion, images, 0, 0), goal,
                  args.scratch_limit, args.every)
     result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,

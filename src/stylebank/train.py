@@ -360,18 +360,28 @@ def resumed_config(config: TrainConfig) -> TrainConfig:
 
 
 ADD_STYLE_ITERATIONS = 1000
+# Only the new banks learn, so there is no shared E/D to protect: the paper's 0.01 learns a new style about 5x
+# faster than the 1e-3 that joint training needs (benchmarks/incremental.py).
+ADD_STYLE_LR = 0.01
+
+
+def add_style_config(base_model: str | Path, styles: list[str], output: str | Path,
+                     content: list[str] | None = None, **options) -> TrainConfig:
+    """The add-style configuration: the base model's own training settings (content, sizes, loss weights, loss
+    network), ADD_STYLE_ITERATIONS at ADD_STYLE_LR, then ``options`` (any TrainConfig field)."""
+    info = read_info(base_model, MODEL_FORMAT)
+    base = TrainConfig.from_dict(info.get("training") or {})
+    config = replace(base, styles=list(styles), output=str(output), base_model=str(base_model),
+                     content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
+                     lr=ADD_STYLE_LR, vgg=info.get("loss_network") or base.vgg)
+    return replace(config, **options)
 
 
 def add_styles(base_model: str | Path, styles: list[str], output: str | Path, content: list[str] | None = None,
                resume: bool = False, progress: bool = True, **options) -> Path:
     """Incremental learning: train banks for ``styles`` on top of ``base_model``, its E, D and banks frozen.
 
-    Defaults come from the base model's own training (content, sizes, loss weights, loss network); ``options``
-    override any TrainConfig field. Returns the new model file, holding the old styles then the new ones.
+    Returns the new model file, holding the old styles then the new ones. See ``add_style_config``.
     """
-    info = read_info(base_model, MODEL_FORMAT)
-    base = TrainConfig.from_dict(info.get("training") or {})
-    config = replace(base, styles=list(styles), output=str(output), base_model=str(base_model),
-                     content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
-                     vgg=info.get("loss_network") or base.vgg)
-    return train(replace(config, **options), resume=resume, progress=progress)
+    config = add_style_config(base_model, styles, output, content, **options)
+    return train(config, resume=resume, progress=progress)
