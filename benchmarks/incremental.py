@@ -25,7 +25,7 @@ import stylebank
 from stylebank.data import ContentImages, load_style_images
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.samples import HELD_OUT_PHOTOS
-from stylebank.train import TrainConfig, Trainer, add_style_config
+from stylebank.train import ADD_STYLE_LR, TrainConfig, Trainer, add_style_config
 
 
 @torch.no_grad()
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--add-limit", type=int, default=2000, help="most add-style iterations")
     parser.add_argument("--scratch-limit", type=int, default=2000, help="most from-scratch iterations")
     parser.add_argument("--every", type=int, default=100, help="measure every N iterations")
+    parser.add_argument("--add-lr", type=float, default=ADD_STYLE_LR, help=f"add-style lr (default {ADD_STYLE_LR})")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--report", metavar="RESULT.json", help="summarise a saved --json result and exit")
     args = parser.parse_args()
@@ -96,7 +97,7 @@ def main() -> None:
     vgg = model.info["loss_network"]
     workdir = Path(tempfile.mkdtemp(prefix="stylebank-incremental-"))
     common = dict(device="cpu", checkpoint_every=10**9, sample_every=10**9)
-    adder = Trainer(add_style_config(model.path, [args.style], workdir / "added.safetensors", **common))
+    adder = Trainer(add_style_config(model.path, [args.style], workdir / "added.safetensors", lr=args.add_lr, **common))
     images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
         8, torch.Generator().manual_seed(0))
     weights = LossWeights(base.content_weight, base.style_weight, base.tv_weight)
