@@ -10,7 +10,7 @@ import torch
 
 from stylebank import lossnet
 from stylebank.errors import StyleBankError
-from stylebank.lossnet import (CONV_SHAPES, HED_CONV_NAMES, HED_H5_MEMBER, VGG16Features, convert_hed_h5,
+from stylebank.lossnet import (CONV_SHAPES, HED_CONV_NAMES, HED_H5_MEMBER, VGG16Features,
                                file_vgg, load_loss_network, random_vgg)
 
 

@@ -12,5 +12,5 @@ from .train import TrainConfig, train
 from . import samples
 
 __version__ = "0.1.0"
-__all__ = ["StyleBankError", "StyleBankModel", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",
+__all__ = ["samples", "StyleBankError", "StyleBankModel", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",
            "load", "train", "__version__"]
