@@ -85,3 +85,10 @@ def test_errors_are_one_line_without_traceback(trained, tiny_data, tmp_path, cap
 def test_resume_from_the_command_line(trained):
     assert main(["train", "-o", str(trained), "--resume", "--iterations", "6", "--quiet"]) == 0
     assert stylebank.load(trained, "cpu").info["training"]["steps_done"] == 6
+
+
+def test_resume_keeps_what_the_command_line_does_not_change(trained, capsys):
+    assert main(["train", "-o", str(trained), "--resume", "--quiet"]) == 0  # the saved 4 iterations, not the default
+    assert stylebank.load(trained, "cpu").info["training"]["steps_done"] == 4
+    assert main(["train", "-o", str(trained), "--resume", "--style-weight", "8", "--quiet"]) == 1
+    assert "--style-weight cannot change when resuming" in capsys.readouterr().err

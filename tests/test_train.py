@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -6,7 +7,8 @@ import torch
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.data import ContentImages, StyleSampler, expand_sources
 from stylebank.errors import StyleBankError
-from stylebank.train import IDENTITY, STYLE, TrainConfig, Trainer, TrainingInterrupted, branch_at, train
+from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingInterrupted, branch_at, resumed_config,
+                             train)
 
 
 def tiny_config(data, **overrides) -> TrainConfig:
@@ -78,6 +80,30 @@ def test_resume_gives_exactly_the_uninterrupted_model(tiny_data):
     _, optimizer_state, rng, info = load_checkpoint(first.checkpoint_path)
     assert info["step"] == 6 and info["config"]["seed"] == 0 and set(rng) >= {"torch", "data"}
     assert len(optimizer_state["state"]) == len(list(a.parameters()))
+
+
+def logged_learning_rates(config: TrainConfig) -> list[float]:
+    return [json.loads(line)["lr"] for line in config.log_path.read_text().splitlines()]
+
+
+def test_the_learning_rate_anneals_to_zero_over_the_last_iterations(tiny_data):
+    config = tiny_config(tiny_data, iterations=8, lr_anneal=4, log_every=1)
+    train(config, progress=False)
+    rates = logged_learning_rates(config)  # the rate for the step after each logged one
+    assert rates[:4] == [config.lr] * 4
+    assert all(a > b for a, b in zip(rates[3:], rates[4:])) and rates[-1] == pytest.approx(0, abs=1e-12)
+
+
+def test_a_resumed_run_may_extend_and_anneal(tiny_data):
+    first = tiny_config(tiny_data, iterations=4, lr_anneal=0, log_every=1)
+    train(first, progress=False)
+    train(tiny_config(tiny_data, iterations=8, lr_anneal=4, lr=2e-3, log_every=1), resume=True, progress=False)
+    rates = logged_learning_rates(first)
+    assert rates[:4] == [first.lr] * 4  # the first run, then the new schedule from step 4 on
+    assert rates[4] == pytest.approx(2e-3 * 0.5 * (1 + math.cos(math.pi / 4)))
+    assert all(a > b for a, b in zip(rates[4:], rates[5:]))
+    with pytest.raises(StyleBankError, match="--style-weight cannot change when resuming"):
+        resumed_config(first.output, style_weight=8.0)
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tiny_data):

@@ -57,6 +57,9 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     parser.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
     parser.add_argument("--lr", type=non_negative_float,
                         help=f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})")
+    parser.add_argument("--lr-anneal", type=int, metavar="N",
+                        help="cosine-anneal the learning rate to zero over the last N iterations "
+                             "(default: the last quarter)")
     parser.add_argument("--content-weight", type=non_negative_float, help=f"alpha (default {defaults.content_weight})")
     parser.add_argument("--style-weight", type=non_negative_float, help=f"beta (default {defaults.style_weight})")
     parser.add_argument("--tv-weight", type=non_negative_float, help=f"gamma (default {defaults.tv_weight})")
@@ -193,11 +196,15 @@ def training_overrides(args: argparse.Namespace) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import resumed_config, train
 
     if not args.resume and (not args.content or not args.styles):
         raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
-    config = TrainConfig(**training_overrides(args))
+    options = training_overrides(args)
+    if args.resume:  # only what was given on this command line changes
+        config = resumed_config(options.pop("output"), **options)
+    else:
+        config = TrainConfig(**options)
     started = time.perf_counter()
     path = train(config, resume=args.resume, progress=not args.quiet)
     print(f"wrote {path} in {time.perf_counter() - started:.0f} s "

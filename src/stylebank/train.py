@@ -48,6 +48,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_decay: float = 0.8
     lr_decay_every: int = 30_000
+    lr_anneal: int | None = None  # the last N iterations follow a cosine to zero; None: a quarter of the run
     style_steps: int = 2  # T
     identity_balance: float = 1.0  # lambda
     content_weight: float = LossWeights.content
@@ -79,6 +80,10 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @property
+    def anneal_iterations(self) -> int:
+        return self.iterations // 4 if self.lr_anneal is None else min(self.lr_anneal, self.iterations)
+
+    @property
     def checkpoint_path(self) -> Path:
         return with_suffix(self.output, ".checkpoint.safetensors")
 
@@ -96,6 +101,8 @@ class TrainConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise StyleBankError(f"{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if self.lr_anneal is not None and self.lr_anneal < 0:
+            raise StyleBankError(f"lr-anneal must be >= 0, got {self.lr_anneal}")
         for name in ("content_weight", "style_weight", "tv_weight", "warmup", "identity_balance"):
             if getattr(self, name) < 0 or not math.isfinite(getattr(self, name)):
                 raise StyleBankError(f"{name.replace('_', '-')} must be a finite number >= 0")
@@ -195,15 +202,21 @@ class Trainer:
         return net, info["styles"], info.get("style_images") or [None] * net.num_styles
 
     def lr_factor(self, step: int) -> float:
-        """Decay x lr_decay every lr_decay_every iterations; a linear ramp when the stylizing branch starts.
+        """Decay x lr_decay every lr_decay_every iterations; a linear ramp when the stylizing branch starts; a
+        cosine to zero over the last ``anneal_iterations``.
 
         The ramp matters: Adam's moments were estimated on the small auto-encoder gradients, and its first
         full-size steps on the much larger stylizing gradients would wreck the freshly warmed-up E and D.
+        The anneal lets the last iterations settle instead of ending on a noisy full-size step.
         """
-        decay = self.config.lr_decay ** (step // self.config.lr_decay_every)
-        if step < self.warmup or not self.config.lr_ramp:
-            return decay
-        return decay * min(1.0, (step - self.warmup + 1) / self.config.lr_ramp)
+        config = self.config
+        factor = config.lr_decay ** (step // config.lr_decay_every)
+        if step >= self.warmup and config.lr_ramp:
+            factor *= min(1.0, (step - self.warmup + 1) / config.lr_ramp)
+        anneal_start = config.iterations - config.anneal_iterations
+        if config.anneal_iterations and step >= anneal_start:
+            factor *= 0.5 * (1 + math.cos(math.pi * (step - anneal_start) / config.anneal_iterations))
+        return factor
 
     def make_scheduler(self) -> torch.optim.lr_scheduler.LambdaLR:
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
@@ -213,9 +226,14 @@ class Trainer:
             raise StyleBankError(f"{self.config.checkpoint_path} was trained on styles "
                                  f"{info['styles'][self.frozen_styles:]}, not {new_names}")
         self.base_styles = info["styles"][:self.frozen_styles]
-        self.base_style_images = info["style_images"][:self.frozen_styles]
+        self.base_style_images = info.get("style_images", [None] * self.frozen_styles)[:self.frozen_styles]
         self.optimizer.load_state_dict(optimizer_state)
         self.scheduler.load_state_dict(info["scheduler"])
+        # the resumed run may have changed the schedule (more iterations, another lr): follow it from here on
+        self.scheduler.base_lrs = [self.config.lr] * len(self.optimizer.param_groups)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = self.config.lr
+            group["lr"] = self.config.lr * self.lr_factor(info["step"])
         self.step = info["step"]
         self.sampler = StyleSampler(len(new_names), info["style_queue"])
         self.style_grad_norm = info["style_grad_norm"]
@@ -340,23 +358,35 @@ class TrainingInterrupted(StyleBankError):
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Train a StyleBank model as ``config`` says and return the model file's path."""
+    """Train a StyleBank model as ``config`` says and return the model file's path.
+
+    ``resume``: continue from the output's checkpoint with its saved configuration; of ``config`` only the
+    RESUMABLE_OVERRIDES are taken.
+    """
     if resume:
-        config = resumed_config(config)
+        config = resumed_config(config.output, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})
     return Trainer(config, resume=resume).run(progress=progress)
 
 
 # What a resumed run may change; everything else comes from the checkpoint so that the run continues exactly.
-RESUMABLE_OVERRIDES = ("iterations", "checkpoint_every", "sample_every", "log_every", "device")
+# Changing the iterations or the learning-rate schedule continues with the new schedule from the saved step
+# (e.g. a longer run, or an anneal for a run that has levelled off).
+RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal",
+                       "checkpoint_every", "sample_every", "log_every", "device")
 
 
-def resumed_config(config: TrainConfig) -> TrainConfig:
-    """The checkpoint's configuration, with only the RESUMABLE_OVERRIDES taken from ``config``."""
-    if not config.checkpoint_path.exists():
-        raise StyleBankError(f"nothing to resume: {config.checkpoint_path} does not exist")
-    info = read_info(config.checkpoint_path, CHECKPOINT_FORMAT)
-    saved = TrainConfig.from_dict(info["config"])
-    return replace(saved, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})
+def resumed_config(output: str | Path, **changes) -> TrainConfig:
+    """The configuration saved in ``output``'s checkpoint, with ``changes`` (RESUMABLE_OVERRIDES only)."""
+    fixed = sorted(set(changes) - set(RESUMABLE_OVERRIDES))
+    if fixed:
+        options = ", ".join("--" + name.replace("_", "-") for name in fixed)
+        raise StyleBankError(f"{options} cannot change when resuming (the checkpoint fixes it); "
+                             f"a resumed run may change only {', '.join(RESUMABLE_OVERRIDES)}")
+    checkpoint = TrainConfig(output=str(output)).checkpoint_path
+    if not checkpoint.exists():
+        raise StyleBankError(f"nothing to resume: {checkpoint} does not exist")
+    info = read_info(checkpoint, CHECKPOINT_FORMAT)
+    return replace(TrainConfig.from_dict(info["config"]), output=str(output), **changes)
 
 
 ADD_STYLE_ITERATIONS = 1000
