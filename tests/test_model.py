@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from stylebank.errors import StyleBankError
 from stylebank.model import MIN_SIZE, NetworkConfig, StyleBankNet, parameter_counts
 
 
@@ -31,7 +32,7 @@ def test_output_has_the_input_size(size):
 
 
 def test_too_small_images_are_refused_clearly():
-    with pytest.raises(ValueError, match=f"at least {MIN_SIZE}x{MIN_SIZE}"):
+    with pytest.raises(StyleBankError, match=f"at least {MIN_SIZE}x{MIN_SIZE}"):
         StyleBankNet(1)(torch.rand(1, 3, MIN_SIZE - 1, 40), 0)
 
 

@@ -7,24 +7,34 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 from .errors import StyleBankError
-from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, save_image
+from . import images
+from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, load_label_image, save_image
 from .runtime import DEVICES
 from .gatys import GATYS_STEPS
 from .train import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, TrainingInterrupted
 
 
-def positive_int(text: str) -> int:
+def whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return whole_number(text, 0)
 
 
 def non_negative_float(text: str) -> float:
@@ -57,14 +67,14 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     parser.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
     parser.add_argument("--lr", type=non_negative_float,
                         help=f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})")
-    parser.add_argument("--lr-anneal", type=int, metavar="N",
+    parser.add_argument("--lr-anneal", type=non_negative_int, metavar="N",
                         help="cosine-anneal the learning rate to zero over the last N iterations "
                              "(default: the last quarter)")
     parser.add_argument("--content-weight", type=non_negative_float, help=f"alpha (default {defaults.content_weight})")
     parser.add_argument("--style-weight", type=non_negative_float, help=f"beta (default {defaults.style_weight})")
     parser.add_argument("--tv-weight", type=non_negative_float, help=f"gamma (default {defaults.tv_weight})")
     if joint:
-        parser.add_argument("--warmup", type=int, help=f"auto-encoder-only iterations first (default {defaults.warmup})")
+        parser.add_argument("--warmup", type=non_negative_int, help=f"auto-encoder-only iterations first (default {defaults.warmup})")
         parser.add_argument("--style-steps", type=positive_int,
                             help=f"T: stylizing steps per auto-encoder step (default {defaults.style_steps})")
         parser.add_argument("--identity-balance", type=non_negative_float,
@@ -114,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="style index or name, or a blend like 0:0.5,2:0.5 (default 0)")
     stylize.add_argument("-o", "--output", help="output file for one input, folder for several "
                                                 "(default: STEM_STYLE.png in the current folder)")
-    stylize.add_argument("--max-size", type=int, default=1024,
+    stylize.add_argument("--max-size", type=non_negative_int, default=1024,
                          help="shrink so the longer side is at most N pixels; 0 keeps the size (default 1024)")
     regions = stylize.add_mutually_exclusive_group()
     regions.add_argument("--mask", metavar="LABELS", help="label image: each distinct grey value or colour "
@@ -187,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("style_files", nargs="+", metavar="STYLE_FILE")
     imports.add_argument("-o", "--output", required=True, help="model file to write")
     imports.set_defaults(handler=run_import_style)
+
+    for command in (train, add, stylize, sheet, optimize, styles, export, imports):
+        command.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    for command in (train, add, stylize, sheet, evaluation, optimize):
+        command.add_argument("--max-pixels", type=non_negative_int, metavar="N",
+                             help=f"refuse images above N pixels before decoding them, a guard against "
+                                  f"decompression bombs (default {images.MAX_PIXELS:,}; 0: no limit)")
     return parser
 
 
@@ -205,6 +222,7 @@ def run_train(args: argparse.Namespace) -> int:
         config = resumed_config(options.pop("output"), **options)
     else:
         config = TrainConfig(**options)
+        check_output(config.output, args.overwrite, *config.styles)
     started = time.perf_counter()
     path = train(config, resume=args.resume, progress=not args.quiet)
     print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
@@ -215,7 +233,8 @@ def run_train(args: argparse.Namespace) -> int:
 def run_add_style(args: argparse.Namespace) -> int:
     from .train import add_styles
 
-    refuse_overwriting(args.model, args.output)
+    if not args.resume:
+        check_output(args.output, args.overwrite, args.model, *args.styles)
     options = training_overrides(args)
     for name in ("styles", "output", "content"):
         options.pop(name, None)
@@ -232,9 +251,17 @@ def run_add_style(args: argparse.Namespace) -> int:
     return 0
 
 
-def refuse_overwriting(source: str | None, output: str) -> None:
-    if source and Path(source).resolve() == Path(output).resolve():
-        raise StyleBankError(f"{output}: refusing to overwrite the input model; write to another file")
+def check_output(output: str | Path, overwrite: bool, *inputs: str | None) -> Path:
+    """Refuse to write over an input (ever) or over an existing file (unless --overwrite)."""
+    target = Path(output)
+    for source in inputs:
+        if source and not str(source).startswith(BUILTIN_PREFIX) and Path(source).resolve() == target.resolve():
+            raise StyleBankError(f"{target}: refusing to overwrite an input; write to another file")
+    if target.is_dir():
+        raise StyleBankError(f"{target} is a folder; give a file name")
+    if target.exists() and not overwrite:
+        raise StyleBankError(f"{target} already exists; add --overwrite to replace it")
+    return target
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
@@ -291,38 +318,26 @@ def run_stylize(args: argparse.Namespace) -> int:
     failures = []
     for source, target in zip(inputs, outputs):
         try:
-            if not source.startswith(BUILTIN_PREFIX) and Path(source).resolve() == target.resolve():
-                raise StyleBankError(f"{target}: refusing to overwrite the input")
+            check_output(target, args.overwrite, *inputs)
             result = model.stylize(load_image(source), style, max_size=args.max_size or None, mask=mask,
                                    strength=args.strength, preserve_color=args.preserve_color)
             save_image(result, target)
             print(f"{source} -> {target}")
         except StyleBankError as error:
-            failures.append(str(error))
-            print(f"stylebank: {error}", file=sys.stderr)
-    if failures:
-        print(f"stylebank: {len(failures)} of {len(inputs)} inputs failed", file=sys.stderr)
-        return 1
-    return 0
-
-
-def load_label_image(path: str):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return image if image.mode in ("L", "I", "1") else image.convert("RGB")
-    except FileNotFoundError:
-        raise StyleBankError(f"mask {path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise StyleBankError(f"mask {path}: cannot read image ({error})") from None
+            message = str(error)
+            failures.append(source)
+            print(f"stylebank: error: {message if message.startswith(source) else f'{source}: {message}'}",
+                  file=sys.stderr)
+    if failures and len(inputs) > 1:  # each error was shown as it happened; the list is for the record
+        print(f"stylebank: {len(failures)} of {len(inputs)} inputs failed: {', '.join(failures)}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def run_sheet(args: argparse.Namespace) -> int:
     from .api import load
     from .sheet import contact_sheet
 
+    check_output(args.output, args.overwrite, args.photo, args.model)
     model = load(args.model, args.device)
     sheet = contact_sheet(model, load_image(args.photo), args.max_size, args.columns)
     print(f"wrote {save_image(sheet, args.output)}")
@@ -350,6 +365,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     from .lossnet import load_loss_network
     from .runtime import resolve_device
 
+    check_output(args.output, args.overwrite, args.content, args.style)
     device = resolve_device(args.device)
     defaults = TrainConfig()
     weights = LossWeights(*(getattr(args, f"{n}_weight") if getattr(args, f"{n}_weight") is not None
@@ -402,7 +418,7 @@ def run_styles(args: argparse.Namespace) -> int:
         return 0
     if not args.output:
         raise StyleBankError("--remove and --rename write a new model: give -o NEW_MODEL")
-    refuse_overwriting(args.model, args.output)
+    check_output(args.output, args.overwrite, args.model)
     for pair in args.rename:  # renames first, so that indices refer to the model as given
         old, equals, new = pair.partition("=")
         if not equals:
@@ -418,6 +434,7 @@ def run_styles(args: argparse.Namespace) -> int:
 def run_export_style(args: argparse.Namespace) -> int:
     from .api import load
 
+    check_output(args.output, args.overwrite, args.model)
     model = load(args.model, "cpu")
     index = model.style_index(args.style)
     path = model.export_style(index, args.output)
@@ -428,18 +445,28 @@ def run_export_style(args: argparse.Namespace) -> int:
 def run_import_style(args: argparse.Namespace) -> int:
     from .api import load
 
-    refuse_overwriting(args.model, args.output)
+    check_output(args.output, args.overwrite, args.model, *args.style_files)
     model = load(args.model, "cpu")
     names = model.import_style(*args.style_files)
     print(f"wrote {model.save(args.output)}: added {', '.join(names)}; styles now {', '.join(model.styles)}")
     return 0
 
 
+def show_note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (an animated image's first frame, ...) as one line, without the source line."""
+    print(f"stylebank: note: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    default_limit = images.MAX_PIXELS
+    if getattr(args, "max_pixels", None) is not None:
+        images.MAX_PIXELS = args.max_pixels
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_note
+            return args.handler(args)
     except TrainingInterrupted as error:
         print(f"stylebank: {error}", file=sys.stderr)
         return 130
@@ -451,6 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stylebank: interrupted", file=sys.stderr)
         return 130
+    finally:
+        images.MAX_PIXELS = default_limit
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,26 +25,82 @@ def images_in_folder(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
-def load_image(source: str | Path) -> Image.Image:
-    """An RGB PIL image from a file (EXIF orientation applied) or ``builtin:NAME`` (see stylebank.samples)."""
+# Refuse images above this many pixels before decoding them (a tiny PNG can decode to gigabytes). 100 MP is a
+# 12,000 x 8,000 photo; raise it with --max-pixels (0 = no limit) or the max_pixels argument.
+MAX_PIXELS = 100_000_000
+
+
+class ImageNote(UserWarning):
+    """Something the user should know about an image that was read anyway (e.g. only its first frame)."""
+
+
+def load_image(source: str | Path, max_pixels: int | None = None) -> Image.Image:
+    """An RGB PIL image from a file or ``builtin:NAME`` (see stylebank.samples).
+
+    EXIF orientation is applied; transparency is composited on white; 16-bit images are scaled to 8 bits;
+    of an animated image the first frame is read (with an ImageNote warning). Anything unreadable, or larger
+    than ``max_pixels`` (default: MAX_PIXELS; 0: no limit), raises StyleBankError naming the file and the cause.
+    """
     text = str(source)
     if text.startswith(BUILTIN_PREFIX):
         from .samples import builtin_image
 
         return builtin_image(text[len(BUILTIN_PREFIX):])
+    with opened_image(source, max_pixels) as image:
+        if getattr(image, "n_frames", 1) > 1:
+            warnings.warn(f"{source}: animated image; using its first frame", ImageNote, stacklevel=2)
+        return to_rgb(ImageOps.exif_transpose(image))
+
+
+def load_label_image(source: str | Path, max_pixels: int | None = None) -> Image.Image:
+    """A region label image as it is: greyscale and integer modes kept, anything else as RGB colours."""
+    with opened_image(source, max_pixels) as image:
+        return image.copy() if image.mode in ("L", "I", "1") else image.convert("RGB")
+
+
+@contextmanager
+def opened_image(source: str | Path, max_pixels: int | None) -> Iterator[Image.Image]:
+    """A decoded PIL image; every way a file can fail becomes a StyleBankError naming it and the cause."""
+    path = Path(source)
+    if not path.exists():
+        raise StyleBankError(f"{source}: no such file")
+    if path.is_dir():
+        raise StyleBankError(f"{source}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise StyleBankError(f"{source}: empty file")
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our limit replaces PIL's (a warning at 89 MP, an error at 179 MP)
     try:
-        with Image.open(source) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-                # Composite transparency on white: what a viewer shows.
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                return Image.alpha_composite(background, rgba).convert("RGB")
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise StyleBankError(f"{source}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise StyleBankError(f"{source}: cannot read image ({error})") from None
+        with Image.open(path) as image:
+            width, height = image.size
+            max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+            if max_pixels and width * height > max_pixels:
+                raise StyleBankError(f"{source}: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
+                                     f"above the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels "
+                                     "if you trust this file)")
+            image.load()
+            yield image
+    except UnidentifiedImageError:
+        raise StyleBankError(f"{source}: not an image (or a format PIL cannot read)") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise StyleBankError(f"{source}: truncated or corrupt image ({error})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB from any PIL mode: alpha composited on white (what a viewer shows), 16/32-bit scaled to 8 bits."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        # PIL's own conversion clips these to 0..255 (a 16-bit photo would come out white)
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode != "F" or values.max() > 1 else 1.0
+        grey = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    return image.convert("RGB")
 
 
 def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import StyleBankError
+
 # The encoder halves the size twice, so inputs are padded to a multiple of this and cropped back.
 SIZE_MULTIPLE = 4
 # Below this the 9x9 reflection padding and the 3x3 convs of a 2x2 feature map no longer fit.
@@ -127,7 +129,7 @@ class StyleBankNet(nn.Module):
         """Pad to a multiple of SIZE_MULTIPLE and encode; returns the features and the original size."""
         height, width = images.shape[-2:]
         if min(height, width) < MIN_SIZE:
-            raise ValueError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
+            raise StyleBankError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
         pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
         if pad_h or pad_w:
             images = F.pad(images, (0, pad_w, 0, pad_h), mode="reflect")
