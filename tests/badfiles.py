@@ -83,7 +83,7 @@ class MakesAFile:
 def evil_pickle(name: str, marker_name: str = "PWNED") -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         path = folder / name
-        path.write_bytes(pickle.dumps({"state_dict": MakesAFile(folder / marker_name)}))
+        path.write_bytes(pickle.dumps({"state_dict": MakesAFile(folder / marker_name)}, protocol=2))
         return path
     return make
 
@@ -133,3 +133,78 @@ def corrupt_jpeg(folder: Path) -> Path:
 def make_folder(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+# Model files: each maker gets the folder and a good model file to start from.
+
+def model_bytes(mutate: Callable[[bytes], bytes], name: str = "model.safetensors") -> Callable[[Path, Path], Path]:
+    def make(folder: Path, good: Path) -> Path:
+        path = folder / name
+        path.write_bytes(mutate(good.read_bytes()))
+        return path
+    return make
+
+
+def edited_model(edit: Callable[[dict, dict], None], name: str = "edited.safetensors") -> Callable[[Path, Path], Path]:
+    """The good model with its tensors and/or metadata changed by ``edit(tensors, metadata)``."""
+    def make(folder: Path, good: Path) -> Path:
+        from safetensors import safe_open
+        from safetensors.torch import save_file
+
+        with safe_open(str(good), "pt") as handle:
+            metadata = dict(handle.metadata())
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+        edit(tensors, metadata)
+        path = folder / name
+        save_file(tensors, str(path), metadata=metadata)
+        return path
+    return make
+
+
+def edit_info(change: Callable[[dict], None]) -> Callable[[dict, dict], None]:
+    import json
+
+    def edit(tensors: dict, metadata: dict) -> None:
+        info = json.loads(metadata["stylebank"])
+        change(info)
+        metadata["stylebank"] = json.dumps(info)
+    return edit
+
+
+def torch_pickle(folder: Path, good: Path) -> Path:
+    import torch
+
+    path = folder / "model.pth"
+    torch.save({"state_dict": MakesAFile(folder / "PWNED")}, path)
+    return path
+
+
+def header_claims_too_much(data: bytes) -> bytes:
+    return (2 ** 40).to_bytes(8, "little") + data[8:]
+
+
+MODEL_CASES = [
+    Case("truncated model", model_bytes(lambda d: d[: len(d) // 2]), "error", "not a valid safetensors file"),
+    Case("header length beyond the file", model_bytes(header_claims_too_much), "error", "not a valid safetensors file"),
+    Case("random bytes", model_bytes(lambda d: bytes(range(256)) * 8), "error", "not a valid safetensors file"),
+    Case("a PNG renamed .safetensors", model_bytes(lambda d: PNG), "error", "not a valid safetensors file"),
+    Case("empty file", model_bytes(lambda d: b""), "error", "not a valid safetensors file"),
+    Case("safetensors without stylebank metadata", edited_model(lambda t, m: m.clear()), "error",
+         "without stylebank metadata"),
+    Case("corrupt metadata JSON", edited_model(lambda t, m: m.update(stylebank="{not json")), "error",
+         "corrupt stylebank metadata"),
+    Case("metadata of another kind", edited_model(edit_info(lambda i: i.update(format="stylebank-style"))),
+         "error", "expected a stylebank-model file"),
+    Case("a newer format version", edited_model(edit_info(lambda i: i.update(format_version=99))), "error",
+         "format version 99"),
+    Case("metadata without styles", edited_model(edit_info(lambda i: i.pop("styles"))), "error",
+         "bad network description"),
+    Case("architecture mismatch (bank depth 2 declared)",
+         edited_model(edit_info(lambda i: i["network"].update(bank_depth=2))), "error", "weights don't match"),
+    Case("a tensor missing", edited_model(lambda t, m: t.pop("encoder.0.1.weight")), "error", "weights don't match"),
+    Case("NaN weights", edited_model(lambda t, m: t["decoder.2.1.weight"].fill_(float("nan"))), "error",
+         "non-finite weights"),
+    Case("pickle (.pth) that would create a file", torch_pickle, "error", "PyTorch/pickle file"),
+    Case("raw pickle renamed .safetensors",
+         lambda folder, good: evil_pickle("pickled.safetensors")(folder), "error", "PyTorch/pickle file"),
+]

