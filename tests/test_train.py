@@ -7,8 +7,8 @@ import torch
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.data import ContentImages, StyleSampler, expand_sources
 from stylebank.errors import StyleBankError
-from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingInterrupted, branch_at, resumed_config,
-                             train)
+from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, branch_at,
+                             resumed_config, train)
 
 
 def tiny_config(data, **overrides) -> TrainConfig:
@@ -146,3 +146,61 @@ def test_a_short_real_run_lowers_the_style_loss(tiny_data):
     style = [json.loads(line)["style"] for line in config.log_path.read_text().splitlines() if '"style"' in line]
     first, last = sum(style[:6]) / 6, sum(style[-6:]) / 6
     assert last < 0.5 * first, (first, last)
+
+
+def poison(trainer: Trainer, bad_calls: set[int]) -> None:
+    """Make the stylizing loss NaN on the given calls (counted from 1)."""
+    real, calls = trainer.criterion, [0]
+
+    def criterion(output, images, styles):
+        calls[0] += 1
+        losses = real(output, images, styles)
+        if calls[0] in bad_calls:
+            losses["total"] = losses["total"] * float("nan")
+        return losses
+    trainer.criterion = criterion
+
+
+def test_non_finite_steps_are_skipped_and_repeated_ones_stop_training(tiny_data):
+    config = tiny_config(tiny_data, iterations=40, style_steps=100, checkpoint_every=1000)
+    trainer = Trainer(config)
+    poison(trainer, {1} | set(range(3, 40)))
+    before = [p.detach().clone() for p in trainer.net.parameters()]
+    record = trainer.train_step()
+    assert record["skipped"] == 1 and all(torch.equal(a, b) for a, b in zip(before, trainer.net.parameters()))
+    assert "skipped" not in trainer.train_step()  # a good step learns again
+    assert not all(torch.equal(a, b) for a, b in zip(before, trainer.net.parameters()))
+    trainer.save_checkpoint()
+    with pytest.raises(TrainingDiverged, match="10 steps in a row.*is intact.*--lr"):
+        trainer.run(progress=False)
+    assert trainer.step == 12 and trainer.skipped == 11
+    assert load_checkpoint(config.checkpoint_path)[3]["step"] == 2  # not overwritten by the diverged state
+
+
+def test_a_full_disk_keeps_the_last_checkpoint(tiny_data, monkeypatch):
+    import errno
+
+    import stylebank.atomic
+
+    config = tiny_config(tiny_data, iterations=6, checkpoint_every=2)
+    trainer = Trainer(config)
+    real_fsync, writes = stylebank.atomic.os.fsync, [0]
+
+    def fsync(fd):
+        writes[0] += 1
+        if writes[0] > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+    monkeypatch.setattr(stylebank.atomic.os, "fsync", fsync)
+    with pytest.raises(StyleBankError, match="No space left on device.*previous checkpoint is intact"):
+        trainer.run(progress=False)
+    monkeypatch.undo()
+    assert load_checkpoint(config.checkpoint_path)[3]["step"] == 2
+    assert not list(config.checkpoint_path.parent.glob(".*.tmp"))  # the half-written file was removed
+
+
+def test_an_unwritable_output_is_found_before_training(tiny_data):
+    blocker = tiny_data["root"] / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StyleBankError, match="cannot write"):
+        Trainer(tiny_config(tiny_data, output=str(blocker / "model.safetensors")))

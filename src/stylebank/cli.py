@@ -475,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"stylebank: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a full disk, a permission, ... while writing: what and where, no traceback
+        if args.debug:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"stylebank: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("stylebank: interrupted", file=sys.stderr)
         return 130

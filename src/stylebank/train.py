@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
 import tempfile
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -126,6 +130,16 @@ def with_suffix(output: str, suffix: str) -> Path:
     return path.with_name(path.name.removesuffix(".safetensors") + suffix)
 
 
+@contextmanager
+def reported_write_errors(path: Path | str, what_is_safe: str) -> Iterator[None]:
+    """A failed write (full disk, permissions) as one StyleBankError saying what was not lost."""
+    try:
+        yield
+    except OSError as error:
+        raise StyleBankError(f"could not write {path} ({error.strerror or error}); {what_is_safe}. Free some space "
+                             "or write elsewhere, then run the same command with --resume") from None
+
+
 def prepare_output_folder(output: Path) -> None:
     """Create the model's folder and check that it is writable before any time is spent training."""
     try:
@@ -167,6 +181,7 @@ class Trainer:
         self.step = 0
         self.sampler = StyleSampler(len(config.styles))
         self.style_grad_norm: float | None = None
+        self.skipped = self.skipped_in_a_row = 0  # steps with a non-finite loss or gradient
         if resume:
             net, optimizer_state, rng, info = load_checkpoint(config.checkpoint_path)
             self.frozen_styles = info.get("frozen_styles", 0)
@@ -237,6 +252,7 @@ class Trainer:
         self.step = info["step"]
         self.sampler = StyleSampler(len(new_names), info["style_queue"])
         self.style_grad_norm = info["style_grad_norm"]
+        self.skipped = info.get("skipped", 0)
         torch.set_rng_state(rng["torch"])
         self.data_generator.set_state(rng["data"])
         if "cuda" in rng and torch.cuda.is_available():
@@ -248,17 +264,23 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state()
         info = {"step": self.step, "styles": self.style_names, "config": self.config.to_dict(),
                 "scheduler": self.scheduler.state_dict(), "style_queue": self.sampler.queue,
-                "style_grad_norm": self.style_grad_norm, "loss_network": self.loss_network.source,
+                "style_grad_norm": self.style_grad_norm, "skipped": self.skipped, "loss_network": self.loss_network.source,
                 "frozen_styles": self.frozen_styles, "style_images": self.style_sources}
-        return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info)
+        with reported_write_errors(self.config.checkpoint_path, "the previous checkpoint is intact"):
+            return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info)
 
     def save_model(self) -> Path:
         training = {**self.config.to_dict(), "steps_done": self.step}
-        return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training,
+        with reported_write_errors(self.config.output, f"the checkpoint {self.config.checkpoint_path} holds the run"):
+            return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training,
                           self.style_sources)
 
     def train_step(self) -> dict[str, float]:
-        """One iteration of whichever branch the schedule says; returns the logged numbers."""
+        """One iteration of whichever branch the schedule says; returns the logged numbers.
+
+        A step whose loss or gradients are not finite changes nothing (it is counted and logged as skipped);
+        MAX_SKIPPED_IN_A_ROW of them in a row stop training with TrainingDiverged.
+        """
         config = self.config
         self.net.train()
         images = self.content.sample(config.batch_size, self.data_generator).to(self.device)
@@ -271,27 +293,46 @@ class Trainer:
             with autocast:  # the sampler counts the styles being trained, which follow any frozen ones
                 output = self.net(images, styles + self.frozen_styles)
                 losses = self.criterion(output, images, styles.to(self.device))
-            losses["total"].backward()
-            if not self.frozen_styles:
-                self.style_grad_norm = encoder_decoder_grad_norm(self.net)
+            loss = losses["total"]
+            loss.backward()
             record = {name: value.item() for name, value in losses.items()}
         else:
             with autocast:
                 loss = identity_loss(self.net.reconstruct(images), images)
             loss.backward()
             record = {"identity": loss.item(), "psnr": psnr(loss.item())}
-            if self.style_grad_norm is not None and self.step >= self.warmup:
-                # lambda: the auto-encoder gradient gets lambda times the stylizing gradient's magnitude
-                identity_norm = encoder_decoder_grad_norm(self.net)
-                record["grad_ratio"] = self.style_grad_norm / max(identity_norm, 1e-12)
-                scale = config.identity_balance * record["grad_ratio"]
-                for module in (self.net.encoder, self.net.decoder):
-                    for p in module.parameters():
-                        p.grad.mul_(scale)
-        self.optimizer.step()
-        self.scheduler.step()
+        if self.is_finite(loss):
+            self.skipped_in_a_row = 0
+            if branch == STYLE and not self.frozen_styles:
+                self.style_grad_norm = encoder_decoder_grad_norm(self.net)
+            elif branch == IDENTITY and self.style_grad_norm is not None and self.step >= self.warmup:
+                self.balance_identity_gradient(record)
+            self.optimizer.step()
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped += 1
+            self.skipped_in_a_row += 1
+            record["skipped"] = self.skipped
+        with warnings.catch_warnings():  # torch warns when the very first step is a skipped one; that's intended
+            warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()` before"))
+            self.scheduler.step()
         self.step += 1
+        if self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+            raise TrainingDiverged(self.step, self.skipped_in_a_row, self.config.checkpoint_path)
         return {"step": self.step, "branch": branch, **record}
+
+    def is_finite(self, loss: torch.Tensor) -> bool:
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        return bool(torch.isfinite(loss)) and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+
+    def balance_identity_gradient(self, record: dict[str, float]) -> None:
+        """lambda: the auto-encoder gradient gets lambda times the stylizing gradient's magnitude."""
+        identity_norm = encoder_decoder_grad_norm(self.net)
+        record["grad_ratio"] = self.style_grad_norm / max(identity_norm, 1e-12)
+        scale = self.config.identity_balance * record["grad_ratio"]
+        for module in (self.net.encoder, self.net.decoder):
+            for p in module.parameters():
+                p.grad.mul_(scale)
 
     @torch.no_grad()
     def write_samples(self) -> Path:
@@ -306,7 +347,9 @@ class Trainer:
             torch.nn.functional.interpolate(s.unsqueeze(0), size=size, mode="bilinear", antialias=True)[0]
             for s in self.style_images]
         grid = image_grid([t.cpu() for t in tiles], columns=2 + len(trained))
-        return save_image(grid, self.config.samples_dir / f"step_{self.step:07d}.png")
+        path = self.config.samples_dir / f"step_{self.step:07d}.png"
+        with reported_write_errors(path, "the last checkpoint is intact"):
+            return save_image(grid, path)
 
     def _request_stop(self, signum, frame) -> None:
         if self.stop_requested:  # a second Ctrl-C stops at once
@@ -350,6 +393,16 @@ class Trainer:
         return self.save_model()
 
 
+MAX_SKIPPED_IN_A_ROW = 10
+
+
+class TrainingDiverged(StyleBankError):
+    def __init__(self, step: int, in_a_row: int, checkpoint: Path):
+        kept = f"the last checkpoint, {checkpoint}, is intact" if checkpoint.exists() else "no checkpoint was written"
+        super().__init__(f"training stopped at iteration {step}: {in_a_row} steps in a row had a non-finite loss or "
+                         f"gradient (skipped); {kept}. Try a lower --lr, --precision fp32, or other images")
+
+
 class TrainingInterrupted(StyleBankError):
     def __init__(self, step: int, checkpoint: Path):
         super().__init__(f"interrupted at iteration {step}; checkpoint saved to {checkpoint}; "
@@ -376,17 +429,20 @@ RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_ann
 
 
 def resumed_config(output: str | Path, **changes) -> TrainConfig:
-    """The configuration saved in ``output``'s checkpoint, with ``changes`` (RESUMABLE_OVERRIDES only)."""
-    fixed = sorted(set(changes) - set(RESUMABLE_OVERRIDES))
-    if fixed:
-        options = ", ".join("--" + name.replace("_", "-") for name in fixed)
-        raise StyleBankError(f"{options} cannot change when resuming (the checkpoint fixes it); "
-                             f"a resumed run may change only {', '.join(RESUMABLE_OVERRIDES)}")
+    """The configuration saved in ``output``'s checkpoint, with ``changes``: any of RESUMABLE_OVERRIDES, and
+    other settings only where they equal the saved ones (so the original command line + --resume works)."""
     checkpoint = TrainConfig(output=str(output)).checkpoint_path
     if not checkpoint.exists():
         raise StyleBankError(f"nothing to resume: {checkpoint} does not exist")
-    info = read_info(checkpoint, CHECKPOINT_FORMAT)
-    return replace(TrainConfig.from_dict(info["config"]), output=str(output), **changes)
+    saved = TrainConfig.from_dict(read_info(checkpoint, CHECKPOINT_FORMAT)["config"])
+    fixed = sorted(name for name, value in changes.items()
+                   if name not in RESUMABLE_OVERRIDES and value != getattr(saved, name))
+    if fixed:
+        options = ", ".join("--" + name.removesuffix("s" if name == "styles" else "").replace("_", "-")
+                            for name in fixed)
+        raise StyleBankError(f"{options} cannot change when resuming (the checkpoint fixes it); "
+                             f"a resumed run may change only {', '.join(RESUMABLE_OVERRIDES)}")
+    return replace(saved, **changes, output=str(output))
 
 
 ADD_STYLE_ITERATIONS = 1000
