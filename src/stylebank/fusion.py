@@ -10,6 +10,7 @@ Spec grammar (command line and Python):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ StyleLike = int | str | Mapping[int | str, float]
 
 def style_index(style: int | str, names: Sequence[str]) -> int:
     """The bank index of ``style``, given as an index (int or digits) or a name."""
-    if isinstance(style, str) and style.strip().lstrip("-").isdigit():
+    if isinstance(style, str) and re.fullmatch(r"-?[0-9]+", style.strip()):
         style = int(style)
     if isinstance(style, int) and not isinstance(style, bool):
         if not 0 <= style < len(names):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,11 @@ def load_label_image(source: str | Path, max_pixels: int | None = None) -> Image
         return image.copy() if image.mode in ("L", "I", "1") else image.convert("RGB")
 
 
+# What PIL's format plugins raise on malformed files (found by tests/test_fuzz.py), besides OSError.
+DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError, KeyError, IndexError, struct.error,
+                  ZeroDivisionError)
+
+
 @contextmanager
 def opened_image(source: str | Path, max_pixels: int | None) -> Iterator[Image.Image]:
     """A decoded PIL image; every way a file can fail becomes a StyleBankError naming it and the cause."""
@@ -82,8 +88,8 @@ def opened_image(source: str | Path, max_pixels: int | None) -> Iterator[Image.I
             yield image
     except UnidentifiedImageError:
         raise StyleBankError(f"{source}: not an image (or a format PIL cannot read)") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise StyleBankError(f"{source}: truncated or corrupt image ({error})") from None
+    except DECODER_ERRORS as error:
+        raise StyleBankError(f"{source}: truncated or corrupt image ({error or type(error).__name__})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pil_limit
 
