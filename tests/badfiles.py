@@ -103,6 +103,8 @@ IMAGE_CASES = [
     Case("text file named .jpg", raw("notes.jpg", b"shopping list: eggs, milk\n" * 20), "error", "not an image"),
     Case("1x1 image", saved("pixel.png", Image.new("RGB", (1, 1), "red")), "error", "at least 8x8"),
     Case("4000x4 strip", saved("strip.png", Image.new("RGB", (4000, 4), "red")), "error", "at least 8x8"),
+    Case("3000x20 strip (1024x7 after --max-size)", saved("banner.png", Image.new("RGB", (3000, 20), "red")), "error",
+         "raise --max-size"),
     Case("12x900 strip", saved("tall.png", Image.fromarray(gradient(12, 900))), "ok", ""),
     Case("greyscale (L)", saved("grey.png", Image.fromarray(gradient()[..., 0])), "ok", ""),
     Case("palette (P)", saved("palette.png", Image.fromarray(gradient()).convert("P")), "ok", ""),
@@ -207,4 +209,26 @@ MODEL_CASES = [
     Case("pickle (.pth) that would create a file", torch_pickle, "error", "PyTorch/pickle file"),
     Case("raw pickle renamed .safetensors",
          lambda folder, good: evil_pickle("pickled.safetensors")(folder), "error", "PyTorch/pickle file"),
+]
+
+
+# Malformed command-line values: (arguments after "stylebank stylize builtin:coffee -o OUT", exit status, message).
+ARGUMENT_CASES = [
+    (["-s", "starry"], 1, "unknown style 'starry'"),
+    (["-s", "9"], 1, "out of range"),
+    (["-s", "0:-1"], 1, "finite and >= 0"),
+    (["-s", "0:nan,1:1"], 1, "finite and >= 0"),
+    (["-s", "0:0,1:0"], 1, "sum to 0"),
+    (["-s", "0:x"], 1, "bad weight"),
+    (["--max-size", "-5"], 2, "expected a number >= 0"),
+    (["--max-size", "big"], 2, "expected a whole number"),
+    (["--strength", "1.5"], 2, "between 0 and 1"),
+    (["--max-pixels", "-1"], 2, "expected a number >= 0"),
+    (["--device", "tpu"], 2, "invalid choice"),
+    (["--regions", "kmeans:0", "--region-styles", "0"], 1, "kmeans:K with K >= 1"),
+    (["--regions", "slic:3", "--region-styles", "0"], 1, "kmeans:K"),
+    (["--regions", "kmeans:3", "--region-styles", "0,1"], 1, "3 regions but 2 region styles"),
+    (["--regions", "kmeans:2"], 1, "need --region-styles"),
+    (["--region-styles", "0,1"], 1, "needs --mask or --regions"),
+    (["--mask", "nowhere.png", "--region-styles", "0,1"], 1, "no such file"),
 ]

@@ -4,7 +4,7 @@ the cause, a non-zero exit status, no output file, and nothing in a pickle ever 
 import shutil
 
 import pytest
-from badfiles import IMAGE_CASES, MODEL_CASES, evil_pickle
+from badfiles import ARGUMENT_CASES, IMAGE_CASES, MODEL_CASES, evil_pickle
 from PIL import Image
 
 import stylebank
@@ -97,3 +97,16 @@ def test_the_pickle_payload_really_would_run(tmp_path):
 
     pickle.loads(evil_pickle("evil.pkl")(tmp_path).read_bytes())
     assert (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("arguments, status, message", ARGUMENT_CASES, ids=lambda value: str(value))
+def test_malformed_command_line_values(arguments, status, message, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    if status == 2:  # argparse's usage errors exit
+        with pytest.raises(SystemExit) as stopped:
+            main(["stylize", "builtin:coffee", "-o", str(out), *arguments])
+        code = stopped.value.code
+    else:
+        code = main(["stylize", "builtin:coffee", "-o", str(out), *arguments])
+    line = error_line(capsys.readouterr().err)
+    assert code == status and message in line and not out.exists(), line

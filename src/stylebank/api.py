@@ -16,7 +16,7 @@ from .fusion import (StyleLike, kmeans_masks, label_masks, parse_region_styles, 
                      style_index)
 from .fusion import preserve_color as keep_content_colours
 from .images import resize_to_fit, to_pil, to_tensor, to_uint8_array
-from .model import parameter_counts
+from .model import MIN_SIZE, parameter_counts
 from .runtime import resolve_device
 
 DEFAULT_MODEL_NAME = "default.safetensors"
@@ -28,6 +28,19 @@ def default_model_path() -> Path:
 
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor
+
+
+def shrink_to_fit(batch: torch.Tensor, max_size: int | None) -> torch.Tensor:
+    """resize_to_fit, with the size error in the user's terms (the image's own size, and what max_size did)."""
+    height, width = batch.shape[-2:]
+    if min(height, width) < MIN_SIZE:
+        raise StyleBankError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
+    resized = resize_to_fit(batch, max_size)
+    if min(resized.shape[-2:]) < MIN_SIZE:
+        raise StyleBankError(f"image is {width}x{height}; shrunk to max size {max_size} it would be "
+                             f"{resized.shape[-1]}x{resized.shape[-2]}, below the {MIN_SIZE}x{MIN_SIZE} StyleBank "
+                             "needs: raise --max-size (0 keeps the size) or crop the image")
+    return resized
 MaskLike = Image.Image | np.ndarray | torch.Tensor | str
 
 
@@ -105,13 +118,13 @@ class StyleBankModel:
         if isinstance(image, torch.Tensor):
             if image.dim() not in (3, 4) or image.shape[-3] != 3:
                 raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
-            batch = resize_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
+            batch = shrink_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
             output = self.stylize_tensor(batch, style, **options)
             return output if image.dim() == 4 else output[0]
         if not isinstance(image, (Image.Image, np.ndarray)):
             raise StyleBankError(f"cannot stylize a {type(image).__name__}: give a PIL image, array or tensor")
-        tensor = resize_to_fit(to_tensor(image), max_size)
-        output = self.stylize_tensor(tensor.unsqueeze(0), style, **options)[0]
+        batch = shrink_to_fit(to_tensor(image).unsqueeze(0), max_size)
+        output = self.stylize_tensor(batch, style, **options)[0]
         return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
 
     @property

@@ -91,8 +91,15 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes as one line that points to --help, instead of the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stylebank", description="StyleBank neural style transfer (Chen et al. 2017).")
+    parser = OneLineErrorParser(prog="stylebank", description="StyleBank neural style transfer (Chen et al. 2017).")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
 
