@@ -3,10 +3,12 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.data import ContentImages, StyleSampler, expand_sources
 from stylebank.errors import StyleBankError
+from stylebank.images import ImageNote
 from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, branch_at,
                              resumed_config, train)
 
@@ -204,3 +206,20 @@ def test_an_unwritable_output_is_found_before_training(tiny_data):
     blocker.write_text("not a folder")
     with pytest.raises(StyleBankError, match="cannot write"):
         Trainer(tiny_config(tiny_data, output=str(blocker / "model.safetensors")))
+
+
+def test_bad_content_images_are_skipped_not_fatal(tiny_data):
+    folder = tiny_data["content"]
+    (folder / "empty.png").write_bytes(b"")
+    Image.new("RGB", (4, 4)).save(folder / "tiny.png")
+    good = (folder / "photo1.png").read_bytes()
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])  # its header reads; its pixels don't
+    with pytest.warns(ImageNote, match="skipping 2 of 6 content images: .*empty.png: empty file.*tiny.png"):
+        content = ContentImages([str(folder)], 24)
+    assert len(content) == 4
+    generator = torch.Generator().manual_seed(0)
+    with pytest.warns(ImageNote, match="truncated.png"):
+        for _ in range(6):  # every file gets drawn; the truncated one is replaced by the next readable one
+            assert content.sample(4, generator).shape == (4, 3, 24, 24)
+    with pytest.raises(StyleBankError, match="none of the 2 content images can be used"), pytest.warns(ImageNote):
+        ContentImages([str(folder / "empty.png"), str(folder / "tiny.png")], 24)

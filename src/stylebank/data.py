@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import glob
+import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .errors import StyleBankError
-from .images import (BUILTIN_PREFIX, IMAGE_EXTENSIONS, images_in_folder, load_image, resize_shorter_side,
-                     resize_to_fit, to_tensor)
+from .images import (BUILTIN_PREFIX, IMAGE_EXTENSIONS, ImageNote, image_size, images_in_folder, load_image,
+                     resize_shorter_side, resize_to_fit, to_tensor)
 from .samples import builtin_training_content
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
@@ -37,6 +38,29 @@ def expand_sources(sources: list[str]) -> list[str]:
     return found
 
 
+MIN_CONTENT_SIZE = 16
+
+
+def readable_images(files: list[str]) -> list[str]:
+    """The files whose header says they are images of at least MIN_CONTENT_SIZE pixels a side; the others are
+    named in one ImageNote warning. A StyleBankError if none is left."""
+    kept, skipped = [], []
+    for file in files:
+        try:
+            if file.startswith(BUILTIN_PREFIX) or min(image_size(file)) >= MIN_CONTENT_SIZE:
+                kept.append(file)
+            else:
+                skipped.append(f"{file}: smaller than {MIN_CONTENT_SIZE}x{MIN_CONTENT_SIZE}")
+        except StyleBankError as error:
+            skipped.append(str(error))
+    if skipped:
+        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        warnings.warn(f"skipping {len(skipped)} of {len(files)} content images: {shown}", ImageNote, stacklevel=2)
+    if not kept:
+        raise StyleBankError(f"none of the {len(files)} content images can be used: {skipped[0]}")
+    return kept
+
+
 class ContentImages:
     """Content images sampled as random square crops resized to ``image_size`` (with random horizontal flips).
 
@@ -45,18 +69,30 @@ class ContentImages:
     """
 
     def __init__(self, sources: list[str], image_size: int, cache_size: int = 512):
-        self.files = expand_sources(sources)
+        self.files = readable_images(expand_sources(sources))
         self.image_size = image_size
         self.load = functools.lru_cache(maxsize=cache_size)(self._load)
+        self.unreadable: set[int] = set()  # files whose header was fine but whose pixels were not
 
     def __len__(self) -> int:
         return len(self.files)
 
     def _load(self, index: int) -> torch.Tensor:
         image = to_tensor(load_image(self.files[index]))
-        if min(image.shape[-2:]) < 16:
-            raise StyleBankError(f"{self.files[index]}: too small to train on ({image.shape[2]}x{image.shape[1]})")
         return resize_shorter_side(image, 3 * self.image_size) if min(image.shape[-2:]) > 3 * self.image_size else image
+
+    def load_readable(self, index: int) -> torch.Tensor:
+        """The image at ``index``, or (if it turns out to be corrupt) the next readable one: a bad photo in a
+        folder of thousands should not stop a training run hours in."""
+        for candidate in [*range(index, len(self.files)), *range(index)]:
+            if candidate in self.unreadable:
+                continue
+            try:
+                return self.load(candidate)
+            except StyleBankError as error:
+                self.unreadable.add(candidate)
+                warnings.warn(f"skipping content image {error}", ImageNote, stacklevel=2)
+        raise StyleBankError("none of the content images could be read")
 
     def random_crop(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         height, width = image.shape[-2:]
@@ -71,7 +107,7 @@ class ContentImages:
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
-        return torch.stack([self.random_crop(self.load(i), generator) for i in indices])
+        return torch.stack([self.random_crop(self.load_readable(i), generator) for i in indices])
 
 
 class StyleSampler:

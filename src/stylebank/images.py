@@ -64,9 +64,16 @@ DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, TypeError, KeyErro
                   ZeroDivisionError)
 
 
+def image_size(source: str | Path, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding it; a StyleBankError if it can't be an image."""
+    with opened_image(source, max_pixels, decode=False) as image:
+        return image.size
+
+
 @contextmanager
-def opened_image(source: str | Path, max_pixels: int | None) -> Iterator[Image.Image]:
-    """A decoded PIL image; every way a file can fail becomes a StyleBankError naming it and the cause."""
+def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True) -> Iterator[Image.Image]:
+    """A PIL image (decoded unless ``decode`` is False); every way a file can fail becomes a StyleBankError
+    naming it and the cause."""
     path = Path(source)
     if not path.exists():
         raise StyleBankError(f"{source}: no such file")
@@ -84,7 +91,8 @@ def opened_image(source: str | Path, max_pixels: int | None) -> Iterator[Image.I
                 raise StyleBankError(f"{source}: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
                                      f"above the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels "
                                      "if you trust this file)")
-            image.load()
+            if decode:
+                image.load()
             yield image
     except UnidentifiedImageError:
         raise StyleBankError(f"{source}: not an image (or a format PIL cannot read)") from None
