@@ -5,12 +5,12 @@
     >>> out = model.stylize(image, style="mosaic")
 """
 
-from .api import StyleBankModel, default_model_path, load
+from .api import StyleBankModel, Stylizer, default_model_path, load, load_onnx
 from .errors import StyleBankError
 from .model import NetworkConfig, StyleBankNet
 from .train import TrainConfig, train
 from . import samples
 
 __version__ = "0.1.0"
-__all__ = ["samples", "StyleBankError", "StyleBankModel", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",
+__all__ = ["samples", "StyleBankError", "StyleBankModel", "Stylizer", "load_onnx", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",
            "load", "train", "__version__"]

@@ -15,11 +15,15 @@ from .errors import StyleBankError
 from .fusion import (StyleLike, kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
                      style_index)
 from .fusion import preserve_color as keep_content_colours
-from .images import resize_to_fit, to_pil, to_tensor, to_uint8_array
+from .images import load_image, resize_to_fit, to_pil, to_tensor, to_uint8_array
+from .losses import psnr
 from .model import MIN_SIZE, parameter_counts
-from .runtime import resolve_device
+from .runtime import PRECISIONS, autocast, has_fast_bf16, resolve_device
+from .tiling import DEFAULT_TILE, TILE_PIXELS, stylize_tiled
 
 DEFAULT_MODEL_NAME = "default.safetensors"
+# precision="auto" takes bf16 only if its output is at least this close to fp32's (PSNR, dB) on a probe photo.
+AUTO_BF16_MIN_PSNR = 35.0
 
 
 def default_model_path() -> Path:
@@ -44,7 +48,54 @@ def shrink_to_fit(batch: torch.Tensor, max_size: int | None) -> torch.Tensor:
 MaskLike = Image.Image | np.ndarray | torch.Tensor | str
 
 
-class StyleBankModel:
+class Stylizer:
+    """What every backend shares: ``stylize()`` for PIL images, arrays and tensors on top of the backend's
+    ``stylize_tensor()`` and ``styles``."""
+
+    styles: list[str]
+
+    def stylize_tensor(self, images: torch.Tensor, style: StyleLike | list[StyleLike] = 0, mask: MaskLike | None = None,
+                       strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
+                       tile: int | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def finish(output: torch.Tensor, inputs: torch.Tensor, preserve_color: bool) -> torch.Tensor:
+        return keep_content_colours(output, inputs) if preserve_color else output
+
+    def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,
+                mask: MaskLike | None = None, strength: float = 1.0, preserve_color: bool = False,
+                precision: str = "auto", tile: int | None = None) -> ImageLike:
+        """Stylize a PIL image, an HxWx3 uint8 array, or a float tensor (3, H, W) / (B, 3, H, W) in [0, 1].
+
+        Returns the same kind of object.
+        - ``style``: an index, a name, or a blend ``{0: 0.5, "waves": 0.5}`` / ``"0:0.5,2:0.5"`` (normalised).
+        - ``mask``: regions, as a label image (each distinct grey value or colour, in ascending order, is a region)
+          or ``"kmeans:K"`` (K-means on colour, darkest region first); ``style`` then lists one style or blend
+          per region (``[3, 0, 1]`` or ``"3,0,1"``).
+        - ``strength``: 0 gives the plain reconstruction D(E(I)), 1 the full style.
+        - ``preserve_color``: keep the content's colours, take the stylized luminance.
+        - ``max_size``: first shrink the image so that its longer side fits.
+        - ``precision``: "fp32", "bf16" (autocast), or "auto": bf16 where the device runs it natively and the
+          output stays within 35 dB PSNR of fp32's (checked once on a probe photo), else fp32.
+        - ``tile``: stylize in overlapping tiles of this size (bounded memory, no seams; see stylebank.tiling);
+          None tiles automatically above TILE_PIXELS (2048x2048), 0 never tiles.
+        """
+        options = dict(mask=mask, strength=strength, preserve_color=preserve_color, precision=precision, tile=tile)
+        if isinstance(image, torch.Tensor):
+            if image.dim() not in (3, 4) or image.shape[-3] != 3:
+                raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
+            batch = shrink_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
+            output = self.stylize_tensor(batch, style, **options)
+            return output if image.dim() == 4 else output[0]
+        if not isinstance(image, (Image.Image, np.ndarray)):
+            raise StyleBankError(f"cannot stylize a {type(image).__name__}: give a PIL image, array or tensor")
+        batch = shrink_to_fit(to_tensor(image).unsqueeze(0), max_size)
+        output = self.stylize_tensor(batch, style, **options)[0]
+        return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
+
+
+class StyleBankModel(Stylizer):
     """A trained StyleBank network with its style names, ready to stylize."""
 
     def __init__(self, net, info: dict, device: torch.device, path: Path | None = None):
@@ -52,6 +103,7 @@ class StyleBankModel:
         self.info = info
         self.device = device
         self.path = path
+        self._auto_dtype: torch.dtype | None = None  # what precision="auto" chose (see compute_dtype)
 
     @property
     def styles(self) -> list[str]:
@@ -79,53 +131,58 @@ class StyleBankModel:
 
     @torch.inference_mode()
     def stylize_tensor(self, images: torch.Tensor, style: StyleLike | list[StyleLike] = 0, mask: MaskLike | None = None,
-                       strength: float = 1.0, preserve_color: bool = False) -> torch.Tensor:
+                       strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
+                       tile: int | None = None) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``."""
         if not 0 <= strength <= 1:
             raise StyleBankError(f"strength must be between 0 and 1, got {strength}")
+        if tile is not None and tile < 0:
+            raise StyleBankError(f"tile must be a positive number of pixels (0: never tile), got {tile}")
+        dtype = self.compute_dtype(precision)
         inputs = images.to(self.device, torch.float32)
-        if mask is None:
-            output = self.net.fuse(inputs, [parse_style(style, self.styles)], None, strength)
-        else:
-            mixes = parse_region_styles(style, self.styles)
-            outputs = []
-            for image in inputs:
-                masks = self.region_masks(mask, image)
-                if masks.shape[0] != len(mixes):
-                    raise StyleBankError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region styles "
-                                         "were given; give one style per region")
-                outputs.append(self.net.fuse(image.unsqueeze(0), mixes, masks, strength))
-            output = torch.cat(outputs)
-        output = output.clamp_(0, 1)
-        if preserve_color:
-            output = keep_content_colours(output, inputs)
-        return output.to(images.device)
+        with autocast(self.device, dtype):
+            if mask is None:
+                output = self._fuse(inputs, [parse_style(style, self.styles)], None, strength, tile)
+            else:
+                mixes = parse_region_styles(style, self.styles)
+                outputs = []
+                for image in inputs:
+                    masks = self.region_masks(mask, image)
+                    if masks.shape[0] != len(mixes):
+                        raise StyleBankError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region "
+                                             "styles were given; give one style per region")
+                    outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, strength, tile))
+                output = torch.cat(outputs)
+        return self.finish(output.float().clamp_(0, 1), inputs, preserve_color).to(images.device)
 
-    def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,
-                mask: MaskLike | None = None, strength: float = 1.0, preserve_color: bool = False) -> ImageLike:
-        """Stylize a PIL image, an HxWx3 uint8 array, or a float tensor (3, H, W) / (B, 3, H, W) in [0, 1].
+    def _fuse(self, batch: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None, strength: float,
+              tile: int | None) -> torch.Tensor:
+        """The network's fuse(), in tiles when asked to (``tile``) or when the image is above TILE_PIXELS."""
+        def run(part: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
+            return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], strength)
 
-        Returns the same kind of object.
-        - ``style``: an index, a name, or a blend ``{0: 0.5, "waves": 0.5}`` / ``"0:0.5,2:0.5"`` (normalised).
-        - ``mask``: regions, as a label image (each distinct grey value or colour, in ascending order, is a region)
-          or ``"kmeans:K"`` (K-means on colour, darkest region first); ``style`` then lists one style or blend
-          per region (``[3, 0, 1]`` or ``"3,0,1"``).
-        - ``strength``: 0 gives the plain reconstruction D(E(I)), 1 the full style.
-        - ``preserve_color``: keep the content's colours, take the stylized luminance.
-        - ``max_size``: first shrink the image so that its longer side fits.
-        """
-        options = dict(mask=mask, strength=strength, preserve_color=preserve_color)
-        if isinstance(image, torch.Tensor):
-            if image.dim() not in (3, 4) or image.shape[-3] != 3:
-                raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
-            batch = shrink_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
-            output = self.stylize_tensor(batch, style, **options)
-            return output if image.dim() == 4 else output[0]
-        if not isinstance(image, (Image.Image, np.ndarray)):
-            raise StyleBankError(f"cannot stylize a {type(image).__name__}: give a PIL image, array or tensor")
-        batch = shrink_to_fit(to_tensor(image).unsqueeze(0), max_size)
-        output = self.stylize_tensor(batch, style, **options)[0]
-        return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
+        height, width = batch.shape[-2:]
+        if tile == 0 or (tile is None and height * width <= TILE_PIXELS):
+            return run(batch, slice(None), slice(None))
+        return stylize_tiled(self.net, batch, run, tile or DEFAULT_TILE)
+
+    def compute_dtype(self, precision: str = "auto") -> torch.dtype:
+        """fp32 or bf16. 'auto' is bf16 where this device runs it natively and, on a probe photo, its output
+        stays within AUTO_BF16_MIN_PSNR dB of fp32's; decided once per model."""
+        if precision not in PRECISIONS:
+            raise StyleBankError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision != "auto":
+            return torch.bfloat16 if precision == "bf16" else torch.float32
+        if self._auto_dtype is None:
+            self._auto_dtype = torch.float32
+            if has_fast_bf16(self.device):
+                probe = to_tensor(load_image("builtin:coffee")).unsqueeze(0)
+                probe = resize_to_fit(probe, 128).to(self.device)
+                exact = self.stylize_tensor(probe, precision="fp32")
+                fast = self.stylize_tensor(probe, precision="bf16")
+                if psnr(torch.mean((fast - exact) ** 2).item()) >= AUTO_BF16_MIN_PSNR:
+                    self._auto_dtype = torch.bfloat16
+        return self._auto_dtype
 
     @property
     def style_images(self) -> list[str | None]:
@@ -197,8 +254,21 @@ class StyleBankModel:
         self.path = Path(path)
         return self.path
 
+    def export_onnx(self, path: str | Path) -> Path:
+        """Write this model as ONNX (any image size; style weights and strength are inputs). See stylebank.export."""
+        from .export import export_onnx
+
+        return export_onnx(self, path)
+
     def __repr__(self) -> str:
         return f"StyleBankModel(styles={self.styles}, device={self.device})"
+
+
+def load_onnx(path: str | Path) -> Stylizer:
+    """An exported ONNX model, run by ONNX Runtime (needs ``pip install 'stylebank[onnx]'``)."""
+    from .export import OnnxModel
+
+    return OnnxModel(path)
 
 
 def load(path: str | Path | None = None, device: str | torch.device | None = None) -> StyleBankModel:

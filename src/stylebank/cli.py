@@ -1,4 +1,4 @@
-"""The ``stylebank`` command: train, add-style, stylize, sheet, eval, optimize, info, styles, export-style,
+"""The ``stylebank`` command: train, add-style, stylize, export, sheet, eval, optimize, info, styles, export-style,
 import-style."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import StyleBankError
 from . import images
 from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, load_label_image, save_image
-from .runtime import DEVICES
+from .runtime import DEVICES, PRECISIONS
 from .gatys import GATYS_STEPS
 from .train import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, TrainingInterrupted
 
@@ -142,8 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--strength", type=unit_float, default=1.0,
                          help="0 = the photo reconstructed, 1 = full style (default 1)")
     stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    stylize.add_argument("--precision", choices=PRECISIONS, default="auto",
+                         help="auto: bf16 where this machine runs it natively and it matches fp32 closely "
+                              "(default auto)")
+    stylize.add_argument("--tile", type=non_negative_int, metavar="N",
+                         help="stylize in N-pixel tiles (bounded memory, no seams); default: tiles of 1024 above "
+                              "2048x2048 pixels; 0: never")
+    stylize.add_argument("--backend", choices=("torch", "onnxruntime"),
+                         help="torch (default) or onnxruntime (exports the model once into the cache; "
+                              "implied by -m FILE.onnx)")
     stylize.add_argument("--device", choices=DEVICES, default="auto")
     stylize.set_defaults(handler=run_stylize)
+
+    export = commands.add_parser("export", help="export a model to ONNX (any size; style weights as an input)")
+    export.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    export.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    export.set_defaults(handler=run_export)
 
     sheet = commands.add_parser("sheet", help="a contact sheet: one photo in every style of a model")
     sheet.add_argument("photo", help="image file or builtin:NAME")
@@ -193,11 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename)")
     styles.set_defaults(handler=run_styles)
 
-    export = commands.add_parser("export-style", help="write one style to a style file")
-    export.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    export.add_argument("-s", "--style", required=True, help="style index or name")
-    export.add_argument("-o", "--output", required=True, help="style file to write (.safetensors)")
-    export.set_defaults(handler=run_export_style)
+    export_style = commands.add_parser("export-style", help="write one style to a style file")
+    export_style.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    export_style.add_argument("-s", "--style", required=True, help="style index or name")
+    export_style.add_argument("-o", "--output", required=True, help="style file to write (.safetensors)")
+    export_style.set_defaults(handler=run_export_style)
 
     imports = commands.add_parser("import-style", help="add styles from style files to a model")
     imports.add_argument("-m", "--model", help="model file (default: the bundled model)")
@@ -205,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("-o", "--output", required=True, help="model file to write")
     imports.set_defaults(handler=run_import_style)
 
-    for command in (train, add, stylize, sheet, optimize, styles, export, imports):
+    for command in (train, add, stylize, sheet, optimize, styles, export, export_style, imports):
         command.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     for command in (train, add, stylize, sheet, evaluation, optimize):
         command.add_argument("--max-pixels", type=non_negative_int, metavar="N",
@@ -303,11 +317,26 @@ def output_paths(inputs: list[str], output: str | None, label: str) -> list[Path
     return paths
 
 
+def stylizer_for(args: argparse.Namespace):
+    """The model for stylize: PyTorch, or ONNX Runtime (an .onnx file, or the model exported once to the cache)."""
+    from .api import load, load_onnx
+
+    onnx_file = bool(args.model) and Path(args.model).suffix.lower() == ".onnx"
+    if args.backend == "torch" and onnx_file:
+        raise StyleBankError(f"{args.model} is an ONNX file: use --backend onnxruntime (or a .safetensors model)")
+    if onnx_file:
+        return load_onnx(args.model)
+    if args.backend == "onnxruntime":
+        from .export import cached_onnx
+
+        return load_onnx(cached_onnx(load(args.model, "cpu")))
+    return load(args.model, args.device)
+
+
 def run_stylize(args: argparse.Namespace) -> int:
-    from .api import load
     from .fusion import parse_region_styles, parse_regions, parse_style
 
-    model = load(args.model, args.device)
+    model = stylizer_for(args)
     if args.mask or args.regions:
         if not args.region_styles:
             raise StyleBankError("--mask and --regions need --region-styles (one style per region)")
@@ -327,7 +356,8 @@ def run_stylize(args: argparse.Namespace) -> int:
         try:
             check_output(target, args.overwrite, *inputs)
             result = model.stylize(load_image(source), style, max_size=args.max_size or None, mask=mask,
-                                   strength=args.strength, preserve_color=args.preserve_color)
+                                   strength=args.strength, preserve_color=args.preserve_color,
+                                   precision=args.precision, tile=args.tile)
             save_image(result, target)
             print(f"{source} -> {target}")
         except StyleBankError as error:
@@ -435,6 +465,18 @@ def run_styles(args: argparse.Namespace) -> int:
     model.remove_styles(*args.remove)
     path = model.save(args.output)
     print(f"wrote {path}: {', '.join(model.styles)}" + (f" (removed {', '.join(removed)})" if removed else ""))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .api import load
+
+    check_output(args.output, args.overwrite, args.model)
+    model = load(args.model, "cpu")
+    started = time.perf_counter()
+    path = model.export_onnx(args.output)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, styles {', '.join(model.styles)}) in "
+          f"{time.perf_counter() - started:.0f} s")
     return 0
 
 

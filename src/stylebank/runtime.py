@@ -28,3 +28,21 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     if kind == "mps" and not torch.backends.mps.is_available():
         raise StyleBankError("--device mps: Apple's MPS is not available here; use --device cpu or auto")
     return torch.device(name)
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def has_fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 runs natively here: CUDA GPUs that support it, CPUs with AVX-512 BF16 or AMX units."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+        return any(probe() for probe in probes if probe is not None)
+    return False
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> torch.autocast:
+    """bf16 autocast on ``device`` when ``dtype`` is bf16; a no-op context otherwise."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)

@@ -1,0 +1,102 @@
+"""Tiled inference for large images: bounded memory and no seams.
+
+Instance normalisation makes every output pixel depend on statistics of the whole image, so tiles stylized on
+their own would each get their own colours. Instead the whole image, shrunk to at most STATS_PIXELS, is
+stylized once while every InstanceNorm layer records its mean and variance; then overlapping tiles are stylized
+with those statistics frozen. Tiles start on multiples of the encoder's stride and overlap by more than the
+network's receptive field, so the centre of each tile is what a whole-image pass with the same statistics
+computes; the centres are stitched. When the image is no larger than STATS_PIXELS the statistics are exact and
+the result matches the untiled one up to rounding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model import SIZE_MULTIPLE, StyleBankNet
+
+# Above this many pixels stylize() tiles automatically (an untiled 2048x2048 pass peaks near 2 GB in fp32).
+TILE_PIXELS = 2048 * 2048
+DEFAULT_TILE = 1024
+# The normalisation statistics come from the image shrunk to at most this many pixels.
+STATS_PIXELS = 2048 * 2048
+
+
+def receptive_radius(net: StyleBankNet) -> int:
+    """How far (in input pixels) an output pixel sees: the 9x9 convs at full resolution, the 3x3 convs at 1/2
+    and 1/4, and the bank's convs at 1/4."""
+    bank = net.config.bank_depth * (net.config.bank_kernel_size // 2) * 4
+    return 4 + 1 + 2 + bank + 2 + 1 + 4
+
+
+def margin(net: StyleBankNet) -> int:
+    """The overlap on each side of a tile: the receptive radius plus the reflection border it would see,
+    rounded up to the encoder's stride."""
+    needed = receptive_radius(net) + SIZE_MULTIPLE
+    return -(-needed // SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
+@contextmanager
+def instance_norm_statistics(net: StyleBankNet, frozen: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+                             ) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Within the block, InstanceNorm layers either record their (mean, variance) per sample and channel into
+    the yielded list (``frozen`` None) or normalise with ``frozen`` instead of their input's own statistics."""
+    norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+    recorded: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def hook_for(index: int) -> Callable:
+        def hook(module: nn.InstanceNorm2d, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
+            x = inputs[0]
+            if frozen is None:
+                variance, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
+                recorded.append((mean, variance))
+                return None
+            mean, variance = frozen[index]
+            normalised = (x.float() - mean) * torch.rsqrt(variance + module.eps)
+            if module.affine:
+                normalised = normalised * module.weight.view(1, -1, 1, 1) + module.bias.view(1, -1, 1, 1)
+            return normalised.to(output.dtype)
+        return hook
+
+    handles = [norm.register_forward_hook(hook_for(i)) for i, norm in enumerate(norms)]
+    try:
+        yield recorded
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def tile_starts(length: int, core: int) -> list[int]:
+    """Starts of the tile cores along one axis: multiples of ``core`` (itself a multiple of the stride)."""
+    return list(range(0, length, core))
+
+
+def stylize_tiled(net: StyleBankNet, images: torch.Tensor, run: Callable[[torch.Tensor, slice, slice], torch.Tensor],
+                  tile: int = DEFAULT_TILE) -> torch.Tensor:
+    """``run(images_part, rows, cols)`` stylizes a part of the batch (``rows``/``cols`` say which part, for masks);
+    here it is called once on the shrunk whole image to record statistics, then once per tile."""
+    height, width = images.shape[-2:]
+    core = max(SIZE_MULTIPLE, tile // SIZE_MULTIPLE * SIZE_MULTIPLE)
+    pad = margin(net)
+    scale = min(1.0, (STATS_PIXELS / (height * width)) ** 0.5)
+    small = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="bilinear", antialias=True,
+                                                    align_corners=False)
+    with instance_norm_statistics(net) as statistics:
+        run(small, slice(None), slice(None))  # the output is not needed, only the statistics
+    output = torch.empty_like(images)
+    with instance_norm_statistics(net, statistics):
+        for top in tile_starts(height, core):
+            for left in tile_starts(width, core):
+                rows = slice(max(0, top - pad), min(height, top + core + pad))
+                cols = slice(max(0, left - pad), min(width, left + core + pad))
+                stylized = run(images[..., rows, cols], rows, cols)
+                inner_top, inner_left = top - rows.start, left - cols.start
+                bottom, right = min(height, top + core), min(width, left + core)
+                output[..., top:bottom, left:right] = stylized[..., inner_top:inner_top + bottom - top,
+                                                               inner_left:inner_left + right - left]
+    return output
