@@ -59,3 +59,15 @@ def test_each_sample_uses_its_own_bank():
         assert torch.allclose(mixed[b], net(images[b:b + 1], style)[0], atol=1e-5)
     with pytest.raises(IndexError, match="out of range"):
         net(images, 3)
+
+
+def test_the_low_resolution_upsampling_conv_equals_the_plain_one():
+    torch.manual_seed(0)
+    block = StyleBankNet(1).decoder[0]  # nearest x2, reflection pad, 3x3 conv, IN, ReLU
+    x = torch.rand(2, 128, 7, 10, requires_grad=True)
+    _, conv_layer, norm, relu = block
+    plain = relu(norm(conv_layer(torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"))))
+    fast = block(x)
+    assert fast.shape == (2, 64, 14, 20) and torch.allclose(fast, plain, atol=1e-5)
+    grads = [torch.autograd.grad(out.square().sum(), (x, conv_layer[1].weight)) for out in (plain, fast)]
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item()) for a, b in zip(*grads))

@@ -59,6 +59,37 @@ class ConvNormReLU(nn.Sequential):
             nn.ReLU(inplace=True),
         ]
         super().__init__(*layers)
+        self.upsample = upsample and kernel_size == 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.upsample:
+            return super().forward(x)
+        _, conv_layer, norm, relu = self
+        return relu(norm(upsample_conv3x3(x, conv_layer[1])))
+
+
+def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """conv(reflection_pad_1(nearest_upsample_x2(x))), computed at the low resolution: 2.25x fewer FLOPs.
+
+    Each output pixel of a 3x3 conv over a nearest-upsampled map sees only 2x2 distinct input pixels, with the
+    taps that fall on the same pixel summed; there are four such 2x2 kernels, one per output phase (row and
+    column parity). They run as one conv with 4x the output channels over x padded by 1 (reflecting the
+    upsampled map at its border is replicating x), and phase (a, b) is that output shifted by (a, b).
+    The result equals the plain computation up to float rounding, with the same parameters and gradients.
+    """
+    weight, bias = conv.weight, conv.bias
+    top, middle, bottom = weight[:, :, 0], weight[:, :, 1], weight[:, :, 2]
+    kernels = []
+    for rows in (torch.stack([top, middle + bottom], 2), torch.stack([top + middle, bottom], 2)):
+        left, centre, right = rows[..., 0], rows[..., 1], rows[..., 2]
+        kernels += [torch.stack([left, centre + right], -1), torch.stack([left + centre, right], -1)]
+    batch, height, width, channels = x.shape[0], x.shape[-2], x.shape[-1], weight.shape[0]
+    out = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), torch.cat(kernels),
+                   None if bias is None else bias.repeat(4))
+    out = out.view(batch, 2, 2, channels, height + 1, width + 1)
+    phases = torch.stack([torch.stack([out[:, a, b, :, a:a + height, b:b + width] for b in (0, 1)], -1)
+                          for a in (0, 1)], -3)  # (batch, channels, height, 2, width, 2)
+    return phases.reshape(batch, channels, 2 * height, 2 * width)
 
 
 class Encoder(nn.Sequential):
