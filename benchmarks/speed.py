@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import TransformerNet  # noqa: E402
 
 import stylebank  # noqa: E402
+from stylebank.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_squared_error, total_variation  # noqa: E402
+from stylebank.lossnet import load_loss_network  # noqa: E402
 from stylebank.model import ConvNormReLU  # noqa: E402
 from stylebank.runtime import autocast  # noqa: E402
 from stylebank.train import TrainConfig, Trainer, add_style_config  # noqa: E402
@@ -173,6 +175,10 @@ def training_rows(size: int, steps: int) -> list[dict]:
             seconds = median_seconds(trainer.train_step, steps, warmup=2)
             rows.append({"variant": f"train step {precision}", "size": size, "seconds": seconds,
                          "images_per_second": trainer.config.batch_size / seconds})
+        rows[-1]["loss_difference_vs_fp32"] = bf16_loss_difference(trainer)
+        seconds = median_seconds(plain_training_step(trainer), steps, warmup=2)
+        rows.insert(0, {"variant": "plain fp32 loop (baseline)", "size": size, "seconds": seconds,
+                        "images_per_second": trainer.config.batch_size / seconds})
         config = add_style_config(stylebank.default_model_path(), ["builtin:hubble_deep_field"],
                                   Path(folder) / "added.safetensors", vgg="random", device="cpu")
         trainer = Trainer(config)
@@ -181,6 +187,47 @@ def training_rows(size: int, steps: int) -> list[dict]:
                      "size": config.image_size, "seconds": seconds, "seconds_per_1000": 1000 * seconds,
                      "images_per_second": config.batch_size / seconds})
     return rows
+
+
+def plain_training_step(trainer: Trainer) -> Callable[[], None]:
+    """The same stylizing step written plainly: fp32, NCHW, the decoder as the paper writes it, the style images
+    through VGG at every step and the content image's VGG pass recorded for autograd."""
+    config = trainer.config
+    net = as_written(stylebank.load(device="cpu").net).train()
+    vgg = load_loss_network("random", "cpu")
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    style_images = trainer.style_images
+    generator = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        images = trainer.content.sample(config.batch_size, generator)
+        styles = torch.randint(0, len(style_images), (config.batch_size,), generator=generator)
+        optimizer.zero_grad()
+        output = net(images, styles)
+        features = vgg(output, STYLE_LAYERS)
+        content = vgg(images, (CONTENT_LAYER,))[CONTENT_LAYER]
+        style_features = vgg(torch.stack([style_images[i] for i in styles]), STYLE_LAYERS)
+        loss = (config.content_weight * relative_squared_error(features[CONTENT_LAYER], content).mean()
+                + config.style_weight * sum(relative_squared_error(gram_matrix(features[layer]),
+                                                                   gram_matrix(style_features[layer])).mean()
+                                            for layer in STYLE_LAYERS)
+                + config.tv_weight * total_variation(output))
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def bf16_loss_difference(trainer: Trainer) -> dict[str, float]:
+    """Relative difference of each loss term, bf16 autocast against fp32, on one batch of the trained net."""
+    images = trainer.content.sample(trainer.config.batch_size, torch.Generator().manual_seed(0))
+    styles = torch.arange(trainer.config.batch_size) % len(trainer.config.styles)
+    losses = {}
+    with torch.no_grad():
+        for dtype in (torch.float32, torch.bfloat16):
+            with autocast(torch.device("cpu"), dtype):
+                losses[dtype] = trainer.criterion(trainer.net(images, styles), images, styles)
+    return {term: abs(losses[torch.bfloat16][term].item() / losses[torch.float32][term].item() - 1)
+            for term in ("total", "content", "style", "tv")}
 
 
 def peak_rss_rows(size: int) -> list[dict]:
@@ -244,7 +291,13 @@ def report(result: dict) -> str:
         lines.append(f"| {row['variant']} | {row['size']}² | {row['seconds']:.3f} | {row['images_per_second']:.2f} |")
     steps = {r["variant"]: r for r in result["training"]}
     if steps:
-            lines.append(f"\nbf16 training step speed-up: {steps['train step fp32']['seconds'] / steps['train step bf16']['seconds']:.2f}×; "
+        plain = steps["plain fp32 loop (baseline)"]["seconds"]
+        lines.append("\nThroughput against the plain fp32 loop: " + ", ".join(
+            f"{name} {plain / row['seconds']:.2f}×" for name, row in steps.items() if name.startswith("train step")))
+        difference = steps["train step bf16"]["loss_difference_vs_fp32"]
+        lines.append("\nbf16 against fp32 on one batch, relative loss difference: " +
+                     ", ".join(f"{term} {value:.2%}" for term, value in difference.items()))
+        lines.append(f"\nbf16 training step speed-up: {steps['train step fp32']['seconds'] / steps['train step bf16']['seconds']:.2f}×; "
                      "add-style: " + ", ".join(f"{r['seconds_per_1000']:.0f} s per 1,000 iterations"
                                                 for r in result["training"] if "seconds_per_1000" in r))
     lines += ["", "| memory | peak RSS GB | seconds |", "|---|---|---|"]

@@ -38,8 +38,9 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Per-sample Gram matrix (B, C, C) of features (B, C, H, W), divided by C*H*W."""
     batch, channels, height, width = features.shape
     with torch.autocast(features.device.type, enabled=False):  # Gram sums are too long for bf16
-        flat = features.reshape(batch, channels, height * width).float()
-        return flat @ flat.transpose(1, 2) / (channels * height * width)
+        # (B, HW, C): a view of channels-last features, which is how the loss network produces them
+        flat = features.permute(0, 2, 3, 1).reshape(batch, height * width, channels).float()
+        return flat.transpose(1, 2) @ flat / (channels * height * width)
 
 
 def relative_squared_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -54,12 +55,17 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return (images[..., 1:, :] - images[..., :-1, :]).abs().mean() + (images[..., 1:] - images[..., :-1]).abs().mean()
 
 
+def channels_last(images: torch.Tensor) -> torch.Tensor:
+    return images.contiguous(memory_format=torch.channels_last)
+
+
 class StylizingLoss(nn.Module):
     """L_K of the stylizing branch, with the style Gram targets computed once per style."""
 
     def __init__(self, loss_network: VGG16Features, style_images: list[torch.Tensor], weights: LossWeights):
         super().__init__()
-        self.loss_network = loss_network
+        # channels-last convolutions are ~15% faster for VGG on CPUs (fp32 and bf16); the values are the same
+        self.loss_network = loss_network.to(memory_format=torch.channels_last)
         self.weights = weights
         with torch.no_grad():
             grams = [self.style_grams(image.unsqueeze(0)) for image in style_images]
@@ -72,8 +78,8 @@ class StylizingLoss(nn.Module):
     def forward(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each sample b of ``output`` is judged against ``content[b]`` and the style ``styles[b]``."""
         with torch.no_grad():
-            content_features = self.loss_network(content, (CONTENT_LAYER,))[CONTENT_LAYER]
-        features = self.loss_network(output, STYLE_LAYERS)
+            content_features = self.loss_network(channels_last(content), (CONTENT_LAYER,))[CONTENT_LAYER]
+        features = self.loss_network(channels_last(output), STYLE_LAYERS)
         content_loss = relative_squared_error(features[CONTENT_LAYER], content_features).mean()
         style_loss = sum(
             relative_squared_error(gram_matrix(features[layer]), getattr(self, f"target_{layer}")[styles]).mean()
