@@ -107,3 +107,14 @@ def test_a_bad_onnx_file_is_refused(tmp_path):
     bad.write_bytes(b"not onnx")
     with pytest.raises(StyleBankError, match="not a stylebank ONNX model"):
         stylebank.load_onnx(bad)
+
+
+def test_deep_banks_cannot_be_exported_to_onnx(tmp_path):
+    from stylebank.checkpoint import save_model
+    from stylebank.model import NetworkConfig, StyleBankNet
+
+    path = save_model(tmp_path / "deep.safetensors", StyleBankNet(2, NetworkConfig(bank_depth=2)), ["a", "b"],
+                      "random:0", {})
+    with pytest.raises(StyleBankError, match="one-conv style banks"):
+        stylebank.load(path, "cpu").export_onnx(tmp_path / "deep.onnx")
+    assert not (tmp_path / "deep.onnx").exists()
