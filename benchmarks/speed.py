@@ -116,6 +116,10 @@ def onnx_rows(model, size: int, repeats: int, flops: int) -> list[dict]:
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
+    # ONNX Runtime's threads and PyTorch's OpenMP threads both spin while waiting for work; on 2 cores the two
+    # pools fight (ONNX Runtime measured 1x-4x slower from run to run). Neither spins here, so each runs alone.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    time.sleep(1.0)  # let PyTorch's OpenMP threads go to sleep
     image = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -87,6 +87,8 @@ def test_onnx_runtime_matches_pytorch(model, onnx_file):
         assert (runner.stylize(odd, style=style, strength=strength) - expected).abs().max() <= 1e-3
     with pytest.raises(StyleBankError, match="PyTorch backend"):
         runner.stylize(odd, style="0,1", mask="kmeans:2")
+    with pytest.raises(StyleBankError, match="PyTorch backend"):
+        runner.stylize(odd, tile=16)
 
 
 def test_onnx_from_the_command_line(onnx_file, tmp_path):

@@ -152,6 +152,8 @@ class OnnxModel(Stylizer):
         """(B, 3, H, W) floats in [0, 1] -> stylized, like StyleBankModel.stylize_tensor (fp32, untiled, no masks)."""
         if mask is not None:
             raise StyleBankError("regions (--mask/--regions) need the PyTorch backend")
+        if tile:
+            raise StyleBankError("tiles (--tile) need the PyTorch backend")
         if precision not in ("auto", "fp32"):
             raise StyleBankError("the ONNX Runtime backend computes in fp32; use --precision fp32 or auto")
         if not 0 <= strength <= 1:
