@@ -87,11 +87,9 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     out = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), torch.cat(kernels),
                    None if bias is None else bias.repeat(4))
     out = out.view(batch, 2, 2, channels, height + 1, width + 1)
-    upsampled = out.new_empty(batch, channels, height, 2, width, 2)  # rows and columns interleaved by phase
-    for a in (0, 1):
-        for b in (0, 1):
-            upsampled[:, :, :, a, :, b] = out[:, a, b, :, a:a + height, b:b + width]
-    return upsampled.view(batch, channels, 2 * height, 2 * width)
+    phases = torch.stack([torch.stack([out[:, a, b, :, a:a + height, b:b + width] for b in (0, 1)], -1)
+                          for a in (0, 1)], -3)  # (batch, channels, height, 2, width, 2)
+    return phases.reshape(batch, channels, 2 * height, 2 * width)
 
 
 class Encoder(nn.Sequential):
