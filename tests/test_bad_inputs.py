@@ -4,6 +4,7 @@ the cause, a non-zero exit status, no output file, and nothing in a pickle ever 
 import shutil
 
 import pytest
+import torch
 from badfiles import ARGUMENT_CASES, IMAGE_CASES, MODEL_CASES, evil_pickle
 from PIL import Image
 
@@ -110,3 +111,22 @@ def test_malformed_command_line_values(arguments, status, message, tmp_path, cap
         code = main(["stylize", "builtin:coffee", "-o", str(out), *arguments])
     line = error_line(capsys.readouterr().err)
     assert code == status and message in line and not out.exists(), line
+
+
+def test_a_safetensors_header_that_starts_like_a_pickle_still_loads(tmp_path):
+    """A header length of 128 + 256k makes the file's first byte 0x80, a pickle's first byte."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from stylebank.checkpoint import METADATA_KEY, read_info
+
+    path = tmp_path / "lookalike.safetensors"
+    info = {"format": "stylebank-style", "format_version": 1, "name": "x"}
+    for padding in range(400):
+        info["pad"] = "x" * padding
+        save_file({"t": torch.zeros(1)}, str(path), metadata={METADATA_KEY: json.dumps(info)})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert read_info(path, "stylebank-style")["name"] == "x"

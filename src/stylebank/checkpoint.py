@@ -41,15 +41,15 @@ def read_info(path: str | Path, expected_format: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise StyleBankError(f"{path}: no such file")
-    with open(path, "rb") as file:
-        start = file.read(4)
-    if start.startswith(b"PK\x03\x04") or start[:1] == b"\x80":
-        raise StyleBankError(f"{path}: a PyTorch/pickle file; stylebank reads only .safetensors models and style "
-                             "files (unpickling can run code, so it never does)")
-    try:
+    try:  # parsing safetensors runs no code, so it comes first; only a file that fails is looked at further
         with safe_open(str(path), "pt") as handle:
             raw = (handle.metadata() or {}).get(METADATA_KEY)
     except (SafetensorError, OSError, ValueError) as error:
+        with open(path, "rb") as file:
+            start = file.read(2)
+        if start == b"PK" or (start[:1] == b"\x80" and start[1:] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+            raise StyleBankError(f"{path}: a PyTorch/pickle file; stylebank reads only .safetensors models and "
+                                 "style files (unpickling can run code, so it never does)") from None
         raise StyleBankError(f"{path}: not a valid safetensors file, or truncated ({error})") from None
     if raw is None:
         raise StyleBankError(f"{path}: a safetensors file without stylebank metadata")
