@@ -13,7 +13,6 @@ Sources (each brings its own input convention):
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -211,10 +210,10 @@ def file_vgg(path: str | Path) -> VGG16Features:
         normalization = "imagenet"  # torchvision's convention
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            raise StyleBankError(f"{path}: holds Python objects besides tensors; refused (weights_only=True: "
-                                 "unpickling them could run code)") from None
         except Exception as error:
+            if type(error).__name__ == "UnpicklingError":  # weights_only=True met an object it won't build
+                raise StyleBankError(f"{path}: holds Python objects besides tensors; refused (weights_only=True: "
+                                     "unpickling them could run code)") from None
             raise StyleBankError(f"cannot load {path} as a weights-only state dict: "
                                  f"{str(error).splitlines()[0]}") from None
     else:
