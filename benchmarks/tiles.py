@@ -12,14 +12,10 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
 
 import stylebank
 from stylebank.images import load_image, to_tensor
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(10 * torch.log10(1 / torch.mean((a - b) ** 2)))
+from stylebank.losses import image_psnr
 
 
 def main() -> None:
@@ -32,7 +28,7 @@ def main() -> None:
         photo = to_tensor(load_image("builtin:astronaut").resize((size, size)))
         whole = model.stylize(photo, style="0:0.5,2:0.5", precision="fp32", tile=0)
         tiled = model.stylize(photo, style="0:0.5,2:0.5", precision="fp32", tile=tile)
-        rows.append({"size": size, "tile": tile, "psnr_db": psnr(tiled, whole),
+        rows.append({"size": size, "tile": tile, "psnr_db": image_psnr(tiled, whole),
                      "max_abs_difference": float((tiled - whole).abs().max())})
         print(f"{size}² in {tile}-pixel tiles: PSNR {rows[-1]['psnr_db']:.1f} dB against the untiled result, "
               f"max difference {rows[-1]['max_abs_difference']:.2g}")

@@ -11,6 +11,7 @@ import stylebank.tiling
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.images import load_image, resize_to_fit, to_tensor
+from stylebank.losses import image_psnr as psnr
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,6 @@ def model():
 @pytest.fixture(scope="module")
 def photo():
     return resize_to_fit(to_tensor(load_image("builtin:coffee")), 150)  # 150x100
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(10 * torch.log10(1 / torch.mean((a - b) ** 2)))
 
 
 def test_tiles_match_the_whole_image(model, photo):

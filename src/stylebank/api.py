@@ -16,7 +16,7 @@ from .fusion import (StyleLike, kmeans_masks, label_masks, parse_region_styles, 
                      style_index)
 from .fusion import preserve_color as keep_content_colours
 from .images import load_image, resize_to_fit, to_pil, to_tensor, to_uint8_array
-from .losses import psnr
+from .losses import image_psnr
 from .model import MIN_SIZE, parameter_counts
 from .runtime import PRECISIONS, autocast, has_fast_bf16, resolve_device
 from .tiling import DEFAULT_TILE, TILE_PIXELS, stylize_tiled
@@ -58,6 +58,11 @@ class Stylizer:
                        strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
                        tile: int | None = None) -> torch.Tensor:
         raise NotImplementedError
+
+    @staticmethod
+    def check_strength(strength: float) -> None:
+        if not 0 <= strength <= 1:
+            raise StyleBankError(f"strength must be between 0 and 1, got {strength}")
 
     @staticmethod
     def finish(output: torch.Tensor, inputs: torch.Tensor, preserve_color: bool) -> torch.Tensor:
@@ -134,8 +139,7 @@ class StyleBankModel(Stylizer):
                        strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
                        tile: int | None = None) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``."""
-        if not 0 <= strength <= 1:
-            raise StyleBankError(f"strength must be between 0 and 1, got {strength}")
+        self.check_strength(strength)
         if tile is not None and tile < 0:
             raise StyleBankError(f"tile must be a positive number of pixels (0: never tile), got {tile}")
         dtype = self.compute_dtype(precision)
@@ -180,7 +184,7 @@ class StyleBankModel(Stylizer):
                 probe = resize_to_fit(probe, 128).to(self.device)
                 exact = self.stylize_tensor(probe, precision="fp32")
                 fast = self.stylize_tensor(probe, precision="bf16")
-                if psnr(torch.mean((fast - exact) ** 2).item()) >= AUTO_BF16_MIN_PSNR:
+                if image_psnr(fast, exact) >= AUTO_BF16_MIN_PSNR:
                     self._auto_dtype = torch.bfloat16
         return self._auto_dtype
 

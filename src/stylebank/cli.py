@@ -243,7 +243,7 @@ def run_train(args: argparse.Namespace) -> int:
         config = resumed_config(options.pop("output"), **options)
     else:
         config = TrainConfig(**options)
-        check_output(config.output, args.overwrite, *config.styles)
+        check_output(config.output, args.overwrite, input_paths(*config.styles))
     started = time.perf_counter()
     path = train(config, resume=args.resume, progress=not args.quiet)
     print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
@@ -255,7 +255,7 @@ def run_add_style(args: argparse.Namespace) -> int:
     from .train import add_styles
 
     if not args.resume:
-        check_output(args.output, args.overwrite, args.model, *args.styles)
+        check_output(args.output, args.overwrite, input_paths(args.model, *args.styles))
     options = training_overrides(args)
     for name in ("styles", "output", "content"):
         options.pop(name, None)
@@ -272,12 +272,16 @@ def run_add_style(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output(output: str | Path, overwrite: bool, *inputs: str | None) -> Path:
+def input_paths(*inputs: str | None) -> set[Path]:
+    """The files a command reads, resolved once, so that no output is ever written over one of them."""
+    return {Path(source).resolve() for source in inputs if source and not str(source).startswith(BUILTIN_PREFIX)}
+
+
+def check_output(output: str | Path, overwrite: bool, inputs: set[Path]) -> Path:
     """Refuse to write over an input (ever) or over an existing file (unless --overwrite)."""
     target = Path(output)
-    for source in inputs:
-        if source and not str(source).startswith(BUILTIN_PREFIX) and Path(source).resolve() == target.resolve():
-            raise StyleBankError(f"{target}: refusing to overwrite an input; write to another file")
+    if target.resolve() in inputs:
+        raise StyleBankError(f"{target}: refusing to overwrite an input; write to another file")
     if target.is_dir():
         raise StyleBankError(f"{target} is a folder; give a file name")
     if target.exists() and not overwrite:
@@ -351,10 +355,10 @@ def run_stylize(args: argparse.Namespace) -> int:
         style, mask, label = args.style, None, "+".join(model.styles[i] for i in mix)
     inputs = expand_inputs(args.inputs)
     outputs = output_paths(inputs, args.output, label)
-    failures = []
+    failures, protected = [], input_paths(*inputs)
     for source, target in zip(inputs, outputs):
         try:
-            check_output(target, args.overwrite, *inputs)
+            check_output(target, args.overwrite, protected)
             result = model.stylize(load_image(source), style, max_size=args.max_size or None, mask=mask,
                                    strength=args.strength, preserve_color=args.preserve_color,
                                    precision=args.precision, tile=args.tile)
@@ -374,7 +378,7 @@ def run_sheet(args: argparse.Namespace) -> int:
     from .api import load
     from .sheet import contact_sheet
 
-    check_output(args.output, args.overwrite, args.photo, args.model)
+    check_output(args.output, args.overwrite, input_paths(args.photo, args.model))
     model = load(args.model, args.device)
     sheet = contact_sheet(model, load_image(args.photo), args.max_size, args.columns)
     print(f"wrote {save_image(sheet, args.output)}")
@@ -402,7 +406,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     from .lossnet import load_loss_network
     from .runtime import resolve_device
 
-    check_output(args.output, args.overwrite, args.content, args.style)
+    check_output(args.output, args.overwrite, input_paths(args.content, args.style))
     device = resolve_device(args.device)
     defaults = TrainConfig()
     weights = LossWeights(*(getattr(args, f"{n}_weight") if getattr(args, f"{n}_weight") is not None
@@ -455,7 +459,7 @@ def run_styles(args: argparse.Namespace) -> int:
         return 0
     if not args.output:
         raise StyleBankError("--remove and --rename write a new model: give -o NEW_MODEL")
-    check_output(args.output, args.overwrite, args.model)
+    check_output(args.output, args.overwrite, input_paths(args.model))
     for pair in args.rename:  # renames first, so that indices refer to the model as given
         old, equals, new = pair.partition("=")
         if not equals:
@@ -471,7 +475,7 @@ def run_styles(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from .api import load
 
-    check_output(args.output, args.overwrite, args.model)
+    check_output(args.output, args.overwrite, input_paths(args.model))
     model = load(args.model, "cpu")
     started = time.perf_counter()
     path = model.export_onnx(args.output)
@@ -483,7 +487,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_export_style(args: argparse.Namespace) -> int:
     from .api import load
 
-    check_output(args.output, args.overwrite, args.model)
+    check_output(args.output, args.overwrite, input_paths(args.model))
     model = load(args.model, "cpu")
     index = model.style_index(args.style)
     path = model.export_style(index, args.output)
@@ -494,7 +498,7 @@ def run_export_style(args: argparse.Namespace) -> int:
 def run_import_style(args: argparse.Namespace) -> int:
     from .api import load
 
-    check_output(args.output, args.overwrite, args.model, *args.style_files)
+    check_output(args.output, args.overwrite, input_paths(args.model, *args.style_files))
     model = load(args.model, "cpu")
     names = model.import_style(*args.style_files)
     print(f"wrote {model.save(args.output)}: added {', '.join(names)}; styles now {', '.join(model.styles)}")

@@ -13,14 +13,9 @@ from .data import expand_sources, load_style_images
 from .gatys import gatys_optimize
 from .errors import StyleBankError
 from .images import load_image, resize_shorter_side, to_tensor
-from .losses import LossWeights, StylizingLoss, psnr
+from .losses import LossWeights, StylizingLoss, image_psnr
 from .lossnet import load_loss_network
 from .train import TrainConfig
-
-
-def image_psnr(output: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of two (3, H, W) images in [0, 1]; inf when identical."""
-    return psnr(torch.mean((output.float() - target.float()) ** 2).item())
 
 
 def image_ssim(output: torch.Tensor, target: torch.Tensor) -> float:

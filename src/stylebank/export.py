@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
 import json
 import logging
@@ -40,7 +41,7 @@ OPSET = 18
 
 def require(module: str):
     try:
-        return __import__(module)
+        return importlib.import_module(module)
     except ImportError:
         raise StyleBankError(f"the ONNX backend needs {module}: pip install 'stylebank[onnx]'") from None
 
@@ -156,8 +157,7 @@ class OnnxModel(Stylizer):
             raise StyleBankError("tiles (--tile) need the PyTorch backend")
         if precision not in ("auto", "fp32"):
             raise StyleBankError("the ONNX Runtime backend computes in fp32; use --precision fp32 or auto")
-        if not 0 <= strength <= 1:
-            raise StyleBankError(f"strength must be between 0 and 1, got {strength}")
+        self.check_strength(strength)
         weights = np.zeros(len(self.styles), np.float32)
         for index, weight in parse_style(style, self.styles).items():
             weights[index] = weight

@@ -71,11 +71,6 @@ def instance_norm_statistics(net: StyleBankNet, frozen: list[tuple[torch.Tensor,
             handle.remove()
 
 
-def tile_starts(length: int, core: int) -> list[int]:
-    """Starts of the tile cores along one axis: multiples of ``core`` (itself a multiple of the stride)."""
-    return list(range(0, length, core))
-
-
 def stylize_tiled(net: StyleBankNet, images: torch.Tensor, run: Callable[[torch.Tensor, slice, slice], torch.Tensor],
                   tile: int = DEFAULT_TILE) -> torch.Tensor:
     """``run(images_part, rows, cols)`` stylizes a part of the batch (``rows``/``cols`` say which part, for masks);
@@ -90,8 +85,8 @@ def stylize_tiled(net: StyleBankNet, images: torch.Tensor, run: Callable[[torch.
         run(small, slice(None), slice(None))  # the output is not needed, only the statistics
     output = torch.empty_like(images)
     with instance_norm_statistics(net, statistics):
-        for top in tile_starts(height, core):
-            for left in tile_starts(width, core):
+        for top in range(0, height, core):  # core starts: multiples of core, itself a multiple of the stride
+            for left in range(0, width, core):
                 rows = slice(max(0, top - pad), min(height, top + core + pad))
                 cols = slice(max(0, left - pad), min(width, left + core + pad))
                 stylized = run(images[..., rows, cols], rows, cols)

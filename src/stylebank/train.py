@@ -31,7 +31,7 @@ from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
 from .lossnet import load_loss_network
 from .model import NetworkConfig, StyleBankNet
-from .runtime import resolve_device
+from .runtime import autocast, resolve_device
 
 STYLE, IDENTITY = "style", "identity"
 
@@ -287,17 +287,17 @@ class Trainer:
         branch = STYLE if self.frozen_styles else branch_at(self.step, self.warmup, config.style_steps)
         # set_to_none: banks that get no gradient this step are skipped by Adam (not moved by momentum)
         self.optimizer.zero_grad(set_to_none=True)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+        dtype = torch.bfloat16 if config.precision == "bf16" else torch.float32
         if branch == STYLE:
             styles = self.sampler.next(config.batch_size, self.data_generator)
-            with autocast:  # the sampler counts the styles being trained, which follow any frozen ones
+            with autocast(self.device, dtype):  # the sampler counts the styles being trained, which follow any frozen ones
                 output = self.net(images, styles + self.frozen_styles)
                 losses = self.criterion(output, images, styles.to(self.device))
             loss = losses["total"]
             loss.backward()
             record = {name: value.item() for name, value in losses.items()}
         else:
-            with autocast:
+            with autocast(self.device, dtype):
                 loss = identity_loss(self.net.reconstruct(images), images)
             loss.backward()
             record = {"identity": loss.item(), "psnr": psnr(loss.item())}
