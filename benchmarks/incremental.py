@@ -6,7 +6,9 @@ crops of the held-out photos with the model's own loss network and weights. Then
   same batch is at or below the target;
 - from scratch: a fresh network (warm-up, then both branches) trained on --style alone, the same way.
 
-    python benchmarks/incremental.py [-m MODEL] [--style builtin:hubble_deep_field] [--json]
+Both runs anneal the learning rate over the last quarter of their own iteration limit (the default schedule).
+
+    python benchmarks/incremental.py [-m MODEL] [--style builtin:hubble_deep_field] [--json RESULT.json]
     python benchmarks/incremental.py --report RESULT.json     # the markdown summary of a saved --json run
 """
 
@@ -29,10 +31,12 @@ from stylebank.train import ADD_STYLE_LR, TrainConfig, Trainer, add_style_config
 
 
 @torch.no_grad()
-def style_loss(net, criterion: StylizingLoss, images: torch.Tensor, bank: int, target: int) -> float:
+def style_loss(net, criterion: StylizingLoss, images: torch.Tensor, bank: int | None, target: int) -> float:
+    """The style loss against style ``target`` of the output of ``bank`` (None: the unstylized reconstruction)."""
     net.eval()
     styles = torch.full((images.shape[0],), target, dtype=torch.long)
-    loss = criterion(net(images, bank).clamp(0, 1), images, styles)["style"].item()
+    output = net.reconstruct(images) if bank is None else net(images, bank)
+    loss = criterion(output.clamp(0, 1), images, styles)["style"].item()
     net.train()
     return loss
 
@@ -62,7 +66,8 @@ def summary(result: dict) -> str:
     """Markdown: both runs, and how soon add-style matched where training from scratch ended."""
     added, fresh = result["add_style"], result["from_scratch"]
     lines = [f"New style `{result['style']}` at {result['image_size']}², target {result['target']:.4f} (the mean style "
-             "loss of the model's jointly trained styles)", "",
+             "loss of the model's jointly trained styles)" + (f"; the unstylized reconstruction's style loss "
+             f"{result['unstylized_style_loss']:.2f}" if "unstylized_style_loss" in result else ""), "",
              "| method | reached target | iterations | seconds | last style loss |", "|---|---|---|---|---|"]
     for name, run in (("add-style", added), ("from scratch", fresh)):
         lines.append(f"| {name} | {'yes' if run['reached'] else 'no'} | {run['iterations']} | {run['seconds']} "
@@ -84,12 +89,11 @@ def main() -> None:
     parser.add_argument("--scratch-limit", type=int, default=2000, help="most from-scratch iterations")
     parser.add_argument("--every", type=int, default=100, help="measure every N iterations")
     parser.add_argument("--add-lr", type=float, default=ADD_STYLE_LR, help=f"add-style lr (default {ADD_STYLE_LR})")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", metavar="RESULT.json", help="also write the result, with every measurement, here")
     parser.add_argument("--report", metavar="RESULT.json", help="summarise a saved --json result and exit")
     args = parser.parse_args()
     if args.report:
-        text = Path(args.report).read_text()
-        print(summary(json.loads(text[text.index("{\n"):])))  # the JSON follows the progress lines
+        print(summary(json.loads(Path(args.report).read_text())))
         return
 
     model = stylebank.load(args.model, "cpu")
@@ -97,28 +101,33 @@ def main() -> None:
     vgg = model.info["loss_network"]
     workdir = Path(tempfile.mkdtemp(prefix="stylebank-incremental-"))
     common = dict(device="cpu", checkpoint_every=10**9, sample_every=10**9)
-    adder = Trainer(add_style_config(model.path, [args.style], workdir / "added.safetensors", lr=args.add_lr, **common))
+    adder = Trainer(add_style_config(model.path, [args.style], workdir / "added.safetensors", lr=args.add_lr,
+                                     iterations=args.add_limit, **common))
     images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
         8, torch.Generator().manual_seed(0))
     weights = LossWeights(base.content_weight, base.style_weight, base.tv_weight)
     base_criterion = StylizingLoss(adder.loss_network, load_style_images(model.style_images, base.style_size), weights)
     joint = [style_loss(model.net, base_criterion, images, i, i) for i in range(len(model.styles))]
     goal = sum(joint) / len(joint)
+    unstylized = style_loss(adder.net, adder.criterion, images, None, 0)
     print(f"jointly trained styles ({', '.join(model.styles)}): style loss {', '.join(f'{x:.4f}' for x in joint)}"
-          f"; target = their mean {goal:.4f}")
+          f"; target = their mean {goal:.4f}; the unstylized reconstruction against the new style: {unstylized:.4f}")
     new_index = len(model.styles)
     print(f"add-style {args.style} (E, D and {len(model.styles)} banks frozen):")
     added = race(adder, lambda: style_loss(adder.net, adder.criterion, images, new_index, 0), goal,
                  args.add_limit, args.every)
     print(f"from scratch on {args.style} (warm-up {base.warmup}, then both branches):")
-    scratch = Trainer(replace(base, **common, styles=[args.style], vgg=vgg,
-                              output=str(workdir / "scratch.safetensors")))
+    scratch = Trainer(replace(base, **common, styles=[args.style], vgg=vgg, iterations=args.scratch_limit,
+                              lr_anneal=TrainConfig.lr_anneal, output=str(workdir / "scratch.safetensors")))
     fresh = race(scratch, lambda: style_loss(scratch.net, scratch.criterion, images, 0, 0), goal,
                  args.scratch_limit, args.every)
     result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,
-              "joint_style_losses": dict(zip(model.styles, joint)), "target": goal,
+              "joint_style_losses": dict(zip(model.styles, joint)), "target": goal, "unstylized_style_loss": unstylized,
+              "schedules": {"add_style": adder.config.to_dict(), "from_scratch": scratch.config.to_dict()},
               "add_style": added, "from_scratch": fresh}
-    print(json.dumps(result, indent=2) if args.json else "\n" + summary(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print("\n" + summary(result))
 
 
 if __name__ == "__main__":

@@ -454,12 +454,15 @@ ADD_STYLE_LR = 0.01
 def add_style_config(base_model: str | Path, styles: list[str], output: str | Path,
                      content: list[str] | None = None, **options) -> TrainConfig:
     """The add-style configuration: the base model's own training settings (content, sizes, loss weights, loss
-    network), ADD_STYLE_ITERATIONS at ADD_STYLE_LR, then ``options`` (any TrainConfig field)."""
+    network), ADD_STYLE_ITERATIONS at ADD_STYLE_LR on the default schedule (the base run's anneal length was
+    for its own iterations) and the default device and precision (the base run's were for its machine: bf16
+    is many times slower than fp32 on a CPU without native bf16), then ``options`` (any TrainConfig field)."""
     info = read_info(base_model, MODEL_FORMAT)
     base = TrainConfig.from_dict(info.get("training") or {})
     config = replace(base, styles=list(styles), output=str(output), base_model=str(base_model),
                      content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
-                     lr=ADD_STYLE_LR, vgg=info.get("loss_network") or base.vgg)
+                     lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal,
+                     precision=TrainConfig.precision, device=TrainConfig.device, vgg=info.get("loss_network") or base.vgg)
     return replace(config, **options)
 
 
