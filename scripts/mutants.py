@@ -1,0 +1,239 @@
+"""The mutation check: break the package on purpose, one place at a time, and see whether the tests notice.
+
+Each mutant below is a small change to one line of src/stylebank that a user would feel (resume no longer exact,
+a style that never learns, colours not kept...). For each one this script copies src/ and tests/ to a scratch
+folder, applies the change there (the checkout is never touched), runs the tests that guard that behaviour,
+and reports the mutant as caught (some test failed) or survived (all passed: a hole in the suite).
+
+    python scripts/mutants.py                     # all mutants, then the score; exit 1 if any survived
+    python scripts/mutants.py --list              # names and what each one breaks
+    python scripts/mutants.py lambda-balance ...  # only these
+    python scripts/mutants.py --json result.json  # also write the outcome per mutant
+    python scripts/mutants.py --root OTHER_CHECKOUT  # score another checkout's tests (e.g. an older commit)
+
+First the selected tests run once unmutated: a mutant is only "caught" by tests that pass without it. A
+selection that matches no test catches nothing; a mutant whose line is not in the code is reported as stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NO_TESTS = (4, 5)  # pytest's exit codes for a test file that isn't there and for a selection matching no test
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str  # under src/stylebank/
+    original: str  # must occur exactly once in the file
+    mutated: str
+    tests: tuple[str, ...]  # pytest arguments: files, node ids, -k expressions
+    breaks: str  # what a user would lose
+
+
+MUTANTS = [
+    # training and resume
+    Mutant("resume-style-queue", "train.py", 'StyleSampler(len(new_names), info["style_queue"])',
+           "StyleSampler(len(new_names))", ("tests/test_train.py", "-k", "resume"),
+           "a resumed run draws other styles than the uninterrupted one"),
+    Mutant("resume-grad-norm", "train.py", 'self.style_grad_norm = info["style_grad_norm"]',
+           "self.style_grad_norm = None", ("tests/test_train.py", "-k", "resume"),
+           "the first auto-encoder step after a resume is not balanced"),
+    Mutant("resume-data-rng", "train.py", 'self.data_generator.set_state(rng["data"])', "pass",
+           ("tests/test_train.py", "-k", "resume"), "a resumed run sees other crops"),
+    Mutant("resume-optimizer", "train.py", "self.optimizer.load_state_dict(optimizer_state)", "pass",
+           ("tests/test_train.py", "-k", "resume"), "a resumed run restarts Adam's moments"),
+    Mutant("add-style-no-update", "train.py", "            self.optimizer.step()",
+           "            if not self.frozen_styles:\n                self.optimizer.step()",
+           ("tests/test_styles.py", "-k", "add_style"), "add-style's new bank never learns"),
+    Mutant("add-style-unfrozen", "train.py", "module.requires_grad_(not self.frozen_styles)",
+           "module.requires_grad_(True)", ("tests/test_styles.py", "-k", "bit_identical"),
+           "add-style changes the encoder/decoder and the old styles"),
+    Mutant("add-style-inherits-anneal", "train.py", "lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal,",
+           "lr=ADD_STYLE_LR,", ("tests/test_styles.py", "-k", "schedule"),
+           "add-style anneals over the base model's anneal length, not its own last quarter"),
+    Mutant("lambda-balance-removed", "train.py", "p.grad.mul_(scale)", "p.grad.mul_(1.0)",
+           ("tests/test_train.py", "-k", "balance"), "the auto-encoder gradient is not balanced against the style"),
+    Mutant("lambda-ignored", "train.py", 'scale = self.config.identity_balance * record["grad_ratio"]',
+           'scale = record["grad_ratio"]', ("tests/test_train.py", "-k", "balance"), "--identity-balance does nothing"),
+    Mutant("non-finite-not-skipped", "train.py", "if self.is_finite(loss):", "if True:",
+           ("tests/test_train.py", "-k", "non_finite"), "a NaN step poisons the model"),
+    Mutant("no-anneal", "train.py", "factor *= 0.5 * (1 + math.cos(", "factor *= 1 or (1 + math.cos(",
+           ("tests/test_train.py", "-k", "anneal"), "--lr-anneal does nothing"),
+    Mutant("no-warmup", "train.py", "    if step < warmup:\n        return IDENTITY", "    pass",
+           ("tests/test_train.py", "-k", "alternation"), "the auto-encoder warm-up is skipped"),
+    Mutant("styles-visited-unevenly", "data.py", "torch.randperm(self.num_styles, generator=generator).tolist()",
+           "[0] * self.num_styles", ("tests/test_train.py", "-k", "evenly"), "one style trained, the others never"),
+    # losses
+    Mutant("gram-across-batch", "losses.py", "return flat.transpose(1, 2) @ flat / (channels * height * width)",
+           "return (flat.transpose(1, 2) @ flat).mean(0, keepdim=True).expand(batch, -1, -1) / (channels * height * width)",
+           ("tests/test_losses.py",), "the Gram matrix mixes the styles of a batch (a known bug of one port)"),
+    Mutant("style-loss-not-relative", "losses.py", "return error / target.float().pow(2).sum(dims).clamp_min(1e-12)",
+           "return error", ("tests/test_losses.py",), "one high-contrast style drowns the others"),
+    # the network
+    Mutant("output-not-cropped", "model.py", "return self.decoder(features)[..., :height, :width]",
+           "return self.decoder(features)", ("tests/test_model.py", "-k", "input_size"),
+           "outputs padded to a multiple of 4 instead of the input's size"),
+    Mutant("model-changed", "model.py", "F.pad(images, (0, pad_w, 0, pad_h), mode=\"reflect\")",
+           "F.pad(images, (0, pad_w, 0, pad_h), mode=\"replicate\")", ("tests/test_golden.py",),
+           "the bundled model's pictures change"),
+    # fusion
+    Mutant("blend-not-normalised", "fusion.py", "return {index: weight / total for index, weight in weights.items()}",
+           "return dict(weights)", ("tests/test_fusion.py", "-k", "specs or fusion"),
+           "'mosaic:1,waves:3' is not the 1:3 blend"),
+    Mutant("strength-ignored", "model.py", "if strength != 1:", "if False:",
+           ("tests/test_fusion.py", "-k", "strength"), "--strength does nothing"),
+    Mutant("region-masks-swapped", "model.py", "zip(feature_masks, mixes)", "zip(feature_masks.flip(0), mixes)",
+           ("tests/test_fusion.py", "-k", "regions"), "each region gets another region's style"),
+    Mutant("kmeans-bright-first", "fusion.py", "order = np.argsort(centres @ np.array([0.299, 0.587, 0.114]))",
+           "order = np.argsort(-(centres @ np.array([0.299, 0.587, 0.114])))", ("tests/test_fusion.py", "-k", "kmeans"),
+           "kmeans regions not ordered dark to bright as documented"),
+    Mutant("preserve-color-ignores-photo", "fusion.py",
+           'chroma = torch.einsum("ij,...jhw->...ihw", to_ycbcr[1:], content)',
+           'chroma = torch.einsum("ij,...jhw->...ihw", to_ycbcr[1:], stylized)',
+           ("tests/test_fusion.py", "-k", "preserve"), "--preserve-color keeps the style's colours"),
+    # fast paths
+    Mutant("auto-without-gate", "api.py", "if image_psnr(fast, exact) >= AUTO_BF16_MIN_PSNR:", "if True:",
+           ("tests/test_fast_paths.py", "-k", "auto"), "precision auto takes bf16 even where it is far from fp32"),
+    Mutant("bf16-never-detected", "runtime.py", "return any(probe() for probe in probes if probe is not None)",
+           "return False", ("tests/test_fast_paths.py", "-k", "auto or bf16"), "machines with native bf16 run fp32"),
+    Mutant("tile-margin-too-small", "tiling.py", "needed = receptive_radius(net) + SIZE_MULTIPLE",
+           "needed = SIZE_MULTIPLE", ("tests/test_fast_paths.py", "-k", "tiles"), "seams between tiles"),
+    Mutant("per-tile-statistics", "tiling.py", "with instance_norm_statistics(net, statistics):",
+           "with instance_norm_statistics(net):", ("tests/test_fast_paths.py", "-k", "tiles"),
+           "each tile gets its own colours"),
+    Mutant("onnx-strength-ignored", "export.py", "weights = strength * style_weights", "weights = style_weights",
+           ("tests/test_fast_paths.py", "-k", "onnx_runtime_matches"), "--strength does nothing in ONNX Runtime"),
+    # files
+    Mutant("style-file-not-loaded", "checkpoint.py", "        bank.load_state_dict(state)",
+           "        pass", ("tests/test_styles.py", "-k", "export_import"),
+           "an imported style is a random bank"),
+    Mutant("fingerprint-unchecked", "checkpoint.py", 'if info.get("fingerprint") != encoder_decoder_fingerprint(net):',
+           "if False:", ("tests/test_styles.py", "-k", "another_encoder"),
+           "a style is imported into a model whose E/D it doesn't fit"),
+    Mutant("pickle-not-recognised", "checkpoint.py", 'if start == b"PK" or', "if False and",
+           ("tests/test_bad_inputs.py", "-k", "model_files"), "a pickle gets a confusing message"),
+    Mutant("weights-only-false", "lossnet.py", 'torch.load(path, map_location="cpu", weights_only=True)',
+           'torch.load(path, map_location="cpu", weights_only=False)',
+           ("tests/test_bad_inputs.py", "-k", "pickle"), "a pickled loss network runs its code"),
+    # images and the command line
+    Mutant("max-pixels-ignored", "images.py", "if max_pixels and width * height > max_pixels:", "if False:",
+           ("tests/test_bad_inputs.py", "-k", "bomb or pixel_limit"), "a decompression bomb fills the memory"),
+    Mutant("sixteen-bit-clipped", "images.py", "grey = np.clip(np.round(values * (255.0 / top)), 0, 255)",
+           "grey = np.clip(values, 0, 255)", ("tests/test_images.py", "tests/test_bad_inputs.py", "-k", "16"),
+           "16-bit photos come out white"),
+    Mutant("exif-ignored", "images.py", "to_rgb(ImageOps.exif_transpose(image))", "to_rgb(image)",
+           ("tests/test_bad_inputs.py", "-k", "exif"), "phone photos come out on their side"),
+    Mutant("alpha-on-black", "images.py", 'background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))',
+           'background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))',
+           ("tests/test_images.py", "tests/test_bad_inputs.py", "-k", "alpha or transparent"),
+           "transparent pixels turn black instead of white"),
+    Mutant("overwrite-without-asking", "cli.py", "if target.exists() and not overwrite:", "if False:",
+           ("tests/test_bad_inputs.py", "-k", "overwritten"), "an existing file is replaced without --overwrite"),
+]
+
+
+def copy_tree(root: Path, work: Path) -> None:
+    """src/, tests/ and pyproject.toml as they are in the checkout now (committed or not)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    for folder in ("src", "tests"):
+        shutil.copytree(root / folder, work / folder, ignore=ignore)
+    shutil.copy(root / "pyproject.toml", work / "pyproject.toml")
+
+
+def run_tests(work: Path, tests: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
+    """pytest in the scratch copy, importing stylebank from it; (exit code or None on time-out, last lines)."""
+    env = {**os.environ, "PYTHONPATH": str(work / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    try:
+        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, "timed out"
+    return done.returncode, "\n".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+
+
+def check_imports_the_copy(work: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(work / "src")}
+    found = subprocess.run([sys.executable, "-c", "import stylebank; print(stylebank.__file__)"], cwd=work, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(found).is_relative_to(work):
+        sys.exit(f"the scratch copy is not what Python imports ({found}); is stylebank installed non-editable?")
+
+
+def apply(work: Path, mutant: Mutant) -> str | None:
+    """Write the mutant into the copy; returns the original text to restore, None if the line isn't there once."""
+    path = work / "src" / "stylebank" / mutant.file
+    text = path.read_text()
+    if text.count(mutant.original) != 1:
+        return None
+    path.write_text(text.replace(mutant.original, mutant.mutated))
+    return text
+
+
+def run_mutant(work: Path, mutant: Mutant, timeout: float) -> dict:
+    started = time.perf_counter()
+    original = apply(work, mutant)
+    if original is None:
+        outcome, code = "stale", None
+    else:
+        code, _ = run_tests(work, mutant.tests, timeout)
+        (work / "src" / "stylebank" / mutant.file).write_text(original)
+        outcome = "survived" if code == 0 or code in NO_TESTS else "caught"
+    return {"name": mutant.name, "file": mutant.file, "outcome": outcome, "exit_code": code,
+            "seconds": round(time.perf_counter() - started, 1), "breaks": mutant.breaks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="only these mutants (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--json", metavar="FILE", help="write the outcome of each mutant to FILE")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per test run (default 600)")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="the checkout whose src/ and tests/ to use (default: this one)")
+    args = parser.parse_args()
+    known = {m.name: m for m in MUTANTS}
+    if args.list:
+        for m in MUTANTS:
+            print(f"{m.name:30s} {m.file:14s} {m.breaks}")
+        return
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        sys.exit(f"unknown mutant(s): {', '.join(unknown)} (see --list)")
+    chosen = [known[n] for n in args.names] if args.names else MUTANTS
+
+    with tempfile.TemporaryDirectory(prefix="stylebank-mutants-") as folder:
+        work = Path(folder)
+        copy_tree(args.root, work)
+        check_imports_the_copy(work)
+        for tests in dict.fromkeys(m.tests for m in chosen):  # each distinct selection passes unmutated
+            code, tail = run_tests(work, tests, args.timeout)
+            if code in NO_TESTS:
+                print(f"note: no test matches {' '.join(tests)}", flush=True)
+            elif code != 0:
+                sys.exit(f"the unmutated tests fail ({' '.join(tests)}):\n{tail}")
+        results = []
+        for mutant in chosen:
+            results.append(run_mutant(work, mutant, args.timeout))
+            print(f"{results[-1]['outcome']:8s} {mutant.name:30s} {results[-1]['seconds']:6.1f} s  {mutant.breaks}",
+                  flush=True)
+    caught = sum(r["outcome"] == "caught" for r in results)
+    print(f"\n{caught} of {len(results)} mutants caught, {len(results) - caught} survived")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"caught": caught, "total": len(results), "mutants": results},
+                                              indent=2) + "\n")
+    sys.exit(0 if caught == len(results) else 1)
+
+
+if __name__ == "__main__":
+    main()

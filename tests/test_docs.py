@@ -1,0 +1,50 @@
+"""The committed result files that the README quotes: they parse, and every docs/ path the README names exists."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+JSON_FILES = sorted(DOCS.rglob("*.json"))
+JSONL_FILES = sorted(DOCS.rglob("*.jsonl"))
+# docs/... ending in .json, .png or .md, not part of a longer path or name (e.g. not "mydocs/x.md")
+README_DOC_PATH = re.compile(r"(?<![\w./-])docs/[\w./-]*?\.(?:json|png|md)(?![\w-])")
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def readme_doc_paths() -> set[str]:
+    return set(README_DOC_PATH.findall((ROOT / "README.md").read_text(encoding="utf-8")))
+
+
+def test_the_files_are_found():
+    """Guards the two tests below against passing on nothing (a moved folder, a broken pattern)."""
+    assert "docs/benchmarks/speed.json" in map(relative, JSON_FILES)
+    assert "docs/default-model/train.log.jsonl" in map(relative, JSONL_FILES)
+    assert {"docs/benchmarks/speed.json", "docs/benchmarks/speed.md", "docs/images/default_model.png"} <= readme_doc_paths()
+
+
+@pytest.mark.parametrize("path", JSON_FILES, ids=relative)
+def test_docs_json_parses(path):
+    """Pure JSON, as `python -m json.tool` and every reader expect: no progress lines around the object."""
+    with path.open(encoding="utf-8") as file:
+        json.load(file)
+
+
+@pytest.mark.parametrize("path", JSONL_FILES, ids=relative)
+def test_docs_jsonl_lines_parse(path):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            json.loads(line)
+        except json.JSONDecodeError as error:
+            raise AssertionError(f"{relative(path)}:{number}: {error}") from None
+
+
+def test_readme_docs_paths_exist():
+    missing = sorted(path for path in readme_doc_paths() if not (ROOT / path).is_file())
+    assert not missing, f"README.md names files that do not exist: {missing}"
