@@ -2,7 +2,9 @@
 the cause, a non-zero exit status, no output file, and nothing in a pickle ever executed."""
 
 import shutil
+import warnings
 
+import numpy as np
 import pytest
 import torch
 from badfiles import ARGUMENT_CASES, IMAGE_CASES, MODEL_CASES, evil_pickle
@@ -11,6 +13,7 @@ from PIL import Image
 import stylebank
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
+from stylebank.images import ImageNote, load_image, save_image
 from stylebank.lossnet import load_loss_network
 
 
@@ -20,8 +23,18 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def bundled_model():
+    return stylebank.load(device="cpu")
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), np.int16)
+
+
 @pytest.mark.parametrize("case", IMAGE_CASES, ids=lambda case: case.name)
-def test_images(case, tmp_path, capsys):
+def test_images(case, bundled_model, tmp_path, capsys):
     source = case.make(tmp_path)
     out = tmp_path / "out"
     code = main(["stylize", str(source), "-o", str(out), "--device", "cpu"])
@@ -29,11 +42,35 @@ def test_images(case, tmp_path, capsys):
     written = sorted(out.iterdir()) if out.exists() else []
     if case.outcome == "ok":
         assert code == 0 and len(written) == 1 and case.message in err, err
+        # the picture the Python API gives for the same file, written the same way (same size, same pixels)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImageNote)
+            photo = load_image(source)
+        expected = save_image(bundled_model.stylize(photo), tmp_path / f"api{written[0].suffix}")
+        output = pixels(written[0])
+        assert output.shape == (photo.height, photo.width, 3) and np.array_equal(output, pixels(expected))
+        if np.asarray(photo).std() > 5:  # a picture in, a picture out (not a blank)
+            assert output.std() > 5
     else:
         line = error_line(err)
         assert code == 1 and source.name in line and case.message in line, line
         assert written == []  # not even a temporary file
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_a_16_bit_photo_gives_the_picture_of_its_8_bit_twin(tmp_path):
+    """The 16-bit case holds the greyscale case's picture times 257: scaled to 8 bits they are the same photo,
+    so the stylized files must be too (clipped, the 16-bit photo would be almost white)."""
+    cases = {case.name: case for case in IMAGE_CASES}
+    photos, outputs = [], []
+    for name in ("16-bit greyscale PNG", "greyscale (L)"):
+        source = cases[name].make(tmp_path)
+        out = tmp_path / f"{source.stem}_out.png"
+        assert main(["stylize", str(source), "-o", str(out), "--device", "cpu"]) == 0
+        photos.append(np.asarray(load_image(source)))
+        outputs.append(pixels(out))
+    assert np.array_equal(photos[0], photos[1]) and photos[0].std() > 50  # the gradient, black to white
+    assert np.array_equal(outputs[0], outputs[1])
 
 
 def test_exif_orientation_is_respected(tmp_path):

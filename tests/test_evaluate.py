@@ -1,10 +1,13 @@
 import json
 import math
 
+import pytest
 import torch
 
+import stylebank
 from stylebank.cli import main
 from stylebank.evaluate import centre_square, image_psnr, image_ssim
+from stylebank.images import load_image, to_tensor
 from stylebank.gatys import gatys_optimize
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.lossnet import random_vgg
@@ -43,9 +46,35 @@ def test_eval_json_has_the_documented_keys(tiny_data, capsys):
     for entry in result["styles"].values():
         assert {"content_loss", "style_loss", "reconstruction_style_loss", "seconds_per_image"} <= set(entry)
         assert {"content_loss", "style_loss"} <= set(entry["gatys"]) and {"content", "style"} <= set(entry["ratios"])
-    assert main(["eval", "-m", str(model), "--content", str(tiny_data["content"] / "photo0.png"),
-                 "--image-size", "32", "--device", "cpu"]) == 0
-    assert "| zebra |" in capsys.readouterr().out
+
+    # and the values agree with each other and with the model
+    reconstruction = result["reconstruction"]
+    per_image = reconstruction["per_image"]
+    assert sorted(per_image) == sorted(result["images"]) == sorted(map(str, tiny_data["content"].rglob("*.png")))
+    for key in ("psnr", "ssim"):
+        assert reconstruction[key] == pytest.approx(sum(v[key] for v in per_image.values()) / 3, rel=1e-9)
+    assert result["image_size"] == 32 and result["loss_network"].startswith("random")
+    net = stylebank.load(model, "cpu").net
+    for name, scores in per_image.items():
+        photo = centre_square(to_tensor(load_image(name)), 32)  # each photo measured at 32x32
+        with torch.no_grad():
+            rebuilt = net.reconstruct(photo.unsqueeze(0)).clamp(0, 1)[0]
+        mse = torch.mean((rebuilt - photo) ** 2).item()
+        assert scores["psnr"] == pytest.approx(10 * math.log10(1 / mse), rel=1e-5)
+        assert 0 < scores["ssim"] < 1 and scores["ssim"] == pytest.approx(image_ssim(rebuilt, photo), rel=1e-6)
+    for entry in result["styles"].values():
+        gatys, ratios = entry["gatys"], entry["ratios"]
+        numbers = [entry[k] for k in ("content_loss", "style_loss", "reconstruction_style_loss",
+                                      "seconds_per_image")] + [gatys["content_loss"], gatys["style_loss"]]
+        assert all(math.isfinite(x) and x > 0 for x in numbers), entry
+        assert gatys["steps"] == 3 and gatys["seconds_per_image"] > 0
+        assert ratios["content"] == pytest.approx(entry["content_loss"] / gatys["content_loss"], rel=1e-9)
+        assert ratios["style"] == pytest.approx(entry["style_loss"] / gatys["style_loss"], rel=1e-9)
+
+    photo0 = str(tiny_data["content"] / "photo0.png")
+    assert main(["eval", "-m", str(model), "--content", photo0, "--image-size", "32", "--device", "cpu"]) == 0
+    report = capsys.readouterr().out
+    assert "| zebra |" in report and f"PSNR {per_image[photo0]['psnr']:.2f} dB" in report
 
 
 def test_optimize_command_writes_an_image(tiny_data, tmp_path, capsys):

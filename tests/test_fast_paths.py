@@ -24,9 +24,29 @@ def photo():
     return resize_to_fit(to_tensor(load_image("builtin:coffee")), 150)  # 150x100
 
 
-def test_tiles_match_the_whole_image(model, photo):
+def recorded_parts(model, monkeypatch) -> list[tuple[int, int]]:
+    """The (height, width) of every part of the image the network is run on, from now until the test ends."""
+    parts = []
+    real = model.net.fuse
+    monkeypatch.setattr(model.net, "fuse", lambda images, *a, **k: parts.append(tuple(images.shape[-2:])) or
+                        real(images, *a, **k))
+    return parts
+
+
+def assert_several_tiles(parts: list[tuple[int, int]], size: tuple[int, int]) -> None:
+    """The first call records the statistics on the whole (here unshrunk) image; then come the tiles, each
+    smaller than the image, together covering it."""
+    assert parts[0] == size and len(parts) >= 4, parts
+    tiles = parts[1:]
+    assert all(h < size[0] or w < size[1] for h, w in tiles), tiles
+    assert max(h for h, _ in tiles) < size[0] and max(w for _, w in tiles) < size[1], tiles
+
+
+def test_tiles_match_the_whole_image(model, photo, monkeypatch):
     whole = model.stylize(photo, style="0:0.3,2:0.7", strength=0.8, precision="fp32", tile=0)
+    parts = recorded_parts(model, monkeypatch)
     tiled = model.stylize(photo, style="0:0.3,2:0.7", strength=0.8, precision="fp32", tile=32)
+    assert_several_tiles(parts, tuple(photo.shape[-2:]))
     assert (tiled - whole).abs().max() < 1e-5
 
 
@@ -40,11 +60,14 @@ def test_tiles_match_with_regions(model, photo):
 
 def test_large_images_are_tiled_automatically(model, photo, monkeypatch):
     whole = model.stylize(photo, style=1, precision="fp32", tile=0)
-    calls = []
-    real = stylebank.api.stylize_tiled
-    monkeypatch.setattr(stylebank.api, "stylize_tiled", lambda *a, **k: calls.append(1) or real(*a, **k))
-    monkeypatch.setattr(stylebank.api, "TILE_PIXELS", 64 * 64)
-    assert (model.stylize(photo, style=1, precision="fp32") - whole).abs().max() < 1e-5 and calls
+    monkeypatch.setattr(stylebank.api, "TILE_PIXELS", 64 * 64)  # the 150x100 photo is now "large"
+    monkeypatch.setattr(stylebank.api, "DEFAULT_TILE", 48)  # and bigger than one default tile
+    parts = recorded_parts(model, monkeypatch)
+    tiled = model.stylize(photo, style=1, precision="fp32")
+    assert_several_tiles(parts, tuple(photo.shape[-2:]))
+    assert (tiled - whole).abs().max() < 1e-5
+    parts.clear()  # tile=0 still never tiles, however large the image
+    assert torch.equal(model.stylize(photo, style=1, precision="fp32", tile=0), whole) and len(parts) == 1
 
 
 def test_statistics_from_a_shrunk_image_stay_close(model, monkeypatch):
@@ -60,14 +83,94 @@ def test_bf16_stays_close_to_fp32(model, photo):
     assert psnr(model.stylize(photo, style=0, precision="bf16"), exact) >= 35
 
 
-def test_auto_precision(photo, monkeypatch):
-    monkeypatch.setattr(stylebank.api, "has_fast_bf16", lambda device: False)
+def fast_bf16_cpu(monkeypatch, avx512_bf16: bool = True, amx: bool = False) -> None:
+    """Pretend this CPU has (or lacks) the units that run bf16 natively."""
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+
+
+def test_auto_precision_is_fp32_without_fast_bf16(photo, monkeypatch):
+    fast_bf16_cpu(monkeypatch, avx512_bf16=False, amx=False)
     plain = stylebank.load(device="cpu")
     assert torch.equal(plain.stylize(photo, precision="auto"), plain.stylize(photo, precision="fp32"))
-    monkeypatch.setattr(stylebank.api, "has_fast_bf16", lambda device: True)
-    assert stylebank.load(device="cpu").compute_dtype("auto") == torch.bfloat16  # it passes the 35 dB probe
+    assert plain.compute_dtype("auto") == torch.float32
     with pytest.raises(StyleBankError, match="precision must be one of"):
         plain.stylize(photo, precision="fp16")
+
+
+def probe_scores(monkeypatch, score=None) -> list[float]:
+    """The PSNRs of bf16 against fp32 that precision="auto" measures on its probe (replaced by ``score`` if given)."""
+    scores = []
+    real = stylebank.api.image_psnr
+
+    def measured(fast: torch.Tensor, exact: torch.Tensor) -> float:
+        scores.append(real(fast, exact) if score is None else score)
+        return scores[-1]
+
+    monkeypatch.setattr(stylebank.api, "image_psnr", measured)
+    return scores
+
+
+def test_auto_precision_takes_bf16_for_the_bundled_model_on_a_fast_bf16_cpu(monkeypatch):
+    fast_bf16_cpu(monkeypatch)
+    scores = probe_scores(monkeypatch)
+    assert stylebank.load(device="cpu").compute_dtype("auto") == torch.bfloat16
+    assert len(scores) == 1 and stylebank.api.AUTO_BF16_MIN_PSNR <= scores[0] < float("inf")  # passed the gate
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A narrow random network: its bf16 probe takes a second where the bundled model's takes several."""
+    from stylebank.checkpoint import save_model
+    from stylebank.model import NetworkConfig, StyleBankNet
+
+    torch.manual_seed(0)
+    net = StyleBankNet(2, NetworkConfig(channels=(4, 8, 8)))
+    return save_model(tmp_path_factory.mktemp("small") / "small.safetensors", net, ["a", "b"], "random:0", {})
+
+
+def test_auto_precision_gate_is_the_probe_psnr(small_model, monkeypatch):
+    fast_bf16_cpu(monkeypatch)
+    scores = probe_scores(monkeypatch)
+    monkeypatch.setattr(stylebank.api, "AUTO_BF16_MIN_PSNR", 0.0)
+    assert stylebank.load(small_model, "cpu").compute_dtype("auto") == torch.bfloat16
+    score = scores[0]
+    # the same probe against a gate just above its score: fp32; exactly at its score: bf16
+    monkeypatch.setattr(stylebank.api, "AUTO_BF16_MIN_PSNR", score + 0.01)
+    assert stylebank.load(small_model, "cpu").compute_dtype("auto") == torch.float32
+    monkeypatch.setattr(stylebank.api, "AUTO_BF16_MIN_PSNR", score)
+    assert stylebank.load(small_model, "cpu").compute_dtype("auto") == torch.bfloat16
+    assert scores == [score] * 3  # one probe per model, the same each time
+
+
+def test_auto_precision_falls_back_to_fp32_when_bf16_is_far_from_fp32(small_model, photo, monkeypatch):
+    fast_bf16_cpu(monkeypatch)
+    gate = stylebank.api.AUTO_BF16_MIN_PSNR
+    scores = probe_scores(monkeypatch, score=gate - 0.5)  # a model whose bf16 output strays from fp32's
+    model = stylebank.load(small_model, "cpu")
+    auto = model.stylize(photo, style=1, precision="auto")
+    assert scores == [gate - 0.5] and model.compute_dtype("auto") == torch.float32
+    assert torch.equal(auto, model.stylize(photo, style=1, precision="fp32"))
+    assert not torch.equal(auto, model.stylize(photo, style=1, precision="bf16"))
+
+
+@pytest.mark.parametrize("avx512_bf16, amx", [(False, False), (True, False), (False, True), (True, True)])
+def test_fast_bf16_on_cpus_follows_the_cpu_features(avx512_bf16, amx, monkeypatch):
+    from stylebank.runtime import has_fast_bf16
+
+    fast_bf16_cpu(monkeypatch, avx512_bf16, amx)
+    assert has_fast_bf16(torch.device("cpu")) == (avx512_bf16 or amx)
+
+
+@pytest.mark.parametrize("supported", [False, True])
+def test_fast_bf16_on_gpus_asks_cuda_and_nothing_else_is_fast(supported, monkeypatch):
+    from stylebank.runtime import has_fast_bf16
+
+    # a GPU that supports bf16 natively or only by emulation (pre-Ampere: slower than fp32, so not "fast")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: supported or including_emulation)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert has_fast_bf16(torch.device("cuda")) == supported and has_fast_bf16(torch.device("cuda:0")) == supported
+    assert not has_fast_bf16(torch.device("mps")) and not has_fast_bf16(torch.device("meta"))
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,18 @@ def test_strength_zero_is_the_reconstruction_for_every_style(model, photo):
     outputs = [model.stylize(photo, style=i, strength=0, precision="fp32") for i in range(4)]
     reconstruction = model.net.reconstruct(photo.unsqueeze(0)).clamp(0, 1)[0]
     assert all(torch.equal(o, outputs[0]) for o in outputs) and torch.allclose(outputs[0], reconstruction.detach())
-    assert torch.equal(model.stylize(photo, style=1, strength=1), model.stylize(photo, style=1))
+    # in between, the features are mixed: D((1 - s) F + s K(F)), not the full style nor the reconstruction
+    net = model.net
+    with torch.no_grad():
+        features, size = net.encode(photo.unsqueeze(0))
+        for strength in (0.3, 1.0):
+            mixed = (1 - strength) * features + strength * net.bank[1](features)
+            expected = net.decode(mixed, size).clamp(0, 1)[0]
+            assert torch.allclose(model.stylize(photo, style=1, strength=strength, precision="fp32"), expected,
+                                  atol=1e-6)
+    partial = model.stylize(photo, style=1, strength=0.3, precision="fp32")
+    full = model.stylize(photo, style=1, precision="fp32")
+    assert (partial - full).abs().max() > 0.01 and (partial - outputs[0]).abs().max() > 0.01
     with pytest.raises(StyleBankError, match="between 0 and 1"):
         model.stylize(photo, strength=1.5)
 
@@ -126,11 +137,35 @@ def test_kmeans_regions_are_ordered_dark_to_bright():
     assert masks[0, :, :10].all() and masks[1, :, 10:20].all() and masks[2, :, 20:].all()
 
 
+def ycbcr(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Luma and the two chroma planes of (3, H, W) in [0, 1] (ITU-R BT.601, as JPEG)."""
+    r, g, b = image
+    return (0.299 * r + 0.587 * g + 0.114 * b, -0.168736 * r - 0.331264 * g + 0.5 * b,
+            0.5 * r - 0.418688 * g - 0.081312 * b)
+
+
+def assert_luma_and_chroma(kept: torch.Tensor, luma_from: torch.Tensor, chroma_from: torch.Tensor) -> None:
+    """``kept`` has the luminance of ``luma_from`` and the colours of ``chroma_from`` wherever it is not clipped."""
+    inside = (kept > 0.01).all(0) & (kept < 0.99).all(0)
+    assert inside.float().mean() > 0.25  # enough pixels to compare
+    (y, cb, cr), (y_wanted, _, _), (_, cb_wanted, cr_wanted) = map(ycbcr, (kept, luma_from, chroma_from))
+    assert torch.allclose(y[inside], y_wanted[inside], atol=1e-4)
+    assert torch.allclose(cb[inside], cb_wanted[inside], atol=1e-4)
+    assert torch.allclose(cr[inside], cr_wanted[inside], atol=1e-4)
+
+
 def test_preserve_color_keeps_chroma_takes_luma(photo):
+    # a grey stylization with the photo's colours: chroma from the photo, luminance from the grey image
     grey = photo.mean(0, keepdim=True).expand(3, -1, -1)
     kept = preserve_color(grey, photo)
-    # a grey stylization with the photo's colours: chroma from the photo, luminance from the grey image
-    luma = lambda x: 0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]  # noqa: E731
-    inside = (kept > 0.01).all(0) & (kept < 0.99).all(0)
-    assert torch.allclose(luma(kept)[inside], luma(grey)[inside], atol=1e-4)
+    assert_luma_and_chroma(kept, luma_from=grey, chroma_from=photo)
     assert torch.allclose(preserve_color(photo, photo), photo, atol=1e-5)
+
+
+def test_stylize_with_preserve_color_keeps_the_photos_colours(model, photo):
+    soft = 0.25 + 0.5 * photo  # less saturated colours, so that few pixels clip
+    for style in (0, "1:0.5,3:0.5"):
+        stylized = model.stylize(soft, style=style, precision="fp32")
+        kept = model.stylize(soft, style=style, precision="fp32", preserve_color=True)
+        assert_luma_and_chroma(kept, luma_from=stylized, chroma_from=soft)
+        assert (kept - stylized).abs().mean() > 0.01

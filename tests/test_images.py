@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from stylebank.errors import StyleBankError
-from stylebank.images import load_image, resize_to_fit, save_image, to_tensor
+from stylebank.images import load_image, resize_to_fit, save_image, to_rgb, to_tensor
 
 
 def test_builtin_images_and_bad_names():
@@ -25,6 +25,22 @@ def test_transparency_is_composited_on_white(tmp_path):
     Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
     pixels = np.asarray(load_image(tmp_path / "a.png"))
     assert pixels[0, 0].tolist() == [255, 0, 0] and pixels[1, 1].tolist() == [255, 255, 255]
+
+
+def test_16_bit_images_are_scaled_to_8_bits_not_clipped(tmp_path):
+    values = np.array([[0, 257, 32768, 65535], [128, 25700, 40000, 65280]], np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode in ("I;16", "I")  # 16-bit greyscale, as PIL opens it
+    pixels = np.asarray(load_image(tmp_path / "deep.png")).astype(int)
+    expected = np.round(values / 65535 * 255)
+    assert pixels.shape == (2, 4, 3) and (pixels == pixels[..., :1]).all()  # grey, as RGB
+    assert np.abs(pixels[..., 0] - expected).max() <= 1
+    assert pixels[0].tolist() == [[0] * 3, [1] * 3, [128] * 3, [255] * 3]
+    # 32-bit integers on the same 16-bit scale (TIFF "I"), and floats in [0, 1]
+    assert np.array_equal(np.asarray(to_rgb(Image.fromarray(values.astype(np.int32)))), pixels)
+    assert np.abs(np.asarray(to_rgb(Image.fromarray((values / 65535).astype(np.float32)))).astype(int)
+                  - pixels).max() <= 1
 
 
 def test_save_is_atomic_and_readable_by_others(tmp_path):

@@ -36,15 +36,31 @@ def test_too_small_images_are_refused_clearly():
         StyleBankNet(1)(torch.rand(1, 3, MIN_SIZE - 1, 40), 0)
 
 
-def test_fresh_banks_start_at_the_identity():
+def identity_kernel(channels: int, kernel_size: int) -> torch.Tensor:
+    kernel = torch.zeros(channels, channels, kernel_size, kernel_size)
+    kernel[:, :, kernel_size // 2, kernel_size // 2] = torch.eye(channels)
+    return kernel
+
+
+@pytest.mark.parametrize("config", [NetworkConfig(), NetworkConfig(bank_depth=2, bank_kernel_size=5)],
+                            ids=["paper", "deep-5x5"])
+def test_fresh_banks_start_at_the_identity(config):
     torch.manual_seed(0)
-    net = StyleBankNet(2).eval()
+    net = StyleBankNet(2, config).eval()
     images = torch.rand(1, 3, 32, 40)
-    reconstruction = net.reconstruct(images)
-    for style in range(2):
-        assert torch.allclose(net(images, style), reconstruction, atol=0.05)
-    # but the banks are not exactly the identity, so styles can diverge
-    assert not torch.equal(net.bank[0][1].weight, net.bank[1][1].weight)
+    with torch.no_grad():
+        reconstruction = net.reconstruct(images)
+        for style in range(2):
+            assert torch.allclose(net(images, style), reconstruction, atol=0.05)
+    identity = identity_kernel(config.channels[-1], config.bank_kernel_size)
+    convs = [[m for m in bank if isinstance(m, torch.nn.Conv2d)] for bank in net.bank]
+    assert all(len(bank) == config.bank_depth for bank in convs)
+    for conv in (conv for bank in convs for conv in bank):
+        deviation = (conv.weight - identity).abs()
+        # close to the identity (a small random perturbation, so that styles can diverge), but not exactly it
+        assert 0 < deviation.max() < 0.01 and deviation.mean() > 1e-5
+        assert torch.equal(conv.bias, torch.zeros_like(conv.bias))
+    assert not torch.equal(convs[0][0].weight, convs[1][0].weight)  # each bank its own perturbation
 
 
 def test_each_sample_uses_its_own_bank():

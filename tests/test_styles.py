@@ -27,9 +27,45 @@ def test_add_style_keeps_everything_else_bit_identical(base_model, tiny_data):
     assert info["styles"] == ["zebra", "blobs"] and info["training"]["steps_done"] == 5
     old, new = before.state_dict(), after.state_dict()
     assert all(torch.equal(old[name], new[name]) for name in old)  # E, D and bank 0, bit for bit
-    assert not torch.equal(new["bank.1.1.weight"], after.new_bank()[1].weight)  # the new bank learned
     assert info["training"]["base_model"] == str(base_model) and info["loss_network"] == "random:0"
     assert info["style_images"] == [str(s) for s in tiny_data["styles"]]  # what eval measures each style against
+
+
+def test_add_style_learns_the_new_style(base_model, tiny_data):
+    from stylebank.data import ContentImages, load_style_images
+    from stylebank.losses import LossWeights, StylizingLoss
+    from stylebank.lossnet import load_loss_network
+
+    out = add_styles(base_model, [str(tiny_data["styles"][1])], tiny_data["root"] / "plus.safetensors",
+                     iterations=30, progress=False)
+    images = ContentImages([str(tiny_data["content"])], 32).sample(4, torch.Generator().manual_seed(5))
+    style_images = load_style_images([str(tiny_data["styles"][1])], 32)
+    criterion = StylizingLoss(load_loss_network("random"), style_images, LossWeights(1, 4, 1))
+    after, _ = load_model(out)
+    fresh, _ = load_model(out)
+    fresh.bank[1] = fresh.new_bank()  # the new bank as it started: near the identity
+    with torch.no_grad():
+        reconstruction = after.reconstruct(images)
+        outputs = {name: net(images, 1) for name, net in (("fresh", fresh), ("trained", after))}
+        losses = {name: criterion(o, images, torch.zeros(4, dtype=torch.long))["style"].item()
+                  for name, o in outputs.items()}
+        moved = {name: (o - reconstruction).abs().mean().item() for name, o in outputs.items()}
+    assert losses["trained"] < 0.5 * losses["fresh"], losses  # its style loss fell
+    assert moved["trained"] > 10 * moved["fresh"], moved  # its output left the reconstruction
+
+
+def test_add_style_uses_its_own_schedule_not_the_base_runs(tiny_data, tmp_path):
+    from stylebank.checkpoint import save_model
+    from stylebank.model import StyleBankNet
+    from stylebank.train import ADD_STYLE_LR, add_style_config
+
+    # a base model trained with a long anneal, in bf16, on a GPU
+    base = save_model(tmp_path / "base.safetensors", StyleBankNet(1), ["zebra"], "random:0",
+                      {"lr_anneal": 6000, "iterations": 13000, "precision": "bf16", "device": "cuda"})
+    config = add_style_config(base, [str(tiny_data["styles"][1])], tmp_path / "plus.safetensors", iterations=8)
+    assert config.lr == ADD_STYLE_LR and config.lr_anneal is None and config.anneal_iterations == 2
+    assert config.precision == "fp32" and config.device == "auto"
+    assert add_style_config(base, ["x.png"], tmp_path / "y.safetensors", lr_anneal=5).anneal_iterations == 5
 
 
 def test_add_style_refuses_a_name_the_model_has(base_model, tiny_data):
@@ -88,36 +124,87 @@ def test_import_refuses_another_encoder_decoder(base_model, tiny_data, tmp_path)
 def test_remove_and_rename(base_model, tiny_data, tmp_path, capsys):
     plus = tmp_path / "plus.safetensors"
     add_styles(base_model, [str(tiny_data["styles"][1])], plus, iterations=2, progress=False)
+    before = plus.read_bytes()
     out = tmp_path / "renamed.safetensors"
     assert main(["styles", str(plus), "--rename", "blobs=bubbles", "--remove", "zebra", "-o", str(out)]) == 0
     model = stylebank.load(out, "cpu")
     assert model.styles == ["bubbles"] and model.net.num_styles == 1
     original = stylebank.load(plus, "cpu")
     assert torch.equal(model.net.bank[0][1].weight, original.net.bank[1][1].weight)
+    # E and D untouched, the style image follows its style, and the renamed style paints what "blobs" painted
+    kept, old = model.net.state_dict(), original.net.state_dict()
+    assert all(torch.equal(kept[name], old[name]) for name in kept if not name.startswith("bank."))
+    assert model.style_images == [str(tiny_data["styles"][1])]
+    photo = np.asarray(Image.open(tiny_data["content"] / "photo1.png"))
+    assert np.array_equal(model.stylize(photo, style="bubbles"), original.stylize(photo, style="blobs"))
     with pytest.raises(StyleBankError, match="every style"):
         model.remove_styles("bubbles")
     with pytest.raises(StyleBankError, match="bad style name"):
         model.rename_style(0, "a,b")
+    capsys.readouterr()
+    assert main(["styles", str(out)]) == 0
+    listing = capsys.readouterr().out
+    assert "0: bubbles" in listing and "zebra" not in listing and "blobs" not in listing
     assert main(["styles", str(plus)]) == 0 and "1: blobs" in capsys.readouterr().out
     assert main(["styles", str(plus), "--remove", "zebra"]) == 1 and "-o" in capsys.readouterr().err
+    assert plus.read_bytes() == before  # the source model is never edited in place
 
 
 def test_stylize_cli_blends_regions_strength_and_colour(base_model, tiny_data, tmp_path, capsys):
+    from stylebank.images import load_image
+
     plus = tmp_path / "plus.safetensors"
     add_styles(base_model, [str(tiny_data["styles"][1])], plus, iterations=2, progress=False)
+    model = stylebank.load(plus, "cpu")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for bank in model.net.bank:  # banks far from the identity, so that the two styles differ clearly
+            bank[1].weight.normal_(0, 0.05)
+    model.save(plus)
     photo = tiny_data["content"] / "photo0.png"
+    picture = load_image(photo)
+
+    def written(path) -> np.ndarray:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), np.int16)
+
+    def api(style, **options) -> np.ndarray:
+        return np.asarray(model.stylize(picture, style, precision="fp32", **options), np.int16)
+
+    cpu = ["--device", "cpu", "--precision", "fp32"]
     out = tmp_path / "out"
-    assert main(["stylize", str(photo), "-m", str(plus), "-s", "zebra:1,blobs:1", "-o", str(out)]) == 0
-    assert (out / "photo0_zebra+blobs.png").exists()
+    assert main(["stylize", str(photo), "-m", str(plus), "-s", "zebra:1,blobs:1", "-o", str(out), *cpu]) == 0
+    blend = written(out / "photo0_zebra+blobs.png")
+    assert np.array_equal(blend, api({"zebra": 0.5, "blobs": 0.5}))  # the API's 50/50 blend
+    assert not np.array_equal(blend, api("zebra")) and not np.array_equal(blend, api("blobs"))
     mask = tmp_path / "mask.png"
     labels = np.zeros((40, 52), np.uint8)
     labels[20:] = 255
     Image.fromarray(labels).save(mask)
     assert main(["stylize", str(photo), "-m", str(plus), "--mask", str(mask), "--region-styles", "1,0",
-                 "--strength", "0.7", "--preserve-color", "-o", str(out)]) == 0
-    assert Image.open(out / "photo0_regions.png").size == (52, 40)
+                 "--strength", "0.7", "--preserve-color", "-o", str(out), *cpu]) == 0
+    regions = written(out / "photo0_regions.png")
+    options = dict(strength=0.7, preserve_color=True)
+    assert regions.shape == (40, 52, 3) and np.array_equal(regions, api("1,0", mask=labels, **options))
+    # the top region (label 0) in style 1, the bottom one in style 0 (away from the seam, where they mix a little)
+    singles = [api(style, **options) for style in (0, 1)]
+    top, bottom = regions[:12], regions[-12:]
+    assert np.abs(top - singles[1][:12]).mean() < 0.75 * np.abs(top - singles[0][:12]).mean()
+    assert np.abs(bottom - singles[0][-12:]).mean() < 0.75 * np.abs(bottom - singles[1][-12:]).mean()
+
+    # with the photo's colours (BT.601 chroma, as far as 8 bits and unclipped pixels allow)
+    def chroma(rgb):
+        r, g, b = np.moveaxis(rgb / 255.0, -1, 0)
+        return np.stack([-0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b])
+
+    inside = ((regions > 2) & (regions < 253)).all(-1)
+    assert inside.mean() > 0.5
+    colours = np.abs(chroma(regions) - chroma(np.asarray(picture, np.int16)))[:, inside]
+    recoloured = np.abs(chroma(api("1,0", mask=labels, strength=0.7)) - chroma(regions))[:, inside]
+    assert colours.max() < 0.01 and recoloured.mean() > 0.02  # (which the styles alone would change)
     assert main(["stylize", str(photo), "-m", str(plus), "--regions", "kmeans:2", "--region-styles", "0,1",
-                 "-o", str(tmp_path / "k.png")]) == 0
+                 "-o", str(tmp_path / "k.png"), *cpu]) == 0
+    assert np.array_equal(written(tmp_path / "k.png"), api("0,1", mask="kmeans:2"))
     capsys.readouterr()
     assert main(["stylize", str(photo), "-m", str(plus), "--mask", str(mask), "--region-styles", "1,0,1"]) == 1
     assert "2 regions but 3 region styles" in capsys.readouterr().err
@@ -128,12 +215,27 @@ def test_stylize_cli_blends_regions_strength_and_colour(base_model, tiny_data, t
 
 
 def test_contact_sheet(base_model, tiny_data, tmp_path):
+    from stylebank.images import load_image, resize_to_fit, to_pil, to_tensor
+    from stylebank.sheet import LABEL_HEIGHT, PADDING
+
+    photo = tiny_data["content"] / "photo0.png"
     sheet = tmp_path / "sheet.png"
-    assert main(["sheet", str(tiny_data["content"] / "photo0.png"), "-m", str(base_model), "-o", str(sheet),
-                 "--max-size", "40"]) == 0
+    assert main(["sheet", str(photo), "-m", str(base_model), "-o", str(sheet), "--max-size", "40",
+                 "--device", "cpu"]) == 0
     with Image.open(sheet) as image:
         width, height = image.size
+        pixels = np.asarray(image.convert("RGB"))
     assert width > 2 * 40 and height > 40  # two tiles (original, zebra) with labels
+    # side by side: the photo shrunk to fit 40x40, then the model's zebra stylization of it, each labelled
+    original = to_pil(resize_to_fit(to_tensor(load_image(photo)), 40))
+    stylized = stylebank.load(base_model, "cpu").stylize(original, style="zebra")
+    assert not np.array_equal(np.asarray(original), np.asarray(stylized))
+    tile_width, tile_height = original.size
+    for column, tile in enumerate((original, stylized)):
+        left = PADDING + column * (tile_width + PADDING)
+        assert np.array_equal(pixels[PADDING:PADDING + tile_height, left:left + tile_width], np.asarray(tile))
+        label = pixels[PADDING + tile_height:PADDING + tile_height + LABEL_HEIGHT, left:left + tile_width]
+        assert (label < 128).any()  # dark text on the white background
 
 
 def test_python_add_styles_keeps_edits_made_in_memory(base_model, tiny_data, tmp_path):

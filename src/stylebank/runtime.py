@@ -36,7 +36,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 def has_fast_bf16(device: torch.device) -> bool:
     """Whether bf16 runs natively here: CUDA GPUs that support it, CPUs with AVX-512 BF16 or AMX units."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)  # emulated bf16 (pre-Ampere) is slower
     if device.type == "cpu":
         probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
         return any(probe() for probe in probes if probe is not None)
