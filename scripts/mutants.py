@@ -66,6 +66,11 @@ MUTANTS = [
            ("tests/test_train.py", "-k", "balance"), "the auto-encoder gradient is not balanced against the style"),
     Mutant("lambda-ignored", "train.py", 'scale = self.config.identity_balance * record["grad_ratio"]',
            'scale = record["grad_ratio"]', ("tests/test_train.py", "-k", "balance"), "--identity-balance does nothing"),
+    Mutant("sigterm-unhandled", "train.py", "for s in (signal.SIGINT, signal.SIGTERM)", "for s in (signal.SIGINT,)",
+           ("tests/test_train.py", "-k", "sigterm"), "`kill` or a scheduler's SIGTERM loses the steps since the last "
+           "checkpoint"),
+    Mutant("stale-temporaries-kept", "train.py", "self.clear_stale_temporaries()", "pass",
+           ("tests/test_interruption.py",), "files left by a killed write pile up beside the model"),
     Mutant("non-finite-not-skipped", "train.py", "if self.is_finite(loss):", "if True:",
            ("tests/test_train.py", "-k", "non_finite"), "a NaN step poisons the model"),
     Mutant("no-anneal", "train.py", "factor *= 0.5 * (1 + math.cos(", "factor *= 1 or (1 + math.cos(",

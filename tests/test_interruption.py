@@ -1,5 +1,7 @@
-"""SIGKILL a real training process at random moments: every kill leaves a complete checkpoint, --resume goes on
-from it, and the run ends with a loadable model."""
+"""SIGKILL a real training process during start-up, in the middle of a checkpoint write and at a random moment:
+every kill leaves a complete checkpoint (or none, before the first), the next run removes the temporary files that
+the killed one left beside its outputs (and no other files), --resume goes on from the checkpoint, and the end
+result is exactly the model of an uninterrupted run of the same command."""
 
 import os
 import random
@@ -7,48 +9,162 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-import stylebank
-from stylebank.checkpoint import load_checkpoint
+import torch
 
-ITERATIONS = 60
+from stylebank.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, load_model, read_info
+
+ITERATIONS = 30
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}  # one thread: deterministic, and fair to the other tests' cores
+TIMEOUT = 600  # not a speed check: only so that a hang fails instead of blocking
 
 
-def train_command(data, output) -> list[str]:
+def train_command(data, output: Path) -> list[str]:
     return [sys.executable, "-m", "stylebank", "train", "--content", str(data["content"]),
             "--style", *map(str, data["styles"]), "-o", str(output), "--image-size", "32", "--style-size", "32",
-            "--batch-size", "2", "--iterations", str(ITERATIONS), "--vgg", "random", "--warmup", "0",
+            "--batch-size", "1", "--iterations", str(ITERATIONS), "--vgg", "random", "--warmup", "0",
             "--checkpoint-every", "1", "--sample-every", "1000", "--device", "cpu", "--quiet",
             "--preview", str(data["content"] / "photo0.png")]
 
 
-def wait_for_a_new_checkpoint(checkpoint, since: float, process, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not (checkpoint.exists() and checkpoint.stat().st_mtime > since):
+def start(data, output: Path, resume: bool) -> subprocess.Popen:
+    return subprocess.Popen(train_command(data, output) + (["--resume"] if resume else []), env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen, what: str,
+               deadline: float | None = None) -> bool:
+    """Poll until ``condition``; False if ``deadline`` (monotonic) came first. The process must stay alive."""
+    give_up = time.monotonic() + TIMEOUT
+    while not condition():
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
         assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "no checkpoint written"
-        time.sleep(0.01)
+        assert time.monotonic() < give_up, what
+        time.sleep(0.005)
+    return True
 
 
-def test_sigkill_at_random_moments_never_costs_the_checkpoint(tiny_data):
-    output = tiny_data["root"] / "killed.safetensors"
-    checkpoint = output.with_name("killed.checkpoint.safetensors")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def sigkill(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+
+
+def temporaries(checkpoint: Path) -> list[Path]:
+    return sorted(checkpoint.parent.glob(f".{checkpoint.name}.*.tmp"))
+
+
+def sigkill_at(process: subprocess.Popen, checkpoint: Path, saved: Callable[[int], bool],
+               mid_write: bool = False) -> list[Path]:
+    """SIGKILL once the complete checkpoint holds a step for which ``saved`` is true; with ``mid_write`` only while
+    the next checkpoint's temporary file exists too (before its rename). Returns the temporary files left.
+
+    The process is stopped and both are looked at again before the kill, so it is for sure where this says."""
+    def there() -> bool:
+        return (not mid_write or bool(temporaries(checkpoint))) and saved(saved_step(checkpoint))
+
+    while True:
+        wait_until(there, process, "training ended before the moment to kill it")
+        process.send_signal(signal.SIGSTOP)
+        os.waitpid(process.pid, os.WUNTRACED)  # returns once it has stopped
+        if there():
+            sigkill(process)
+            return temporaries(checkpoint)
+        process.send_signal(signal.SIGCONT)  # it moved on in between: wait for the next such moment
+
+
+def saved_step(checkpoint: Path) -> int:
+    return read_info(checkpoint, CHECKPOINT_FORMAT)["step"]
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    return load_checkpoint(checkpoint)[3]["step"]  # loading it proves it complete
+
+
+def test_sigkill_at_start_up_mid_write_and_at_random_never_costs_the_run(tiny_data):
+    root = tiny_data["root"]
+    output = root / "killed.safetensors"
+    checkpoint, log, samples = (root / f"killed{suffix}" for suffix in (".checkpoint.safetensors", ".log.jsonl",
+                                                                         ".samples"))
     rng = random.Random(20261129)
-    reached = 0
-    for _ in range(4):
-        resume = ["--resume"] if checkpoint.exists() else []
-        started = time.time()
-        process = subprocess.Popen(train_command(tiny_data, output) + resume, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_for_a_new_checkpoint(checkpoint, started, process)
-        time.sleep(rng.uniform(0, 0.3))  # somewhere in the next steps, often in the middle of a checkpoint write
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        step = load_checkpoint(checkpoint)[3]["step"]  # complete and readable
+    straight_output = root / "straight.safetensors"
+    straight = start(tiny_data, straight_output, resume=False)  # the reference, alongside the killed runs
+    process = straight
+    try:
+        # 1. during start-up: before the first checkpoint (the log is opened just before the first step)
+        process = start(tiny_data, output, resume=False)
+        started = time.monotonic()
+        wait_until(log.exists, process, "training never started", deadline=started + rng.uniform(0.5, 3))
+        sigkill(process)
+        assert not checkpoint.exists() and not output.exists()
+
+        # temporary files that killed writes of this run's model and samples would leave, and files that are not
+        # this run's temporaries (another output's, a user's); every run that gets going removes the first only
+        samples.mkdir()
+        planted = [root / ".killed.safetensors.a1b2c3d4.tmp", samples / ".step_0000007.png.x_9y8z7w.tmp"]
+        others = [root / ".other.safetensors.a1b2c3d4.tmp", root / ".killed.safetensors.bak.a1b2c3d4.tmp",
+                  root / ".step_0000007.png.a1b2c3d4.tmp", root / "killed.tmp", samples / ".notes.txt.a1b2c3d4.tmp"]
+        for path in planted + others:
+            path.write_bytes(path.name.encode())
+
+        # 2. a fresh run again (nothing to resume), killed in the middle of a checkpoint write
+        process = start(tiny_data, output, resume=False)
+        started = time.monotonic()
+        wait_until(log.exists, process, "training never started")
+        start_up = time.monotonic() - started
+        wait_until(checkpoint.exists, process, "no checkpoint written")
+        time.sleep(rng.uniform(0, 0.2))
+        # with one photo a step, 2 styles and T = 2 the style queue is mid-round after steps 1, 4, 7...: resuming
+        # there needs the saved queue
+        [orphan] = sigkill_at(process, checkpoint, saved=lambda step: step % 3 == 1, mid_write=True)  # left behind
+        reached = checkpoint_step(checkpoint)  # the previous checkpoint, intact
+        assert 1 <= reached < ITERATIONS
+        assert not any(path.exists() for path in planted)  # a new run clears them
+        assert all(path.read_bytes() == path.name.encode() for path in others)
+        for path in planted:
+            path.write_bytes(path.name.encode())
+        orphans = [orphan, *planted]
+
+        # 3. --resume, killed during its start-up (or at once if it gets to a checkpoint first)
+        since = checkpoint.stat().st_mtime_ns
+        process = start(tiny_data, output, resume=True)
+        wait_until(lambda: checkpoint.stat().st_mtime_ns != since, process, "no checkpoint written",
+                   deadline=time.monotonic() + rng.uniform(0, 0.5) * start_up)
+        sigkill(process)
+        step = checkpoint_step(checkpoint)
         assert reached <= step < ITERATIONS
         reached = step
-    finished = subprocess.run(train_command(tiny_data, output) + ["--resume"], env=env, capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stderr
-    model = stylebank.load(output, "cpu")
-    assert model.info["training"]["steps_done"] == ITERATIONS
+
+        # 4. --resume, killed at a random moment after its first checkpoint (it has cleared the orphans by then) but
+        # one where the checkpoint holds a step just before an auto-encoder step (2, 5, 8...): resuming there needs
+        # the saved norm of the last stylizing gradient
+        process = start(tiny_data, output, resume=True)
+        wait_until(lambda: saved_step(checkpoint) > reached, process, "no checkpoint written")
+        time.sleep(rng.uniform(0, 0.3))
+        sigkill_at(process, checkpoint, saved=lambda step: step % 3 == 2)
+        assert not any(path.exists() for path in orphans)  # so does a resumed one
+        assert all(path.read_bytes() == path.name.encode() for path in others)
+        step = checkpoint_step(checkpoint)
+        assert reached < step < ITERATIONS
+
+        # 5. --resume to the end
+        finished = subprocess.run(train_command(tiny_data, output) + ["--resume"], env=ENV, capture_output=True,
+                                  text=True)
+        assert finished.returncode == 0, finished.stderr
+        assert {*root.glob(".killed.*.tmp"), *samples.glob(".*.tmp")} <= set(others)  # none of ours is left
+        assert all(path.read_bytes() == path.name.encode() for path in others)
+
+        _, straight_stderr = straight.communicate(timeout=TIMEOUT)
+        assert straight.returncode == 0, straight_stderr
+    finally:
+        for running in (process, straight):
+            running.kill()  # no-op for those that ended
+    resumed, info = load_model(output)
+    uninterrupted, _ = load_model(straight_output)
+    assert info["training"]["steps_done"] == ITERATIONS
+    a, b = resumed.state_dict(), uninterrupted.state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name

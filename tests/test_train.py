@@ -1,5 +1,10 @@
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -9,8 +14,8 @@ from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.data import ContentImages, StyleSampler, expand_sources
 from stylebank.errors import StyleBankError
 from stylebank.images import ImageNote
-from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, branch_at,
-                             resumed_config, train)
+from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, add_styles,
+                             branch_at, encoder_decoder_grad_norm, resumed_config, train)
 
 
 def tiny_config(data, **overrides) -> TrainConfig:
@@ -68,20 +73,68 @@ def test_steps_update_the_right_parameters(tiny_data):
     assert not torch.equal(before["decoder.2.1.weight"], after["decoder.2.1.weight"])
 
 
-def test_resume_gives_exactly_the_uninterrupted_model(tiny_data):
-    straight = train(tiny_config(tiny_data, output=str(tiny_data["root"] / "straight.safetensors"), warmup=2,
-                                 iterations=6), progress=False)
-    first = tiny_config(tiny_data, output=str(tiny_data["root"] / "resumed.safetensors"), warmup=2, iterations=3)
+@pytest.mark.parametrize("balance", [1.0, 0.25])
+def test_identity_balance_scales_the_auto_encoder_gradient_to_lambda_times_the_stylizing_one(tiny_data, balance):
+    trainer = Trainer(tiny_config(tiny_data, style_steps=1, identity_balance=balance))
+    applied = []  # the E/D gradient norm at the moment Adam takes the step
+    trainer.optimizer.register_step_pre_hook(lambda *_: applied.append(encoder_decoder_grad_norm(trainer.net)))
+    for _ in range(4):  # stylizing, auto-encoder, stylizing, auto-encoder
+        trainer.train_step()
+    style_norms, identity_norms = applied[0::2], applied[1::2]
+    assert all(s > 0 for s in style_norms)
+    for style_norm, identity_norm in zip(style_norms, identity_norms):
+        assert identity_norm == pytest.approx(balance * style_norm, rel=1e-4)
+
+
+def assert_same_weights(path_a, path_b) -> None:
+    a, _ = load_model(path_a)
+    b, _ = load_model(path_b)
+    state_a, state_b = a.state_dict(), b.state_dict()
+    assert state_a.keys() == state_b.keys()
+    for name in state_a:
+        assert torch.equal(state_a[name], state_b[name]), name
+
+
+# (styles, batch size, warm-up, resume at, total). With 3 styles and a batch of 2 the style queue holds part of
+# a round at the break. Warm-up 2 and T = 2 make step 4 an auto-encoder step, whose balancing needs the last
+# stylizing gradient's norm from the checkpoint; warm-up 0 and a break at 1 resume mid-round on a stylizing step.
+RESUME_CASES = [(2, 2, 2, 3, 6), (3, 2, 2, 4, 8), (3, 2, 0, 1, 6)]
+
+
+@pytest.mark.parametrize("num_styles, batch_size, warmup, stop, total", RESUME_CASES)
+def test_resume_gives_exactly_the_uninterrupted_model(tiny_data, num_styles, batch_size, warmup, stop, total):
+    styles = [str(tiny_data["styles"][i % 2]) for i in range(num_styles)]
+    if num_styles > 2:  # a third style image, so that style names stay unique
+        third = tiny_data["root"] / "third.png"
+        Image.open(tiny_data["styles"][0]).transpose(Image.Transpose.ROTATE_90).save(third)
+        styles[2] = str(third)
+    settings = dict(styles=styles, batch_size=batch_size, warmup=warmup)
+    straight = train(tiny_config(tiny_data, output=str(tiny_data["root"] / "straight.safetensors"),
+                                 iterations=total, **settings), progress=False)
+    first = tiny_config(tiny_data, output=str(tiny_data["root"] / "resumed.safetensors"), iterations=stop,
+                        **settings)
     train(first, progress=False)
-    resumed = train(tiny_config(tiny_data, output=first.output, iterations=6, seed=99), resume=True, progress=False)
-    a, _ = load_model(straight)
-    b, _ = load_model(resumed)
-    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert torch.equal(x, y), name
+    resumed = train(tiny_config(tiny_data, output=first.output, iterations=total, seed=99), resume=True,
+                    progress=False)
+    assert_same_weights(straight, resumed)
     # the optimizer state went through the safetensors checkpoint too
-    _, optimizer_state, rng, info = load_checkpoint(first.checkpoint_path)
-    assert info["step"] == 6 and info["config"]["seed"] == 0 and set(rng) >= {"torch", "data"}
-    assert len(optimizer_state["state"]) == len(list(a.parameters()))
+    net, optimizer_state, rng, info = load_checkpoint(first.checkpoint_path)
+    assert info["step"] == total and info["config"]["seed"] == 0 and set(rng) >= {"torch", "data"}
+    assert len(optimizer_state["state"]) == len(list(net.parameters()))
+
+
+def test_resumed_add_style_gives_exactly_the_uninterrupted_model(tiny_data):
+    base = train(tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], iterations=3,
+                             output=str(tiny_data["root"] / "base.safetensors")), progress=False)
+    new_style = [str(tiny_data["styles"][1])]
+    options = dict(batch_size=3, image_size=32, style_size=32, checkpoint_every=1000, sample_every=1000,
+                   preview=str(tiny_data["content"] / "photo0.png"), device="cpu")
+    straight = add_styles(base, new_style, tiny_data["root"] / "straight.safetensors", iterations=5,
+                          progress=False, **options)
+    interrupted = tiny_data["root"] / "resumed.safetensors"
+    add_styles(base, new_style, interrupted, iterations=2, progress=False, **options)
+    resumed = add_styles(base, new_style, interrupted, iterations=5, resume=True, progress=False, **options)
+    assert_same_weights(straight, resumed)
 
 
 def logged_learning_rates(config: TrainConfig) -> list[float]:
@@ -113,14 +166,49 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tiny_data):
         train(tiny_config(tiny_data), resume=True, progress=False)
 
 
-def test_interrupt_saves_a_checkpoint(tiny_data):
-    config = tiny_config(tiny_data, iterations=50)
-    trainer = Trainer(config)
-    trainer._request_stop(None, None)  # what Ctrl-C does
-    with pytest.raises(TrainingInterrupted, match="--resume"):
-        trainer.run(progress=False)
-    _, _, _, info = load_checkpoint(config.checkpoint_path)
-    assert info["step"] == 1
+def test_interrupt_by_sigint_or_sigterm_saves_a_checkpoint_and_resume_goes_on(tiny_data):
+    """A real training process gets Ctrl-C, then its resumed run a `kill` (SIGTERM, as cluster schedulers send):
+    each saves a checkpoint and exits non-zero saying --resume; each --resume goes on from the saved step."""
+    output = tiny_data["root"] / "signalled.safetensors"
+    checkpoint, samples = (output.with_name("signalled" + suffix) for suffix in (".checkpoint.safetensors", ".samples"))
+    command = [sys.executable, "-m", "stylebank", "train", "--content", str(tiny_data["content"]),
+               "--style", *map(str, tiny_data["styles"]), "-o", str(output), "--image-size", "32", "--style-size",
+               "32", "--batch-size", "2", "--vgg", "random", "--warmup", "0", "--device", "cpu",
+               "--checkpoint-every", "100000", "--sample-every", "1", "--quiet",
+               "--preview", str(tiny_data["content"] / "photo0.png")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def sampled_steps() -> list[int]:  # a sample image each step shows which steps a run trained
+        return sorted(int(path.stem.removeprefix("step_")) for path in samples.glob("step_*.png"))
+
+    done = 0
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        process = subprocess.Popen(command + ["--iterations", "100000"] + (["--resume"] if done else []), env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 600  # not a speed check: only so that a hang fails instead of blocking
+            while len(sampled_steps()) < 2:  # training, so past start-up
+                assert process.poll() is None, process.stderr.read()
+                assert time.monotonic() < deadline, "training never started"
+                time.sleep(0.01)
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=600)
+        finally:
+            process.kill()  # a failed check must not leave a 100,000-iteration run behind; no-op if it ended
+        # the shell's convention for "stopped by signal N" (< 0 would mean the signal killed it unhandled)
+        assert process.returncode == 128 + signum, (signum.name, process.returncode, stderr)
+        step = load_checkpoint(checkpoint)[3]["step"]
+        assert str(TrainingInterrupted(step, checkpoint, signum)) in stderr and "--resume" in stderr, stderr
+        assert "Traceback" not in stderr
+        assert sampled_steps() == list(range(done + 1, step + 1))  # a resumed run went on from the saved step
+        for path in samples.iterdir():
+            path.unlink()
+        done = step
+    finished = subprocess.run(command + ["--iterations", str(done + 2), "--resume"], env=env, capture_output=True,
+                              text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert sampled_steps() == [done + 1, done + 2]
+    assert load_model(output)[1]["training"]["steps_done"] == done + 2
 
 
 def test_logs_every_term_and_writes_samples(tiny_data):

@@ -1,11 +1,14 @@
 """Atomic file writes: a temporary file in the target's folder, flushed, fsynced, then renamed over the target.
 
 An interrupted write never leaves half a file, and an existing file stays intact until the new one is complete.
+A writer killed outright (SIGKILL, a power cut) leaves its temporary file behind; ``remove_stale_temporaries``
+is how the next run of the same job clears those of its own outputs.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,10 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# mkstemp's names: the prefix, 8 characters from this alphabet, then the suffix (see atomic_write)
+TEMPORARY_NAME = r"\.(?:{target})\.[a-z0-9_]{{8}}\.tmp"
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
@@ -49,3 +56,19 @@ def sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+def remove_stale_temporaries(folder: str | Path, target: str) -> list[Path]:
+    """Delete the temporary files that atomic_write left in ``folder`` for targets whose whole name matches the
+    regular expression ``target``; returns them. Not while another process may be writing those targets: its
+    rename would then fail."""
+    pattern = re.compile(TEMPORARY_NAME.format(target=target))
+    try:
+        entries = list(Path(folder).iterdir())
+    except FileNotFoundError:
+        return []
+    removed = [entry for entry in entries
+               if pattern.fullmatch(entry.name) and entry.is_file() and not entry.is_symlink()]
+    for entry in removed:
+        entry.unlink(missing_ok=True)
+    return removed

@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.handler(args)
     except TrainingInterrupted as error:
         print(f"stylebank: {error}", file=sys.stderr)
-        return 130
+        return 128 + error.signum  # the shell's convention: 130 after Ctrl-C, 143 after SIGTERM
     except StyleBankError as error:
         if args.debug:
             raise

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from .atomic import remove_stale_temporaries
 from .checkpoint import (CHECKPOINT_FORMAT, MODEL_FORMAT, load_checkpoint, load_model, read_info, save_checkpoint,
                          save_model)
 from .data import ContentImages, StyleSampler, load_style_images, style_name
@@ -206,6 +207,7 @@ class Trainer:
         self.style_names = self.base_styles + new_names
         self.style_sources = self.base_style_images + list(config.styles)
         self.stop_requested = False
+        self.stop_signal: int | None = None  # the signal that asked training to stop
 
     def base_network(self) -> tuple[StyleBankNet, list[str], list[str | None]]:
         """The model that add-style extends, its style names and images; refuses names it already has."""
@@ -351,15 +353,25 @@ class Trainer:
         with reported_write_errors(path, "the last checkpoint is intact"):
             return save_image(grid, path)
 
-    def _request_stop(self, signum, frame) -> None:
-        if self.stop_requested:  # a second Ctrl-C stops at once
+    def _request_stop(self, signum: int, frame: object) -> None:
+        if self.stop_requested:  # a second Ctrl-C (or kill) stops at once
             raise KeyboardInterrupt
         self.stop_requested = True
+        self.stop_signal = signum
+
+    def clear_stale_temporaries(self) -> None:
+        """Delete the temporary files that a run killed mid-write (SIGKILL, a power cut) left beside this run's
+        outputs: only those of its own model, checkpoint and samples, never other files."""
+        for path in (Path(self.config.output), self.config.checkpoint_path):
+            remove_stale_temporaries(path.parent, re.escape(path.name))
+        remove_stale_temporaries(self.config.samples_dir, r"step_\d+\.png")
 
     def run(self, progress: bool = True) -> Path:
-        """Train until ``config.iterations``; Ctrl-C saves a checkpoint and raises TrainingInterrupted."""
+        """Train until ``config.iterations``; Ctrl-C or SIGTERM saves a checkpoint and raises TrainingInterrupted."""
         config = self.config
-        previous_handler = signal.signal(signal.SIGINT, self._request_stop)
+        self.clear_stale_temporaries()
+        # SIGTERM too: what `kill` and cluster schedulers send before they SIGKILL
+        previous_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
         log = open(config.log_path, "a")
         bar = tqdm(total=config.iterations, initial=self.step, disable=not progress, unit="it", dynamic_ncols=True)
         shown: dict[str, float] = {}
@@ -383,11 +395,12 @@ class Trainer:
                     self.save_checkpoint()
                 if self.stop_requested:
                     self.save_checkpoint()
-                    raise TrainingInterrupted(self.step, config.checkpoint_path)
+                    raise TrainingInterrupted(self.step, config.checkpoint_path, self.stop_signal)
         finally:
             bar.close()
             log.close()
-            signal.signal(signal.SIGINT, previous_handler)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
         self.save_checkpoint()
         self.write_samples()
         return self.save_model()
@@ -404,10 +417,12 @@ class TrainingDiverged(StyleBankError):
 
 
 class TrainingInterrupted(StyleBankError):
-    def __init__(self, step: int, checkpoint: Path):
-        super().__init__(f"interrupted at iteration {step}; checkpoint saved to {checkpoint}; "
+    def __init__(self, step: int, checkpoint: Path, signum: int | None = None):
+        by = f" by {signal.Signals(signum).name}" if signum else ""
+        super().__init__(f"interrupted{by} at iteration {step}; checkpoint saved to {checkpoint}; "
                          "run the same command with --resume to continue")
         self.step = step
+        self.signum = signum or signal.SIGINT
 
 
 def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
