@@ -10,6 +10,7 @@ and reports the mutant as caught (some test failed) or survived (all passed: a h
     python scripts/mutants.py lambda-balance ...  # only these
     python scripts/mutants.py --json result.json  # also write the outcome per mutant
     python scripts/mutants.py --root OTHER_CHECKOUT  # score another checkout's tests (e.g. an older commit)
+    python scripts/mutants.py --report A.json B.json # markdown: the outcomes of saved runs side by side
 
 First the selected tests run once unmutated: a mutant is only "caught" by tests that pass without it. A
 selection that matches no test catches nothing; a mutant whose line is not in the code is reported as stale.
@@ -198,16 +199,35 @@ def run_mutant(work: Path, mutant: Mutant, timeout: float) -> dict:
             "seconds": round(time.perf_counter() - started, 1), "breaks": mutant.breaks}
 
 
+def report(paths: list[str]) -> str:
+    """Markdown: one row per mutant, one column per saved --json run, and each run's score."""
+    runs = [json.loads(Path(path).read_text()) for path in paths]
+    outcomes = [{m["name"]: m["outcome"] for m in run["mutants"]} for run in runs]
+    names = list(dict.fromkeys(name for run in outcomes for name in run))
+    breaks = {m["name"]: m["breaks"] for run in runs for m in run["mutants"]}
+    lines = ["| mutant | " + " | ".join(paths) + " | what it breaks |", "|---" * (len(paths) + 2) + "|"]
+    lines += [f"| {name} | " + " | ".join(run.get(name, "-") for run in outcomes) + f" | {breaks[name]} |"
+              for name in names]
+    lines.append("| **caught** | " + " | ".join(f"**{run['caught']} of {run['total']}**" for run in runs) + " | |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="only these mutants (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--json", metavar="FILE", help="write the outcome of each mutant to FILE")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the unmutated run of the selected tests (faster; trust it only when the suite passes)")
+    parser.add_argument("--report", nargs="+", metavar="FILE", help="print saved --json runs as a markdown table")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per test run (default 600)")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
                         help="the checkout whose src/ and tests/ to use (default: this one)")
     args = parser.parse_args()
     known = {m.name: m for m in MUTANTS}
+    if args.report:
+        print(report(args.report))
+        return
     if args.list:
         for m in MUTANTS:
             print(f"{m.name:30s} {m.file:14s} {m.breaks}")
@@ -221,7 +241,7 @@ def main() -> None:
         work = Path(folder)
         copy_tree(args.root, work)
         check_imports_the_copy(work)
-        for tests in dict.fromkeys(m.tests for m in chosen):  # each distinct selection passes unmutated
+        for tests in [] if args.no_baseline else dict.fromkeys(m.tests for m in chosen):  # each passes unmutated
             code, tail = run_tests(work, tests, args.timeout)
             if code in NO_TESTS:
                 print(f"note: no test matches {' '.join(tests)}", flush=True)
