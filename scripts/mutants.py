@@ -252,8 +252,10 @@ def main() -> None:
             results.append(run_mutant(work, mutant, args.timeout))
             print(f"{results[-1]['outcome']:8s} {mutant.name:30s} {results[-1]['seconds']:6.1f} s  {mutant.breaks}",
                   flush=True)
-    caught = sum(r["outcome"] == "caught" for r in results)
-    print(f"\n{caught} of {len(results)} mutants caught, {len(results) - caught} survived")
+    counts = {outcome: sum(r["outcome"] == outcome for r in results) for outcome in ("caught", "survived", "stale")}
+    caught = counts["caught"]
+    print(f"\n{caught} of {len(results)} mutants caught, {counts['survived']} survived"
+          + (f", {counts['stale']} stale (their line is not in the code)" if counts["stale"] else ""))
     if args.json:
         Path(args.json).write_text(json.dumps({"caught": caught, "total": len(results), "mutants": results},
                                               indent=2) + "\n")
