@@ -117,8 +117,10 @@ def main() -> None:
     added = race(adder, lambda: style_loss(adder.net, adder.criterion, images, new_index, 0), goal,
                  args.add_limit, args.every)
     print(f"from scratch on {args.style} (warm-up {base.warmup}, then both branches):")
+    # like for like: the add-style run's precision (the base run's bf16 is ~60x slower on CPUs without native bf16)
     scratch = Trainer(replace(base, **common, styles=[args.style], vgg=vgg, iterations=args.scratch_limit,
-                              lr_anneal=TrainConfig.lr_anneal, output=str(workdir / "scratch.safetensors")))
+                              lr_anneal=TrainConfig.lr_anneal, precision=adder.config.precision,
+                              output=str(workdir / "scratch.safetensors")))
     fresh = race(scratch, lambda: style_loss(scratch.net, scratch.criterion, images, 0, 0), goal,
                  args.scratch_limit, args.every)
     result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,
