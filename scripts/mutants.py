@@ -150,7 +150,7 @@ MUTANTS = [
 
 
 def copy_tree(root: Path, work: Path) -> None:
-    """src/, tests/ and pyproject.toml as they are in the checkout now (committed or not)."""
+    """``root``'s src/, tests/ and pyproject.toml as they are now (committed or not)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
     for folder in ("src", "tests"):
         shutil.copytree(root / folder, work / folder, ignore=ignore)

@@ -476,8 +476,8 @@ def add_style_config(base_model: str | Path, styles: list[str], output: str | Pa
     base = TrainConfig.from_dict(info.get("training") or {})
     config = replace(base, styles=list(styles), output=str(output), base_model=str(base_model),
                      content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
-                     lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal,
-                     precision=TrainConfig.precision, device=TrainConfig.device, vgg=info.get("loss_network") or base.vgg)
+                     lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal, precision=TrainConfig.precision,
+                     device=TrainConfig.device, vgg=info.get("loss_network") or base.vgg)
     return replace(config, **options)
 
 
