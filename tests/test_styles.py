@@ -55,17 +55,19 @@ def test_add_style_learns_the_new_style(base_model, tiny_data):
 
 
 def test_add_style_uses_its_own_schedule_not_the_base_runs(tiny_data, tmp_path):
-    from stylebank.checkpoint import save_model
+    from stylebank.checkpoint import MODEL_FORMAT, read_info, save_model
+    from stylebank.config import ADD_STYLE_LR, add_style_config
     from stylebank.model import StyleBankNet
-    from stylebank.train import ADD_STYLE_LR, add_style_config
 
     # a base model trained with a long anneal, in bf16, on a GPU
     base = save_model(tmp_path / "base.safetensors", StyleBankNet(1), ["zebra"], "random:0",
                       {"lr_anneal": 6000, "iterations": 13000, "precision": "bf16", "device": "cuda"})
-    config = add_style_config(base, [str(tiny_data["styles"][1])], tmp_path / "plus.safetensors", iterations=8)
+    info = read_info(base, MODEL_FORMAT)
+    config = add_style_config(info, str(base), [str(tiny_data["styles"][1])], tmp_path / "plus.safetensors",
+                              iterations=8)
     assert config.lr == ADD_STYLE_LR and config.lr_anneal is None and config.anneal_iterations == 2
     assert config.precision == "fp32" and config.device == "auto"
-    assert add_style_config(base, ["x.png"], tmp_path / "y.safetensors", lr_anneal=5).anneal_iterations == 5
+    assert add_style_config(info, str(base), ["x.png"], tmp_path / "y.safetensors", lr_anneal=5).anneal_iterations == 5
 
 
 def test_add_style_refuses_a_name_the_model_has(base_model, tiny_data):

@@ -14,7 +14,8 @@ from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.data import ContentImages, StyleSampler, expand_sources
 from stylebank.errors import StyleBankError
 from stylebank.images import ImageNote
-from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, add_styles,
+from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, TrainingNote,
+                             add_styles,
                              branch_at, encoder_decoder_grad_norm, resumed_config, train)
 
 
@@ -161,9 +162,15 @@ def test_a_resumed_run_may_extend_and_anneal(tiny_data):
         resumed_config(first.output, style_weight=8.0)
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(tiny_data):
-    with pytest.raises(StyleBankError, match="nothing to resume"):
-        train(tiny_config(tiny_data), resume=True, progress=False)
+def test_resume_before_any_checkpoint_starts_from_the_beginning(tiny_data):
+    """A job killed during start-up (or requeued) reruns its command with --resume: it starts over, with a note."""
+    fresh = train(tiny_config(tiny_data, output=str(tiny_data["root"] / "fresh.safetensors")), progress=False)
+    config = tiny_config(tiny_data)
+    with pytest.warns(TrainingNote, match="nothing to resume yet.*starting from the beginning"):
+        resumed = train(config, resume=True, progress=False)
+    assert_same_weights(fresh, resumed)
+    with pytest.raises(StyleBankError, match="nothing to resume"):  # asked for directly, it is still an error
+        resumed_config(tiny_data["root"] / "none.safetensors")
 
 
 def test_interrupt_by_sigint_or_sigterm_saves_a_checkpoint_and_resume_goes_on(tiny_data):

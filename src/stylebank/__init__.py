@@ -8,7 +8,8 @@
 from .api import StyleBankModel, Stylizer, default_model_path, load, load_onnx
 from .errors import StyleBankError
 from .model import NetworkConfig, StyleBankNet
-from .train import TrainConfig, train
+from .config import TrainConfig
+from .train import train
 from . import samples
 
 __version__ = "0.1.0"

@@ -16,7 +16,8 @@ from . import images
 from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, load_label_image, save_image
 from .runtime import DEVICES, PRECISIONS
 from .gatys import GATYS_STEPS
-from .train import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, TrainingInterrupted
+from .config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig
+from .train import TrainingInterrupted
 
 
 def whole_number(text: str, minimum: int) -> int:
@@ -234,7 +235,8 @@ def training_overrides(args: argparse.Namespace) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .train import resumed_config, train
+    from .config import resumed_config
+    from .train import train
 
     if not args.resume and (not args.content or not args.styles):
         raise StyleBankError("train needs --content and --style (or --resume to continue a run)")

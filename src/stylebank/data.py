@@ -41,13 +41,14 @@ def expand_sources(sources: list[str]) -> list[str]:
 MIN_CONTENT_SIZE = 16
 
 
-def readable_images(files: list[str]) -> list[str]:
-    """The files whose header says they are images of at least MIN_CONTENT_SIZE pixels a side; the others are
-    named in one ImageNote warning. A StyleBankError if none is left."""
+def readable_images(files: list[str], max_pixels: int | None = None) -> list[str]:
+    """The files whose header says they are images of at least MIN_CONTENT_SIZE pixels a side (and at most
+    ``max_pixels``, see load_image); the others are named in one ImageNote warning. A StyleBankError if none is
+    left."""
     kept, skipped = [], []
     for file in files:
         try:
-            if file.startswith(BUILTIN_PREFIX) or min(image_size(file)) >= MIN_CONTENT_SIZE:
+            if file.startswith(BUILTIN_PREFIX) or min(image_size(file, max_pixels)) >= MIN_CONTENT_SIZE:
                 kept.append(file)
             else:
                 skipped.append(f"{file}: smaller than {MIN_CONTENT_SIZE}x{MIN_CONTENT_SIZE}")
@@ -68,9 +69,10 @@ class ContentImages:
     Decoded images are kept in memory (at most 3x the crop size) for the next time they are drawn.
     """
 
-    def __init__(self, sources: list[str], image_size: int, cache_size: int = 512):
-        self.files = readable_images(expand_sources(sources))
+    def __init__(self, sources: list[str], image_size: int, cache_size: int = 512, max_pixels: int | None = None):
+        self.files = readable_images(expand_sources(sources), max_pixels)
         self.image_size = image_size
+        self.max_pixels = max_pixels
         self.load = functools.lru_cache(maxsize=cache_size)(self._load)
         self.unreadable: set[int] = set()  # files whose header was fine but whose pixels were not
 
@@ -78,7 +80,7 @@ class ContentImages:
         return len(self.files)
 
     def _load(self, index: int) -> torch.Tensor:
-        image = to_tensor(load_image(self.files[index]))
+        image = to_tensor(load_image(self.files[index], self.max_pixels))
         return resize_shorter_side(image, 3 * self.image_size) if min(image.shape[-2:]) > 3 * self.image_size else image
 
     def load_readable(self, index: int) -> torch.Tensor:
@@ -129,11 +131,11 @@ def style_name(source: str) -> str:
     return source[len(BUILTIN_PREFIX):] if source.startswith(BUILTIN_PREFIX) else Path(source).stem
 
 
-def load_style_images(sources: list[str], style_size: int) -> list[torch.Tensor]:
+def load_style_images(sources: list[str], style_size: int, max_pixels: int | None = None) -> list[torch.Tensor]:
     """Style images resized so that the longer side is ``style_size`` (enlarged if smaller)."""
     images = []
     for source in sources:
-        image = to_tensor(load_image(source))
+        image = to_tensor(load_image(source, max_pixels))
         height, width = image.shape[-2:]
         if max(height, width) < style_size:
             image = resize_shorter_side(image, round(style_size * min(height, width) / max(height, width)))

@@ -15,7 +15,7 @@ from .errors import StyleBankError
 from .images import load_image, resize_shorter_side, to_tensor
 from .losses import LossWeights, StylizingLoss, image_psnr
 from .lossnet import load_loss_network
-from .train import TrainConfig
+from .config import TrainConfig
 
 
 def image_ssim(output: torch.Tensor, target: torch.Tensor) -> float:

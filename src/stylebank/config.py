@@ -1,0 +1,202 @@
+"""What defines a training run: ``TrainConfig``, the checks on it, and what a resumed or add-style run may change.
+
+Every field declares what it may hold (``setting(..., minimum=...)``); ``TrainConfig.validate`` and the command
+line's option types both read those declarations, so no list of checks is kept by hand. The defaults are
+practical ones for a CPU; ``TrainConfig.paper()`` gives the paper's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import Field, asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import CHECKPOINT_FORMAT, read_info
+from .errors import StyleBankError
+from .losses import LossWeights
+from .model import NetworkConfig
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a numeric setting may hold: a whole number or a finite number, at least (or above) ``minimum``."""
+
+    kind: type  # int or float
+    minimum: float | None = None
+    exclusive: bool = False  # the value must be above minimum, not equal to it
+    optional: bool = False  # None is allowed (and means the documented default)
+    odd: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value``, or None."""
+        if value is None:
+            return None if self.optional else "must be given"
+        number_types = (int,) if self.kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, number_types):
+            return f"must be a {'whole number' if self.kind is int else 'number'}, got {value!r}"
+        if not math.isfinite(value):
+            return f"must be finite, got {value}"
+        if self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum):
+            return f"must be {'above' if self.exclusive else 'at least'} {self.minimum:g}, got {value}"
+        if self.odd and value % 2 == 0:
+            return f"must be odd, got {value}"
+        return None
+
+
+def setting(default: Any, kind: type, minimum: float | None = None, exclusive: bool = False,
+            odd: bool = False) -> Any:
+    """A numeric field with its rule (``None`` as the default makes it optional)."""
+    rule = Rule(kind, minimum, exclusive, optional=default is None, odd=odd)
+    return field(default=default, metadata={"rule": rule})
+
+
+def rule_of(name: str) -> Rule | None:
+    """The rule of TrainConfig field ``name`` (None for the fields that are not numbers)."""
+    return TrainConfig.__dataclass_fields__[name].metadata.get("rule")
+
+
+def option_name(config_field: Field | str) -> str:
+    """How the command line spells a field: image_size -> --image-size, styles -> --style."""
+    name = config_field if isinstance(config_field, str) else config_field.name
+    return "--" + name.removesuffix("s" if name == "styles" else "").replace("_", "-")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run. Defaults are practical ones for a CPU; see ``paper()``."""
+
+    content: list[str] = field(default_factory=lambda: ["builtin"])
+    styles: list[str] = field(default_factory=list)
+    output: str = "model.safetensors"
+    image_size: int = setting(256, int, minimum=16)
+    style_size: int = setting(256, int, minimum=1)
+    iterations: int = setting(4000, int, minimum=1)
+    batch_size: int = setting(4, int, minimum=1)  # m
+    vgg: str = "imagenet"
+    seed: int = setting(0, int)
+    lr: float = setting(1e-3, float, minimum=0, exclusive=True)
+    lr_decay: float = setting(0.8, float, minimum=0, exclusive=True)
+    lr_decay_every: int = setting(30_000, int, minimum=1)
+    # the last N iterations follow a cosine to zero; None: a quarter of the run
+    lr_anneal: int | None = setting(None, int, minimum=0)
+    style_steps: int = setting(2, int, minimum=1)  # T
+    identity_balance: float = setting(1.0, float, minimum=0)  # lambda
+    content_weight: float = setting(LossWeights.content, float, minimum=0)
+    style_weight: float = setting(LossWeights.style, float, minimum=0)
+    tv_weight: float = setting(LossWeights.tv, float, minimum=0)
+    warmup: int = setting(300, int, minimum=0)  # auto-encoder-only iterations first (no VGG, cheap)
+    # the learning rate rises linearly over this many iterations after the warm-up
+    lr_ramp: int = setting(200, int, minimum=0)
+    bank_depth: int = setting(NetworkConfig.bank_depth, int, minimum=1)
+    bank_kernel_size: int = setting(NetworkConfig.bank_kernel_size, int, minimum=1, odd=True)
+    precision: str = "fp32"  # "bf16": autocast both networks (1.6x faster on CPUs with AVX-512 bf16)
+    checkpoint_every: int = setting(500, int, minimum=1)
+    sample_every: int = setting(500, int, minimum=1)
+    log_every: int = setting(10, int, minimum=1)
+    device: str = "auto"
+    preview: str = "builtin:astronaut"  # held out from training; shown in the sample images
+    base_model: str | None = None  # add-style: train new banks only, on top of this model (its file, if any)
+    # refuse images above this many pixels before decoding them (None: images.MAX_PIXELS; 0: no limit)
+    max_pixels: int | None = setting(None, int, minimum=0)
+
+    @classmethod
+    def paper(cls, **overrides) -> "TrainConfig":
+        """The paper's hyper-parameters (Adam 0.01, x0.8 every 30k, 300k iterations, 512 crops, no warm-up)."""
+        return replace(cls(lr=0.01, iterations=300_000, image_size=512, style_size=512, warmup=0), **overrides)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """A configuration from a saved one; keys this version does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def anneal_iterations(self) -> int:
+        return self.iterations // 4 if self.lr_anneal is None else min(self.lr_anneal, self.iterations)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return with_suffix(self.output, ".checkpoint.safetensors")
+
+    @property
+    def samples_dir(self) -> Path:
+        return with_suffix(self.output, ".samples")
+
+    @property
+    def log_path(self) -> Path:
+        return with_suffix(self.output, ".log.jsonl")
+
+    def validate(self) -> None:
+        """Raise StyleBankError for the first setting that cannot work, before any time is spent training."""
+        for config_field in fields(self):
+            rule = config_field.metadata.get("rule")
+            problem = rule.problem(getattr(self, config_field.name)) if rule else None
+            if problem:
+                raise StyleBankError(f"{option_name(config_field)} {problem}")
+        if self.precision not in PRECISIONS:
+            raise StyleBankError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.warmup >= self.iterations and not self.base_model:
+            raise StyleBankError(f"the warm-up ({self.warmup} auto-encoder-only iterations) leaves no stylizing "
+                                 f"iterations out of {self.iterations}; lower --warmup or raise --iterations")
+        if not self.styles:
+            raise StyleBankError("give at least one style image")
+        if not self.content:
+            raise StyleBankError("give at least one content source")
+        if not Path(self.output).suffix == ".safetensors":
+            raise StyleBankError(f"the model file must end in .safetensors: {self.output}")
+
+
+def with_suffix(output: str, suffix: str) -> Path:
+    """A file beside the model file: model.safetensors -> model<suffix>."""
+    path = Path(output)
+    return path.with_name(path.name.removesuffix(".safetensors") + suffix)
+
+
+# What a resumed run may change; everything else comes from the checkpoint so that the run continues exactly.
+# Changing the iterations or the learning-rate schedule continues with the new schedule from the saved step
+# (e.g. a longer run, or an anneal for a run that has levelled off).
+RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal",
+                       "checkpoint_every", "sample_every", "log_every", "device", "max_pixels")
+
+
+def resumed_config(output: str | Path, **changes) -> TrainConfig:
+    """The configuration saved in ``output``'s checkpoint, with ``changes``: any of RESUMABLE_OVERRIDES, and
+    other settings only where they equal the saved ones (so the original command line + --resume works)."""
+    checkpoint = TrainConfig(output=str(output)).checkpoint_path
+    if not checkpoint.exists():
+        raise StyleBankError(f"nothing to resume: {checkpoint} does not exist")
+    saved = TrainConfig.from_dict(read_info(checkpoint, CHECKPOINT_FORMAT)["config"])
+    fixed = sorted(name for name, value in changes.items()
+                   if name not in RESUMABLE_OVERRIDES and value != getattr(saved, name))
+    if fixed:
+        raise StyleBankError(f"{', '.join(option_name(name) for name in fixed)} cannot change when resuming (the "
+                             f"checkpoint fixes it); a resumed run may change only {', '.join(RESUMABLE_OVERRIDES)}")
+    return replace(saved, **changes, output=str(output))
+
+
+ADD_STYLE_ITERATIONS = 1000
+# Only the new banks learn, so there is no shared E/D to protect: the paper's 0.01 learns a new style about 5x
+# faster than the 1e-3 that joint training needs (benchmarks/incremental.py).
+ADD_STYLE_LR = 0.01
+
+
+def add_style_config(base_info: dict, base_model: str, styles: list[str], output: str | Path,
+                     content: list[str] | None = None, **options) -> TrainConfig:
+    """The add-style configuration for a base model whose file metadata is ``base_info``: the base model's own
+    training settings (content, sizes, loss weights, loss network), ADD_STYLE_ITERATIONS at ADD_STYLE_LR on the
+    default schedule (the base run's anneal length was for its own iterations) and the default device and
+    precision (the base run's were for its machine: bf16 is many times slower than fp32 on a CPU without native
+    bf16), then ``options`` (any TrainConfig field)."""
+    base = TrainConfig.from_dict(base_info.get("training") or {})
+    config = replace(base, styles=list(styles), output=str(output), base_model=base_model,
+                     content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
+                     lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal, precision=TrainConfig.precision,
+                     device=TrainConfig.device, max_pixels=TrainConfig.max_pixels,
+                     vgg=base_info.get("loss_network") or base.vgg)
+    return replace(config, **options)
