@@ -1,3 +1,14 @@
+"""Shared fixtures. Whatever is costly (a trained model, an ONNX export) is made once per session in a folder of
+its own and never written to again: a test that changes a model or its files works on a copy (see copy_of), and
+each test still gets its own empty cache folder (isolated_cache)."""
+
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -23,22 +34,82 @@ def stripes(seed: int, size: int) -> Image.Image:
     return Image.fromarray(np.where(mask, colours[0], colours[1]).astype(np.uint8))
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (-n N), each worker gets its share of the cores: torch's default of one thread per core
+    in every worker oversubscribes them, and that is many times slower."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_cache(tmp_path_factory) -> Iterator[Path]:
+    """The cache of the session-scoped fixtures (which run before any test's own isolated_cache is set): never
+    the user's either."""
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("session-cache")
+        patch.setenv("STYLEBANK_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """Never touch the user's cache (converted VGG weights) from a test."""
+    """Never touch the user's cache (converted VGG weights, ONNX exports) from a test, nor another test's: each
+    test starts with an empty one."""
     monkeypatch.setenv("STYLEBANK_CACHE", str(tmp_path / "cache"))
 
 
-@pytest.fixture
-def tiny_data(tmp_path):
-    """A folder of small content photos (one nested, odd sizes) and two style images."""
-    content = tmp_path / "content"
+def make_tiny_data(root: Path) -> dict:
+    """A folder of small content photos (one nested, odd sizes) and two style images, in ``root``."""
+    content = root / "content"
     (content / "nested").mkdir(parents=True)
     for i, (h, w) in enumerate([(40, 52), (48, 48), (37, 61)]):
         folder = content / "nested" if i == 2 else content
         smooth_image(i, h, w).save(folder / f"photo{i}.png")
-    styles = tmp_path / "styles"
+    styles = root / "styles"
     styles.mkdir()
     stripes(10, 48).save(styles / "zebra.png")
     smooth_image(11, 48, 48).save(styles / "blobs.jpg")
-    return {"content": content, "styles": [styles / "zebra.png", styles / "blobs.jpg"], "root": tmp_path}
+    return {"content": content, "styles": [styles / "zebra.png", styles / "blobs.jpg"], "root": root}
+
+
+@pytest.fixture
+def tiny_data(tmp_path):
+    """The small photos and style images in this test's own folder (its root): a test may add files to them."""
+    return make_tiny_data(tmp_path)
+
+
+def folder_contents(folder: Path) -> dict[str, str | None]:
+    """Every file (its SHA-256) and folder in ``folder``."""
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file()
+            else None for path in sorted(folder.rglob("*"))}
+
+
+@contextlib.contextmanager
+def unchanged(folder: Path) -> Iterator[Path]:
+    """A session's shared folder: an error (at the teardown of the session) if any test wrote to it."""
+    before = folder_contents(folder)
+    yield folder
+    after = folder_contents(folder)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"a test changed the shared {folder} (work on a copy): {changed}"
+
+
+@pytest.fixture(scope="session")
+def shared_tiny_data(tmp_path_factory) -> Iterator[dict]:
+    """tiny_data made once per session, for models trained once per session (whose files name these images):
+    read only. A test's own files go in its tmp_path."""
+    data = make_tiny_data(tmp_path_factory.mktemp("shared-data"))
+    with unchanged(data["root"]):
+        yield data
+
+
+def copy_of(model: Path, folder: Path) -> Path:
+    """``model`` and the files beside it that share its name (checkpoint, log, samples), copied into ``folder``:
+    the copy of the model file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in model.parent.glob(model.name.removesuffix(".safetensors") + ".*"):
+        (shutil.copytree if path.is_dir() else shutil.copy2)(path, folder / path.name)
+    return folder / model.name

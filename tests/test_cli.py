@@ -2,22 +2,35 @@ import json
 import struct
 
 import pytest
+from conftest import copy_of, unchanged
 from PIL import Image
 
 import stylebank
+from stylebank import images
 from stylebank.cli import main
 from stylebank.checkpoint import METADATA_KEY
+from stylebank.errors import StyleBankError
+from stylebank.images import load_image
+
+
+@pytest.fixture(scope="session")
+def trained_once(shared_tiny_data, tmp_path_factory):
+    """A tiny model trained by the train command, once per session (its checkpoint, log and samples beside it)."""
+    data = shared_tiny_data
+    model = tmp_path_factory.mktemp("trained") / "tiny.safetensors"
+    code = main(["train", "--content", str(data["content"]), "--style", *map(str, data["styles"]),
+                 "-o", str(model), "--image-size", "32", "--style-size", "32", "--iterations", "4",
+                 "--batch-size", "2", "--vgg", "random", "--warmup", "0", "--device", "cpu", "--quiet",
+                 "--preview", str(data["content"] / "photo0.png")])
+    assert code == 0
+    with unchanged(model.parent):
+        yield model
 
 
 @pytest.fixture
-def trained(tiny_data):
-    model = tiny_data["root"] / "tiny.safetensors"
-    code = main(["train", "--content", str(tiny_data["content"]), "--style", *map(str, tiny_data["styles"]),
-                 "-o", str(model), "--image-size", "32", "--style-size", "32", "--iterations", "4",
-                 "--batch-size", "2", "--vgg", "random", "--warmup", "0", "--device", "cpu", "--quiet",
-                 "--preview", str(tiny_data["content"] / "photo0.png")])
-    assert code == 0
-    return model
+def trained(trained_once, tmp_path):
+    """This test's own copy of the trained model and its files (a resume writes to them)."""
+    return copy_of(trained_once, tmp_path)
 
 
 def test_train_writes_a_safetensors_model_with_metadata(trained):
@@ -87,8 +100,70 @@ def test_resume_from_the_command_line(trained):
     assert stylebank.load(trained, "cpu").info["training"]["steps_done"] == 6
 
 
+def test_the_same_command_with_resume_starts_a_run_that_wrote_no_checkpoint(shared_tiny_data, tmp_path, capsys):
+    """A job killed during start-up, or requeued, reruns its command line with --resume: it starts over."""
+    data, model = shared_tiny_data, tmp_path / "requeued.safetensors"
+    command = ["train", "-o", str(model), "--resume", "--quiet"]
+    assert main(command) == 1
+    assert "nothing to resume: " in capsys.readouterr().err and not model.exists()
+    command += ["--content", str(data["content"]), "--style", str(data["styles"][0]), "--image-size", "32",
+                "--style-size", "32", "--iterations", "2", "--batch-size", "2", "--vgg", "random", "--warmup", "0",
+                "--device", "cpu", "--preview", str(data["content"] / "photo0.png")]
+    assert main(command) == 0
+    err = capsys.readouterr().err
+    assert "note: nothing to resume yet" in err and "starting from the beginning" in err
+    assert stylebank.load(model, "cpu").info["training"]["steps_done"] == 2
+
+
 def test_resume_keeps_what_the_command_line_does_not_change(trained, capsys):
     assert main(["train", "-o", str(trained), "--resume", "--quiet"]) == 0  # the saved 4 iterations, not the default
     assert stylebank.load(trained, "cpu").info["training"]["steps_done"] == 4
     assert main(["train", "-o", str(trained), "--resume", "--style-weight", "8", "--quiet"]) == 1
     assert "--style-weight cannot change when resuming" in capsys.readouterr().err
+
+
+def test_stylize_takes_the_sources_train_takes(tiny_data, tmp_path, capsys):
+    pattern = str(tiny_data["content"] / "**" / "photo[02].png")  # a glob, recursive: photo0 and nested/photo2
+    out = tmp_path / "styled"
+    assert main(["stylize", pattern, "-o", str(out), "--device", "cpu"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["photo0_mosaic.png", "photo2_mosaic.png"]
+    missing = tmp_path / "nowhere.png"  # a missing file fails alone; the others are still done
+    again = tmp_path / "again"
+    assert main(["stylize", str(missing), pattern, "-o", str(again), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "nowhere.png: no such file" in err and "1 of 3 inputs failed" in err and len(list(again.iterdir())) == 2
+    assert main(["stylize", str(tiny_data["content"] / "*.gif"), "-o", str(again), "--device", "cpu"]) == 1
+    assert "*.gif: no images match" in capsys.readouterr().err
+
+
+def test_max_pixels_holds_for_its_own_command_only(tmp_path, monkeypatch, capsys):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (100, 100), "white").save(photo)
+    assert main(["stylize", str(photo), "-o", str(tmp_path / "a.png"), "--max-pixels", "5000"]) == 1
+    assert "above the limit" in capsys.readouterr().err
+    assert main(["stylize", str(photo), "-o", str(tmp_path / "a.png")]) == 0  # the next command: the default
+    assert load_image(photo).size == (100, 100)  # and the Python API
+    monkeypatch.setattr(images, "MAX_PIXELS", 5000)  # a default that refuses the photo...
+    assert main(["stylize", str(photo), "-o", str(tmp_path / "b.png"), "--max-pixels", "0"]) == 0  # ...lifted
+    with pytest.raises(StyleBankError, match="above the limit"):
+        load_image(photo)  # for that command only
+    assert main(["stylize", str(photo), "-o", str(tmp_path / "c.png")]) == 1
+    assert "above the limit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["stylize", "PHOTO", "-o", "out.png"],
+    ["stylize", "builtin:coffee", "--mask", "PHOTO", "--region-styles", "0", "-o", "out.png"],
+    ["sheet", "PHOTO", "-o", "out.png"],
+    ["eval", "--content", "PHOTO", "--vgg", "random", "--image-size", "32"],
+    ["optimize", "PHOTO", "--style", "builtin:mosaic", "--vgg", "random", "--steps", "1", "-o", "out.png"],
+    ["train", "--content", "PHOTO", "--style", "builtin:mosaic", "--vgg", "random", "--iterations", "1",
+     "--warmup", "0", "--image-size", "32", "--style-size", "32", "--batch-size", "1", "--quiet",
+     "-o", "out.safetensors"],
+], ids=lambda command: " ".join(command[:3]))
+def test_max_pixels_reaches_every_image_a_command_reads(command, tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (100, 100), "white").save(photo)
+    arguments = [str(photo) if a == "PHOTO" else str(tmp_path / a) if a.startswith("out.") else a for a in command]
+    assert main([*arguments, "--max-pixels", "5000", "--device", "cpu"]) == 1
+    assert "above the limit of" in capsys.readouterr().err and not list(tmp_path.glob("out.*"))

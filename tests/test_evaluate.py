@@ -1,14 +1,16 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import stylebank
 from stylebank.cli import main
 from stylebank.evaluate import centre_square, image_psnr, image_ssim
 from stylebank.images import load_image, to_tensor
-from stylebank.gatys import gatys_optimize
+from stylebank.gatys import gatys_optimize, stylize_by_optimization
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.lossnet import random_vgg
 from stylebank.train import TrainConfig, train
@@ -30,6 +32,16 @@ def test_gatys_lowers_its_objective():
     image, history = gatys_optimize(criterion, content, 0, steps=30)
     assert history[-1] < 0.5 * history[0] and image.shape == content.shape
     assert 0 <= image.min() and image.max() <= 1
+
+
+def test_stylize_by_optimization_from_pictures():
+    rng = np.random.default_rng(0)
+    content = Image.fromarray(rng.integers(0, 256, (40, 60, 3), np.uint8))
+    style = Image.fromarray(rng.integers(0, 256, (20, 20, 3), np.uint8))  # enlarged to style_size
+    image, history = stylize_by_optimization(content, style, steps=20, max_size=30, style_size=32, vgg="random",
+                                             weights=LossWeights(1, 4, 0.1), device="cpu")
+    assert isinstance(image, Image.Image) and image.size == (30, 20)  # shrunk to max_size first
+    assert len(history) == 20 and history[-1] < 0.5 * history[0]
 
 
 def test_eval_json_has_the_documented_keys(tiny_data, capsys):

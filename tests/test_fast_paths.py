@@ -1,5 +1,8 @@
 """The fast paths give the plain path's images: tiles, bf16, ONNX Runtime (timings are in benchmarks/, not here)."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -173,11 +176,15 @@ def test_fast_bf16_on_gpus_asks_cuda_and_nothing_else_is_fast(supported, monkeyp
     assert not has_fast_bf16(torch.device("mps")) and not has_fast_bf16(torch.device("meta"))
 
 
-@pytest.fixture(scope="module")
-def onnx_file(model, tmp_path_factory):
-    return model.export_onnx(tmp_path_factory.mktemp("onnx") / "model.onnx")
+@pytest.fixture(scope="session")
+def onnx_file(tmp_path_factory):
+    """The bundled model exported by the export command, once per session (an export takes ~20 s)."""
+    path = tmp_path_factory.mktemp("onnx") / "model.onnx"
+    assert main(["export", "-o", str(path)]) == 0 and path.stat().st_size
+    return path
 
 
+@pytest.mark.slow
 def test_onnx_runtime_matches_pytorch(model, onnx_file):
     runner = stylebank.load_onnx(onnx_file)
     assert runner.styles == model.styles
@@ -191,17 +198,30 @@ def test_onnx_runtime_matches_pytorch(model, onnx_file):
         runner.stylize(odd, tile=16)
 
 
-def test_onnx_from_the_command_line(onnx_file, tmp_path):
+@pytest.mark.slow
+def test_onnx_from_the_command_line(model, onnx_file, tmp_path, monkeypatch):
+    import stylebank.export
+
+    # --backend onnxruntime exports the model into its (here empty) cache on the first run and finds it there on
+    # the next; the export itself is a copy of the session's (made by the export command: ~20 s an export)
+    exports = []
+
+    def export_onnx(net, styles, path, source=None):
+        exports.append(Path(path))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(onnx_file, path))
+    monkeypatch.setattr(stylebank.export, "export_onnx", export_onnx)
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8)).save(photo)
     outputs = {}
     for name, extra in (("torch", ["--precision", "fp32"]), ("file", ["-m", str(onnx_file)]),
-                        ("cached", ["--backend", "onnxruntime"])):
+                        ("cached", ["--backend", "onnxruntime"]), ("again", ["--backend", "onnxruntime"])):
         outputs[name] = tmp_path / f"{name}.png"
         assert main(["stylize", str(photo), "-s", "1", "-o", str(outputs[name]), *extra]) == 0
+    assert exports == [stylebank.export.onnx_cache_path(model.net, model.styles)]  # on the first run only
     pixels = {name: np.asarray(Image.open(path), np.int16) for name, path in outputs.items()}
     assert np.abs(pixels["file"] - pixels["torch"]).max() <= 1 and np.array_equal(pixels["file"], pixels["cached"])
-    assert main(["export", "-o", str(tmp_path / "again.onnx")]) == 0 and (tmp_path / "again.onnx").stat().st_size
+    assert np.array_equal(pixels["cached"], pixels["again"])
 
 
 def test_a_bad_onnx_file_is_refused(tmp_path):

@@ -7,7 +7,7 @@ import stylebank
 from stylebank.checkpoint import save_model
 from stylebank.errors import StyleBankError
 from stylebank.fusion import (kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
-                              preserve_color)
+                              keep_content_colors)
 from stylebank.model import StyleBankNet, masks_to_features
 
 NAMES = ["mosaic", "strokes", "waves", "ihc"]
@@ -157,9 +157,9 @@ def assert_luma_and_chroma(kept: torch.Tensor, luma_from: torch.Tensor, chroma_f
 def test_preserve_color_keeps_chroma_takes_luma(photo):
     # a grey stylization with the photo's colours: chroma from the photo, luminance from the grey image
     grey = photo.mean(0, keepdim=True).expand(3, -1, -1)
-    kept = preserve_color(grey, photo)
+    kept = keep_content_colors(grey, photo)
     assert_luma_and_chroma(kept, luma_from=grey, chroma_from=photo)
-    assert torch.allclose(preserve_color(photo, photo), photo, atol=1e-5)
+    assert torch.allclose(keep_content_colors(photo, photo), photo, atol=1e-5)
 
 
 def test_stylize_with_preserve_color_keeps_the_photos_colours(model, photo):

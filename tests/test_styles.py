@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import copy_of, unchanged
 from PIL import Image
 
 import stylebank
@@ -11,12 +12,29 @@ from stylebank.train import TrainConfig, add_styles, train
 
 
 @pytest.fixture
-def base_model(tiny_data):
-    config = TrainConfig(content=[str(tiny_data["content"])], styles=[str(tiny_data["styles"][0])],
-                         output=str(tiny_data["root"] / "base.safetensors"), image_size=32, style_size=32,
-                         batch_size=2, iterations=4, vgg="random", warmup=1, lr_ramp=0, device="cpu",
-                         preview=str(tiny_data["content"] / "photo0.png"))
-    return train(config, progress=False)
+def tiny_data(shared_tiny_data, tmp_path):
+    """The session's photos and style images, which the base model learnt from and names (add-style records the
+    style images' paths): read only. The test's own files go in its root, its tmp_path."""
+    return {**shared_tiny_data, "root": tmp_path}
+
+
+@pytest.fixture(scope="session")
+def base_model_once(shared_tiny_data, tmp_path_factory):
+    """A one-style model trained once per session."""
+    data = shared_tiny_data
+    config = TrainConfig(content=[str(data["content"])], styles=[str(data["styles"][0])],
+                         output=str(tmp_path_factory.mktemp("base") / "base.safetensors"), image_size=32,
+                         style_size=32, batch_size=2, iterations=4, vgg="random", warmup=1, lr_ramp=0, device="cpu",
+                         preview=str(data["content"] / "photo0.png"))
+    model = train(config, progress=False)
+    with unchanged(model.parent):
+        yield model
+
+
+@pytest.fixture
+def base_model(base_model_once, tmp_path):
+    """This test's own copy of the base model (and its files)."""
+    return copy_of(base_model_once, tmp_path)
 
 
 def test_add_style_keeps_everything_else_bit_identical(base_model, tiny_data):

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from stylebank.checkpoint import load_checkpoint, load_model
+from stylebank.cli import main
 from stylebank.data import ContentImages, StyleSampler, expand_sources
 from stylebank.errors import StyleBankError
 from stylebank.images import ImageNote
@@ -173,6 +174,7 @@ def test_resume_before_any_checkpoint_starts_from_the_beginning(tiny_data):
         resumed_config(tiny_data["root"] / "none.safetensors")
 
 
+@pytest.mark.slow
 def test_interrupt_by_sigint_or_sigterm_saves_a_checkpoint_and_resume_goes_on(tiny_data):
     """A real training process gets Ctrl-C, then its resumed run a `kill` (SIGTERM, as cluster schedulers send):
     each saves a checkpoint and exits non-zero saying --resume; each --resume goes on from the saved step."""
@@ -211,9 +213,8 @@ def test_interrupt_by_sigint_or_sigterm_saves_a_checkpoint_and_resume_goes_on(ti
         for path in samples.iterdir():
             path.unlink()
         done = step
-    finished = subprocess.run(command + ["--iterations", str(done + 2), "--resume"], env=env, capture_output=True,
-                              text=True)
-    assert finished.returncode == 0, finished.stderr
+    # the last --resume runs to the end, in this process: an interpreter start-up saved
+    assert main(command[3:] + ["--iterations", str(done + 2), "--resume"]) == 0
     assert sampled_steps() == [done + 1, done + 2]
     assert load_model(output)[1]["training"]["steps_done"] == done + 2
 
@@ -237,8 +238,7 @@ def test_bad_settings_are_refused(tiny_data):
 
 @pytest.mark.slow
 def test_a_short_real_run_lowers_the_style_loss(tiny_data):
-    config = tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], iterations=90, log_every=1,
-                         lr=2e-3, image_size=48, style_size=48)
+    config = tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], iterations=45, log_every=1, lr=2e-3)
     train(config, progress=False)
     style = [json.loads(line)["style"] for line in config.log_path.read_text().splitlines() if '"style"' in line]
     first, last = sum(style[:6]) / 6, sum(style[-6:]) / 6

@@ -5,13 +5,16 @@
     >>> out = model.stylize(image, style="mosaic")
 """
 
-from .api import StyleBankModel, Stylizer, default_model_path, load, load_onnx
-from .errors import StyleBankError
-from .model import NetworkConfig, StyleBankNet
-from .config import TrainConfig
-from .train import train
 from . import samples
+from .api import StyleBankModel, default_model_path, load, load_onnx
+from .config import TrainConfig
+from .errors import StyleBankError
+from .gatys import stylize_by_optimization
+from .model import NetworkConfig, StyleBankNet
+from .stylizer import StylizeOptions, Stylizer
+from .train import add_styles, train
 
 __version__ = "0.1.0"
-__all__ = ["samples", "StyleBankError", "StyleBankModel", "Stylizer", "load_onnx", "StyleBankNet", "NetworkConfig", "TrainConfig", "default_model_path",
-           "load", "train", "__version__"]
+__all__ = ["NetworkConfig", "StyleBankError", "StyleBankModel", "StyleBankNet", "StylizeOptions", "Stylizer",
+           "TrainConfig", "__version__", "add_styles", "default_model_path", "load", "load_onnx", "samples",
+           "stylize_by_optimization", "train"]

@@ -1,24 +1,20 @@
-"""The Python API: ``model = stylebank.load(); model.stylize(image, style=0)``."""
+"""The Python API and the PyTorch backend: ``model = stylebank.load(); model.stylize(image, style=0)``."""
 
 from __future__ import annotations
 
-import tempfile
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from .checkpoint import load_model, load_style_file, save_model, save_style_file
 from .errors import StyleBankError
-from .fusion import (StyleLike, kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
-                     style_index)
-from .fusion import preserve_color as keep_content_colours
-from .images import load_image, resize_to_fit, to_pil, to_tensor, to_uint8_array
+from .fusion import kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style, style_index
+from .images import load_image, resize_to_fit, to_tensor
 from .losses import image_psnr
-from .model import MIN_SIZE, parameter_counts
-from .runtime import PRECISIONS, autocast, has_fast_bf16, resolve_device
+from .model import StyleBankNet, parameter_counts
+from .runtime import autocast, has_fast_bf16, resolve_device
+from .stylizer import MaskLike, StylizeOptions, Stylizer
 from .tiling import DEFAULT_TILE, TILE_PIXELS, stylize_tiled
 
 DEFAULT_MODEL_NAME = "default.safetensors"
@@ -31,79 +27,10 @@ def default_model_path() -> Path:
     return Path(str(resources.files("stylebank") / "models" / DEFAULT_MODEL_NAME))
 
 
-ImageLike = Image.Image | np.ndarray | torch.Tensor
-
-
-def shrink_to_fit(batch: torch.Tensor, max_size: int | None) -> torch.Tensor:
-    """resize_to_fit, with the size error in the user's terms (the image's own size, and what max_size did)."""
-    height, width = batch.shape[-2:]
-    if min(height, width) < MIN_SIZE:
-        raise StyleBankError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
-    resized = resize_to_fit(batch, max_size)
-    if min(resized.shape[-2:]) < MIN_SIZE:
-        raise StyleBankError(f"image is {width}x{height}; shrunk to max size {max_size} it would be "
-                             f"{resized.shape[-1]}x{resized.shape[-2]}, below the {MIN_SIZE}x{MIN_SIZE} StyleBank "
-                             "needs: raise --max-size (0 keeps the size) or crop the image")
-    return resized
-MaskLike = Image.Image | np.ndarray | torch.Tensor | str
-
-
-class Stylizer:
-    """What every backend shares: ``stylize()`` for PIL images, arrays and tensors on top of the backend's
-    ``stylize_tensor()`` and ``styles``."""
-
-    styles: list[str]
-
-    def stylize_tensor(self, images: torch.Tensor, style: StyleLike | list[StyleLike] = 0, mask: MaskLike | None = None,
-                       strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
-                       tile: int | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    @staticmethod
-    def check_strength(strength: float) -> None:
-        if not 0 <= strength <= 1:
-            raise StyleBankError(f"strength must be between 0 and 1, got {strength}")
-
-    @staticmethod
-    def finish(output: torch.Tensor, inputs: torch.Tensor, preserve_color: bool) -> torch.Tensor:
-        return keep_content_colours(output, inputs) if preserve_color else output
-
-    def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,
-                mask: MaskLike | None = None, strength: float = 1.0, preserve_color: bool = False,
-                precision: str = "auto", tile: int | None = None) -> ImageLike:
-        """Stylize a PIL image, an HxWx3 uint8 array, or a float tensor (3, H, W) / (B, 3, H, W) in [0, 1].
-
-        Returns the same kind of object.
-        - ``style``: an index, a name, or a blend ``{0: 0.5, "waves": 0.5}`` / ``"0:0.5,2:0.5"`` (normalised).
-        - ``mask``: regions, as a label image (each distinct grey value or colour, in ascending order, is a region)
-          or ``"kmeans:K"`` (K-means on colour, darkest region first); ``style`` then lists one style or blend
-          per region (``[3, 0, 1]`` or ``"3,0,1"``).
-        - ``strength``: 0 gives the plain reconstruction D(E(I)), 1 the full style.
-        - ``preserve_color``: keep the content's colours, take the stylized luminance.
-        - ``max_size``: first shrink the image so that its longer side fits.
-        - ``precision``: "fp32", "bf16" (autocast), or "auto": bf16 where the device runs it natively and the
-          output stays within 35 dB PSNR of fp32's (checked once on a probe photo), else fp32.
-        - ``tile``: stylize in overlapping tiles of this size (bounded memory, no seams; see stylebank.tiling);
-          None tiles automatically above TILE_PIXELS (2048x2048), 0 never tiles.
-        """
-        options = dict(mask=mask, strength=strength, preserve_color=preserve_color, precision=precision, tile=tile)
-        if isinstance(image, torch.Tensor):
-            if image.dim() not in (3, 4) or image.shape[-3] != 3:
-                raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
-            batch = shrink_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
-            output = self.stylize_tensor(batch, style, **options)
-            return output if image.dim() == 4 else output[0]
-        if not isinstance(image, (Image.Image, np.ndarray)):
-            raise StyleBankError(f"cannot stylize a {type(image).__name__}: give a PIL image, array or tensor")
-        batch = shrink_to_fit(to_tensor(image).unsqueeze(0), max_size)
-        output = self.stylize_tensor(batch, style, **options)[0]
-        return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
-
-
 class StyleBankModel(Stylizer):
     """A trained StyleBank network with its style names, ready to stylize."""
 
-    def __init__(self, net, info: dict, device: torch.device, path: Path | None = None):
+    def __init__(self, net: StyleBankNet, info: dict, device: torch.device, path: Path | None = None):
         self.net = net
         self.info = info
         self.device = device
@@ -116,7 +43,8 @@ class StyleBankModel(Stylizer):
         return list(self.info["styles"])
 
     @property
-    def parameters(self) -> dict[str, int]:
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters by part: encoder, decoder, per style, total (see stylebank.model.parameter_counts)."""
         return parameter_counts(self.net)
 
     def style_index(self, style: int | str) -> int:
@@ -135,37 +63,33 @@ class StyleBankModel(Stylizer):
         return masks
 
     @torch.inference_mode()
-    def stylize_tensor(self, images: torch.Tensor, style: StyleLike | list[StyleLike] = 0, mask: MaskLike | None = None,
-                       strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
-                       tile: int | None = None) -> torch.Tensor:
+    def render(self, batch: torch.Tensor, options: StylizeOptions) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``."""
-        self.check_strength(strength)
-        if tile is not None and tile < 0:
-            raise StyleBankError(f"tile must be a positive number of pixels (0: never tile), got {tile}")
-        dtype = self.compute_dtype(precision)
-        inputs = images.to(self.device, torch.float32)
+        dtype = self.compute_dtype(options.precision)
+        inputs = batch.to(self.device, torch.float32)
         with autocast(self.device, dtype):
-            if mask is None:
-                output = self._fuse(inputs, [parse_style(style, self.styles)], None, strength, tile)
+            if options.mask is None:
+                output = self._fuse(inputs, [parse_style(options.style, self.styles)], None, options)
             else:
-                mixes = parse_region_styles(style, self.styles)
+                mixes = parse_region_styles(options.style, self.styles)
                 outputs = []
                 for image in inputs:
-                    masks = self.region_masks(mask, image)
+                    masks = self.region_masks(options.mask, image)
                     if masks.shape[0] != len(mixes):
                         raise StyleBankError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region "
                                              "styles were given; give one style per region")
-                    outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, strength, tile))
+                    outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, options))
                 output = torch.cat(outputs)
-        return self.finish(output.float().clamp_(0, 1), inputs, preserve_color).to(images.device)
+        return output.float().clamp_(0, 1).to(batch.device)
 
-    def _fuse(self, batch: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None, strength: float,
-              tile: int | None) -> torch.Tensor:
-        """The network's fuse(), in tiles when asked to (``tile``) or when the image is above TILE_PIXELS."""
+    def _fuse(self, batch: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None,
+              options: StylizeOptions) -> torch.Tensor:
+        """The network's fuse(), in tiles when asked to (``options.tile``) or when the image is above TILE_PIXELS."""
         def run(part: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-            return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], strength)
+            return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength)
 
         height, width = batch.shape[-2:]
+        tile = options.tile
         if tile == 0 or (tile is None and height * width <= TILE_PIXELS):
             return run(batch, slice(None), slice(None))
         return stylize_tiled(self.net, batch, run, tile or DEFAULT_TILE)
@@ -173,8 +97,6 @@ class StyleBankModel(Stylizer):
     def compute_dtype(self, precision: str = "auto") -> torch.dtype:
         """fp32 or bf16. 'auto' is bf16 where this device runs it natively and, on a probe photo, its output
         stays within AUTO_BF16_MIN_PSNR dB of fp32's; decided once per model."""
-        if precision not in PRECISIONS:
-            raise StyleBankError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if precision != "auto":
             return torch.bfloat16 if precision == "bf16" else torch.float32
         if self._auto_dtype is None:
@@ -182,8 +104,8 @@ class StyleBankModel(Stylizer):
             if has_fast_bf16(self.device):
                 probe = to_tensor(load_image("builtin:coffee")).unsqueeze(0)
                 probe = resize_to_fit(probe, 128).to(self.device)
-                exact = self.stylize_tensor(probe, precision="fp32")
-                fast = self.stylize_tensor(probe, precision="bf16")
+                exact = self.render(probe, StylizeOptions(precision="fp32"))
+                fast = self.render(probe, StylizeOptions(precision="bf16"))
                 if image_psnr(fast, exact) >= AUTO_BF16_MIN_PSNR:
                     self._auto_dtype = torch.bfloat16
         return self._auto_dtype
@@ -193,13 +115,10 @@ class StyleBankModel(Stylizer):
         """The image each style was trained on, where known (None for styles imported without one)."""
         return list(self.info.get("style_images") or [None] * len(self.styles))
 
-    def _write(self, path: str | Path) -> Path:
-        return save_model(path, self.net, self.styles, self.info.get("loss_network", "unknown"),
-                          self.info.get("training", {}), self.style_images)
-
     def save(self, path: str | Path) -> Path:
         """Write this model (with any styles added, removed, renamed or imported) to a model file."""
-        self.path = self._write(path)
+        self.path = save_model(path, self.net, self.styles, self.info.get("loss_network", "unknown"),
+                               self.info.get("training", {}), self.style_images)
         return self.path
 
     def remove_styles(self, *styles: int | str) -> None:
@@ -251,9 +170,9 @@ class StyleBankModel(Stylizer):
         loads the result into this object. ``options`` are TrainConfig fields (iterations, image_size, …)."""
         from .train import add_styles
 
-        with tempfile.TemporaryDirectory() as folder:  # the model as it is now, with any edits made in memory
-            base = self._write(Path(folder) / "base.safetensors")
-            path = add_styles(base, styles, output, content=content, progress=progress, **options)
+        # the model as it is now, with any edits made in memory (the trainer works on a copy)
+        base = (self.net, {**self.info, "styles": self.styles, "style_images": self.style_images})
+        path = add_styles(base, styles, output, content=content, progress=progress, **options)
         self.net, self.info = load_model(path, self.device)
         self.path = Path(path)
         return self.path
@@ -262,7 +181,7 @@ class StyleBankModel(Stylizer):
         """Write this model as ONNX (any image size; style weights and strength are inputs). See stylebank.export."""
         from .export import export_onnx
 
-        return export_onnx(self, path)
+        return export_onnx(self.net, self.styles, path, source=self.path)
 
     def __repr__(self) -> str:
         return f"StyleBankModel(styles={self.styles}, device={self.device})"
@@ -270,7 +189,7 @@ class StyleBankModel(Stylizer):
 
 def load_onnx(path: str | Path) -> Stylizer:
     """An exported ONNX model, run by ONNX Runtime (needs ``pip install 'stylebank[onnx]'``)."""
-    from .export import OnnxModel
+    from .onnx_backend import OnnxModel
 
     return OnnxModel(path)
 

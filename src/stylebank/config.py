@@ -17,7 +17,7 @@ from .errors import StyleBankError
 from .losses import LossWeights
 from .model import NetworkConfig
 
-PRECISIONS = ("fp32", "bf16")
+TRAINING_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,8 @@ class TrainConfig:
             problem = rule.problem(getattr(self, config_field.name)) if rule else None
             if problem:
                 raise StyleBankError(f"{option_name(config_field)} {problem}")
-        if self.precision not in PRECISIONS:
-            raise StyleBankError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.precision not in TRAINING_PRECISIONS:
+            raise StyleBankError(f"--precision must be one of {', '.join(TRAINING_PRECISIONS)}, got {self.precision!r}")
         if self.warmup >= self.iterations and not self.base_model:
             raise StyleBankError(f"the warm-up ({self.warmup} auto-encoder-only iterations) leaves no stylizing "
                                  f"iterations out of {self.iterations}; lower --warmup or raise --iterations")

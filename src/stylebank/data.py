@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import glob
 import warnings
 from pathlib import Path
 
@@ -11,33 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from .errors import StyleBankError
-from .images import (BUILTIN_PREFIX, IMAGE_EXTENSIONS, ImageNote, image_size, images_in_folder, load_image,
-                     resize_shorter_side, resize_to_fit, to_tensor)
-from .samples import builtin_training_content
+from .images import (BUILTIN_PREFIX, ImageNote, expand_sources, image_size, load_image, resize_longer_side,
+                     resize_shorter_side, to_tensor)
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
-
-
-def expand_sources(sources: list[str]) -> list[str]:
-    """Files, folders (searched recursively for images), glob patterns and ``builtin`` -> a sorted file list."""
-    found: list[str] = []
-    for source in sources:
-        path = Path(source)
-        if source == "builtin":
-            found += builtin_training_content()
-        elif source.startswith(BUILTIN_PREFIX) or path.is_file():
-            found.append(source)
-        elif path.is_dir():
-            found += images_in_folder(path)
-        elif glob.has_magic(source):
-            found += sorted(p for p in glob.glob(source, recursive=True) if Path(p).suffix.lower() in IMAGE_EXTENSIONS)
-        else:
-            raise StyleBankError(f"content source {source}: no such file or folder")
-    if not found:
-        raise StyleBankError(f"no images found in {' '.join(sources)} (looked for {', '.join(IMAGE_EXTENSIONS)})")
-    return found
-
-
 MIN_CONTENT_SIZE = 16
 
 
@@ -133,11 +109,4 @@ def style_name(source: str) -> str:
 
 def load_style_images(sources: list[str], style_size: int, max_pixels: int | None = None) -> list[torch.Tensor]:
     """Style images resized so that the longer side is ``style_size`` (enlarged if smaller)."""
-    images = []
-    for source in sources:
-        image = to_tensor(load_image(source, max_pixels))
-        height, width = image.shape[-2:]
-        if max(height, width) < style_size:
-            image = resize_shorter_side(image, round(style_size * min(height, width) / max(height, width)))
-        images.append(resize_to_fit(image, style_size))
-    return images
+    return [resize_longer_side(to_tensor(load_image(source, max_pixels)), style_size) for source in sources]

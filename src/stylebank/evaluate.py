@@ -9,13 +9,14 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from .data import expand_sources, load_style_images
+from .data import load_style_images
 from .gatys import gatys_optimize
 from .errors import StyleBankError
-from .images import load_image, resize_shorter_side, to_tensor
+from .images import expand_sources, load_image, resize_shorter_side, to_tensor
 from .losses import LossWeights, StylizingLoss, image_psnr
 from .lossnet import load_loss_network
 from .config import TrainConfig
+from .stylizer import StylizeOptions
 
 
 def image_ssim(output: torch.Tensor, target: torch.Tensor) -> float:
@@ -38,64 +39,73 @@ def mean(values: list[float]) -> float:
 
 
 def evaluate(model, contents: list[str], vgg: str | None = None, image_size: int = 256,
-             baseline_steps: int | None = None, progress: bool = True) -> dict:
-    """Reconstruction PSNR/SSIM and per-style content/style losses of ``model`` on ``contents``.
+             baseline_steps: int | None = None, progress: bool = True, max_pixels: int | None = None) -> dict:
+    """Reconstruction PSNR/SSIM and per-style content/style losses of ``model`` on ``contents`` (files, folders,
+    glob patterns, ``builtin:NAME``; see stylebank.images.expand_sources).
 
-    With ``baseline_steps``, the Gatys optimisation of the same objective runs for comparison.
+    With ``baseline_steps``, the Gatys optimisation of the same objective runs for comparison. ``max_pixels``: the
+    largest image read (see stylebank.images.load_image).
     """
+    criterion = evaluation_loss(model, vgg, max_pixels)
+    photos = {name: centre_square(to_tensor(load_image(name, max_pixels)), image_size).to(model.device)
+              for name in expand_sources(contents)}
+    with torch.no_grad():
+        reconstructions = {n: model.net.reconstruct(p.unsqueeze(0)).clamp(0, 1)[0] for n, p in photos.items()}
+    per_image = {name: {"psnr": image_psnr(reconstructions[name], photo),
+                        "ssim": image_ssim(reconstructions[name], photo)} for name, photo in photos.items()}
+    # losses are measured on fp32 outputs, the same on every machine; the timing is of that fp32 path too
+    model.stylize_batch(next(iter(photos.values())).unsqueeze(0), StylizeOptions(0, precision="fp32"))  # warm-up first
+    styles = {style: style_scores(model, criterion, index, photos, reconstructions, baseline_steps, progress)
+              for index, style in enumerate(model.styles)}
+    return {"model": str(model.path), "loss_network": criterion.loss_network.source, "image_size": image_size,
+            "images": list(photos),
+            "reconstruction": {"psnr": mean([v["psnr"] for v in per_image.values()]),
+                               "ssim": mean([v["ssim"] for v in per_image.values()]), "per_image": per_image},
+            "styles": styles}
+
+
+def evaluation_loss(model, vgg: str | None, max_pixels: int | None) -> StylizingLoss:
+    """The objective ``model`` was trained for (its loss weights and style images), measured by ``vgg`` (default:
+    the loss network it was trained with)."""
     training = TrainConfig.from_dict(model.info.get("training") or {})
-    source = vgg or model.info.get("loss_network") or training.vgg
-    loss_network = load_loss_network(source, model.device)
+    loss_network = load_loss_network(vgg or model.info.get("loss_network") or training.vgg, model.device)
     weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
     unknown = [name for name, image in zip(model.styles, model.style_images) if image is None]
     if unknown:
         raise StyleBankError(f"no style image is recorded for {', '.join(unknown)} (imported without one?), so "
                              "its style loss can't be measured; remove it from a copy of the model to evaluate the rest")
-    style_images = load_style_images(model.style_images, training.style_size)
-    criterion = StylizingLoss(loss_network, [s.to(model.device) for s in style_images], weights)
-    photos = {name: centre_square(to_tensor(load_image(name)), image_size).to(model.device)
-              for name in expand_sources(contents)}
-    per_image, styles = {}, {}
-    with torch.no_grad():
-        reconstructions = {n: model.net.reconstruct(p.unsqueeze(0)).clamp(0, 1)[0] for n, p in photos.items()}
+    style_images = load_style_images(model.style_images, training.style_size, max_pixels)
+    return StylizingLoss(loss_network, [s.to(model.device) for s in style_images], weights)
+
+
+def style_scores(model, criterion: StylizingLoss, index: int, photos: dict[str, torch.Tensor],
+                 reconstructions: dict[str, torch.Tensor], baseline_steps: int | None, progress: bool) -> dict:
+    """The losses and time of style ``index`` on ``photos`` (and of the Gatys baseline, with ``baseline_steps``)."""
+    ours, plain, gatys, ours_seconds, gatys_seconds = [], [], [], [], []
+    target = torch.tensor([index], device=model.device)
     for name, photo in photos.items():
-        per_image[name] = {"psnr": image_psnr(reconstructions[name], photo),
-                           "ssim": image_ssim(reconstructions[name], photo)}
-    # losses are measured on fp32 outputs, the same on every machine; the timing is of that fp32 path too
-    model.stylize_tensor(next(iter(photos.values())).unsqueeze(0), 0, precision="fp32")  # warm-up first
-    for index, style in enumerate(model.styles):
-        ours, plain, gatys, ours_seconds, gatys_seconds = [], [], [], [], []
-        target = torch.tensor([index], device=model.device)
-        for name, photo in photos.items():
-            batch = photo.unsqueeze(0)
-            started = time.perf_counter()
-            output = model.stylize_tensor(batch, index, precision="fp32")
-            ours_seconds.append(time.perf_counter() - started)
-            with torch.no_grad():
-                ours.append({k: v.item() for k, v in criterion(output, batch, target).items()})
-                plain.append(criterion(reconstructions[name].unsqueeze(0), batch, target)["style"].item())
-            if baseline_steps:
-                started = time.perf_counter()
-                optimised, _ = gatys_optimize(criterion, batch, index, baseline_steps, progress=progress)
-                gatys_seconds.append(time.perf_counter() - started)
-                with torch.no_grad():
-                    gatys.append({k: v.item() for k, v in criterion(optimised, batch, target).items()})
-        styles[style] = {"content_loss": mean([o["content"] for o in ours]),
-                         "style_loss": mean([o["style"] for o in ours]),
-                         "reconstruction_style_loss": mean(plain),
-                         "seconds_per_image": mean(ours_seconds)}
+        batch = photo.unsqueeze(0)
+        started = time.perf_counter()
+        output = model.stylize_batch(batch, StylizeOptions(index, precision="fp32"))
+        ours_seconds.append(time.perf_counter() - started)
+        with torch.no_grad():
+            ours.append({k: v.item() for k, v in criterion(output, batch, target).items()})
+            plain.append(criterion(reconstructions[name].unsqueeze(0), batch, target)["style"].item())
         if baseline_steps:
-            entry = styles[style]
-            entry["gatys"] = {"content_loss": mean([g["content"] for g in gatys]),
-                              "style_loss": mean([g["style"] for g in gatys]),
-                              "steps": baseline_steps, "seconds_per_image": mean(gatys_seconds)}
-            entry["ratios"] = {"content": entry["content_loss"] / max(entry["gatys"]["content_loss"], 1e-12),
-                               "style": entry["style_loss"] / max(entry["gatys"]["style_loss"], 1e-12)}
-    return {"model": str(model.path), "loss_network": loss_network.source, "image_size": image_size,
-            "images": list(photos),
-            "reconstruction": {"psnr": mean([v["psnr"] for v in per_image.values()]),
-                               "ssim": mean([v["ssim"] for v in per_image.values()]), "per_image": per_image},
-            "styles": styles}
+            started = time.perf_counter()
+            optimised, _ = gatys_optimize(criterion, batch, index, baseline_steps, progress=progress)
+            gatys_seconds.append(time.perf_counter() - started)
+            with torch.no_grad():
+                gatys.append({k: v.item() for k, v in criterion(optimised, batch, target).items()})
+    entry = {"content_loss": mean([o["content"] for o in ours]), "style_loss": mean([o["style"] for o in ours]),
+             "reconstruction_style_loss": mean(plain), "seconds_per_image": mean(ours_seconds)}
+    if baseline_steps:
+        entry["gatys"] = {"content_loss": mean([g["content"] for g in gatys]),
+                          "style_loss": mean([g["style"] for g in gatys]),
+                          "steps": baseline_steps, "seconds_per_image": mean(gatys_seconds)}
+        entry["ratios"] = {"content": entry["content_loss"] / max(entry["gatys"]["content_loss"], 1e-12),
+                           "style": entry["style_loss"] / max(entry["gatys"]["style_loss"], 1e-12)}
+    return entry
 
 
 def markdown_report(result: dict) -> str:

@@ -1,4 +1,4 @@
-"""ONNX export, and stylizing with ONNX Runtime.
+"""ONNX export (the ONNX Runtime backend that runs the file is stylebank.onnx_backend).
 
 The exported graph takes the image (1, 3, H, W) of any size, one weight per style and a strength, and blends the
 style banks' filters inside the graph: a bank is one linear conv, so sum_i w_i K_i(F) is a single conv with
@@ -12,6 +12,7 @@ Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'`` (onnx, onnxscript, o
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import importlib
 import io
@@ -22,16 +23,15 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .api import Stylizer, StyleBankModel
 from .atomic import sync_folder
+from .checkpoint import weights_digest
 from .errors import StyleBankError
-from .fusion import StyleLike, parse_style
 from .lossnet import cache_dir
 from .model import MIN_SIZE, StyleBankNet
 
@@ -39,7 +39,8 @@ ONNX_METADATA_KEY = "stylebank"
 OPSET = 18
 
 
-def require(module: str):
+def require(module: str) -> ModuleType:
+    """An optional module of the ``onnx`` extra, or a StyleBankError saying how to install it."""
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -87,15 +88,15 @@ def quiet_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def export_onnx(model: StyleBankModel, path: str | Path) -> Path:
-    """Write ``model`` as an ONNX file with dynamic height and width; style names go in its metadata."""
+def export_onnx(net: StyleBankNet, styles: list[str], path: str | Path, source: str | Path | None = None) -> Path:
+    """Write ``net`` as an ONNX file with dynamic height and width; the style names (and ``source``, the model
+    file it came from) go in its metadata. ``net`` itself is not changed (the export works on a CPU copy)."""
     require("onnxscript")
     onnx = require("onnx")
     path = Path(path)
-    module = BlendedBankNet(model.net.to("cpu").float()).eval()
+    module = BlendedBankNet(copy.deepcopy(net).to("cpu").float()).eval()
     # an example that needs padding on both sides, so that the padding stays in the graph for every size
-    example = (torch.rand(1, 3, 67, 90), torch.full((model.net.num_styles,), 1 / model.net.num_styles),
-               torch.tensor(1.0))
+    example = (torch.rand(1, 3, 67, 90), torch.full((net.num_styles,), 1 / net.num_styles), torch.tensor(1.0))
     height, width = torch.export.Dim("height", min=MIN_SIZE), torch.export.Dim("width", min=MIN_SIZE)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -108,62 +109,24 @@ def export_onnx(model: StyleBankModel, path: str | Path) -> Path:
                                               "strength": None})
         graph = onnx.load(temporary)
         entry = graph.metadata_props.add()
-        entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": model.styles, "source": str(model.path)})
+        entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source)})
         onnx.save(graph, temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    finally:
-        model.net.to(model.device)
     sync_folder(path.parent)
     return path
 
 
-def cached_onnx(model: StyleBankModel) -> Path:
-    """The model exported once into the cache, keyed by the model file's contents."""
-    digest = hashlib.sha256(Path(model.path).read_bytes()).hexdigest()[:16]
-    target = cache_dir() / "onnx" / f"{digest}-torch{torch.__version__.split('+')[0]}.onnx"
-    return target if target.exists() else export_onnx(model, target)
+def onnx_cache_path(net: StyleBankNet, styles: list[str]) -> Path:
+    """Where the cache keeps ``net``'s export: named by its weights and style names (not by a file's bytes, so
+    a model edited in memory, or the same model saved again, finds the right export) and the torch version."""
+    digest = weights_digest(net, digest=hashlib.sha256(json.dumps(list(styles)).encode()))
+    return cache_dir() / "onnx" / f"{digest.hexdigest()[:16]}-torch{torch.__version__.split('+')[0]}.onnx"
 
 
-class OnnxModel(Stylizer):
-    """An exported model run by ONNX Runtime on the CPU: ``stylize()`` as for StyleBankModel, without masks."""
-
-    def __init__(self, path: str | Path):
-        ort = require("onnxruntime")
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise StyleBankError(f"{path}: no such file")
-        try:
-            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
-            info = json.loads(self.session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
-        except Exception as error:  # onnxruntime raises its own exception types for bad files
-            raise StyleBankError(f"{path}: not a stylebank ONNX model ({str(error).splitlines()[0]})") from None
-        self.info = info
-        self.device = torch.device("cpu")
-
-    @property
-    def styles(self) -> list[str]:
-        return list(self.info["styles"])
-
-    def stylize_tensor(self, images: torch.Tensor, style: StyleLike | list[StyleLike] = 0, mask=None,
-                       strength: float = 1.0, preserve_color: bool = False, precision: str = "fp32",
-                       tile: int | None = None) -> torch.Tensor:
-        """(B, 3, H, W) floats in [0, 1] -> stylized, like StyleBankModel.stylize_tensor (fp32, untiled, no masks)."""
-        if mask is not None:
-            raise StyleBankError("regions (--mask/--regions) need the PyTorch backend")
-        if tile:
-            raise StyleBankError("tiles (--tile) need the PyTorch backend")
-        if precision not in ("auto", "fp32"):
-            raise StyleBankError("the ONNX Runtime backend computes in fp32; use --precision fp32 or auto")
-        self.check_strength(strength)
-        weights = np.zeros(len(self.styles), np.float32)
-        for index, weight in parse_style(style, self.styles).items():
-            weights[index] = weight
-        inputs = images.detach().float().cpu()
-        outputs = [self.session.run(None, {"image": image[None].numpy(), "style_weights": weights,
-                                           "strength": np.array(strength, np.float32)})[0]
-                   for image in inputs]
-        output = torch.from_numpy(np.concatenate(outputs)).clamp_(0, 1)
-        return self.finish(output, inputs, preserve_color).to(images.device)
+def cached_onnx(net: StyleBankNet, styles: list[str], source: str | Path | None = None) -> Path:
+    """``net`` exported once into the cache (see onnx_cache_path); later calls reuse the file."""
+    target = onnx_cache_path(net, styles)
+    return target if target.exists() else export_onnx(net, styles, target, source)

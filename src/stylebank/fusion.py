@@ -126,7 +126,7 @@ def parse_regions(spec: str) -> int:
 _RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
 
 
-def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+def keep_content_colors(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """The stylized luminance with the content's chrominance (YCbCr), for (..., 3, H, W) in [0, 1]."""
     to_ycbcr = _RGB_TO_YCBCR.to(stylized)
     luma = torch.einsum("ij,...jhw->...ihw", to_ycbcr[:1], stylized)

@@ -7,9 +7,14 @@ Slow (hundreds of VGG passes per image) but the quality reference a feed-forward
 from __future__ import annotations
 
 import torch
+from PIL import Image
 from tqdm import tqdm
 
-from .losses import StylizingLoss
+from .config import TrainConfig
+from .images import resize_longer_side, resize_to_fit, to_pil, to_tensor
+from .losses import LossWeights, StylizingLoss
+from .lossnet import load_loss_network
+from .runtime import resolve_device
 
 GATYS_STEPS = 300
 GATYS_LR = 0.02
@@ -32,3 +37,23 @@ def gatys_optimize(criterion: StylizingLoss, content: torch.Tensor, style: int, 
             image.clamp_(0, 1)
         history.append(loss.item())
     return image.detach(), history
+
+
+def stylize_by_optimization(content: Image.Image, style: Image.Image, steps: int = GATYS_STEPS,
+                            max_size: int | None = 512, style_size: int = TrainConfig.style_size,
+                            vgg: str = "imagenet", weights: LossWeights = LossWeights(), lr: float = GATYS_LR,
+                            device: str | torch.device = "auto", progress: bool = False
+                            ) -> tuple[Image.Image, list[float]]:
+    """``content`` in the style of ``style`` by the Gatys optimisation: no trained model, any style, slow.
+
+    The photo is first shrunk so that its longer side is at most ``max_size`` (None keeps its size), the style
+    image resized so that its longer side is ``style_size``; then ``steps`` Adam steps on the pixels lower
+    the objective of ``weights`` measured by the loss network ``vgg`` (see stylebank.lossnet.load_loss_network).
+    Returns the picture and the objective at every step.
+    """
+    target = resolve_device(device)
+    photo = resize_to_fit(to_tensor(content), max_size).unsqueeze(0).to(target)
+    style_image = resize_longer_side(to_tensor(style), style_size).to(target)
+    criterion = StylizingLoss(load_loss_network(vgg, target), [style_image], weights)
+    image, history = gatys_optimize(criterion, photo, 0, steps, lr, progress)
+    return to_pil(image[0]), history

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import struct
 import warnings
 from collections.abc import Iterator
@@ -15,15 +16,54 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .atomic import atomic_write
 from .errors import StyleBankError
+from .samples import builtin_image, builtin_training_content
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 BUILTIN_PREFIX = "builtin:"
 
 
+def is_image_file(path: Path) -> bool:
+    """A file with one of the IMAGE_EXTENSIONS (what a folder or a pattern contributes)."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+
+
 def images_in_folder(folder: Path) -> list[str]:
     """Every image file below ``folder`` (recursively), sorted."""
-    return sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    return sorted(str(p) for p in folder.rglob("*") if is_image_file(p))
+
+
+def expand_sources(sources: list[str], missing_ok: bool = False) -> list[str]:
+    """The image files that ``sources`` name, in the order given: files, folders (searched recursively, sorted),
+    glob patterns ('photos/*.jpg', 'coco/**/*.jpg'; sorted), ``builtin:NAME`` and ``builtin`` (the bundled
+    training photos, see stylebank.samples). The files themselves are not opened: reading reports a bad one.
+
+    A folder or pattern without images is a StyleBankError, and so is a path that does not exist, unless
+    ``missing_ok``: then it is kept, for its reader to report, so that a batch can go on with the other files.
+    """
+    if not sources:
+        raise StyleBankError("no images given")
+    return [file for source in sources for file in source_files(source, missing_ok)]
+
+
+def source_files(source: str, missing_ok: bool) -> list[str]:
+    """The image files of one source of ``expand_sources``."""
+    path = Path(source)
+    if source == "builtin":
+        return builtin_training_content()
+    if source.startswith(BUILTIN_PREFIX) or path.is_file():
+        return [source]
+    if path.is_dir():
+        files, where = images_in_folder(path), "in this folder"
+    elif glob.has_magic(source):
+        files, where = sorted(p for p in glob.glob(source, recursive=True) if is_image_file(Path(p))), "match"
+    elif missing_ok:
+        return [source]
+    else:
+        raise StyleBankError(f"{source}: no such file or folder")
+    if not files:
+        raise StyleBankError(f"{source}: no images {where} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    return files
 
 
 # Refuse images above this many pixels before decoding them (a tiny PNG can decode to gigabytes). 100 MP is a
@@ -44,8 +84,6 @@ def load_image(source: str | Path, max_pixels: int | None = None) -> Image.Image
     """
     text = str(source)
     if text.startswith(BUILTIN_PREFIX):
-        from .samples import builtin_image
-
         return builtin_image(text[len(BUILTIN_PREFIX):])
     with opened_image(source, max_pixels) as image:
         if getattr(image, "n_frames", 1) > 1:
@@ -152,6 +190,14 @@ def resize_shorter_side(tensor: torch.Tensor, size: int) -> torch.Tensor:
     scale = size / min(height, width)
     new = (max(1, round(height * scale)), max(1, round(width * scale)))
     return F.interpolate(tensor.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
+def resize_longer_side(tensor: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize (3, H, W) so that its longer side is ``size``: shrunk, or enlarged (as style images are)."""
+    height, width = tensor.shape[-2:]
+    if max(height, width) < size:
+        tensor = resize_shorter_side(tensor, round(size * min(height, width) / max(height, width)))
+    return resize_to_fit(tensor, size)
 
 
 def save_image(image: Image.Image | torch.Tensor, path: str | Path) -> Path:

@@ -10,7 +10,7 @@ independent of the loss network's scale, so the same defaults serve the imagenet
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -29,9 +29,6 @@ class LossWeights:
     content: float = 1.0
     style: float = 4.0
     tv: float = 1.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:

@@ -352,6 +352,16 @@ class Trainer:
         return self.save_model()
 
 
+def can_resume(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` exists to resume from; where it does not (a run killed during start-up, a cluster
+    job requeued), a TrainingNote says that training starts from the beginning."""
+    if checkpoint.exists():
+        return True
+    warnings.warn(f"nothing to resume yet ({checkpoint} does not exist): starting from the beginning", TrainingNote,
+                  stacklevel=3)
+    return False
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True, base: LoadedModel | None = None) -> Path:
     """Train a StyleBank model as ``config`` says and return the model file's path.
 
@@ -359,10 +369,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, base
     RESUMABLE_OVERRIDES are taken. Where no checkpoint was written yet (a run killed during start-up, a cluster
     job requeued), training starts from the beginning with a TrainingNote.
     """
-    if resume and not config.checkpoint_path.exists():
-        warnings.warn(f"nothing to resume yet ({config.checkpoint_path} does not exist): starting from the "
-                      "beginning", TrainingNote, stacklevel=2)
-        resume = False
+    resume = resume and can_resume(config.checkpoint_path)
     if resume:
         config = resumed_config(config.output, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})
     return Trainer(config, resume=resume, base=base).run(progress=progress)
