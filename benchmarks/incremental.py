@@ -27,7 +27,8 @@ import stylebank
 from stylebank.data import ContentImages, load_style_images
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.samples import HELD_OUT_PHOTOS
-from stylebank.train import ADD_STYLE_LR, TrainConfig, Trainer, add_style_config
+from stylebank.config import ADD_STYLE_LR, TrainConfig, add_style_config
+from stylebank.train import Trainer
 
 
 @torch.no_grad()
@@ -101,8 +102,8 @@ def main() -> None:
     vgg = model.info["loss_network"]
     workdir = Path(tempfile.mkdtemp(prefix="stylebank-incremental-"))
     common = dict(device="cpu", checkpoint_every=10**9, sample_every=10**9)
-    adder = Trainer(add_style_config(model.path, [args.style], workdir / "added.safetensors", lr=args.add_lr,
-                                     iterations=args.add_limit, **common))
+    adder = Trainer(add_style_config(model.info, str(model.path), [args.style], workdir / "added.safetensors",
+                                     lr=args.add_lr, iterations=args.add_limit, **common))
     images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
         8, torch.Generator().manual_seed(0))
     weights = LossWeights(base.content_weight, base.style_weight, base.tv_weight)

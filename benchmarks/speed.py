@@ -35,7 +35,9 @@ from stylebank.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_
 from stylebank.lossnet import load_loss_network  # noqa: E402
 from stylebank.model import ConvNormReLU  # noqa: E402
 from stylebank.runtime import autocast  # noqa: E402
-from stylebank.train import TrainConfig, Trainer, add_style_config  # noqa: E402
+from stylebank.checkpoint import MODEL_FORMAT, read_info  # noqa: E402
+from stylebank.config import TrainConfig, add_style_config  # noqa: E402
+from stylebank.train import Trainer  # noqa: E402
 
 
 def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
@@ -183,7 +185,8 @@ def training_rows(size: int, steps: int) -> list[dict]:
         seconds = median_seconds(plain_training_step(trainer), steps, warmup=2)
         rows.insert(0, {"variant": "plain fp32 loop (baseline)", "size": size, "seconds": seconds,
                         "images_per_second": trainer.config.batch_size / seconds})
-        config = add_style_config(stylebank.default_model_path(), ["builtin:hubble_deep_field"],
+        base = stylebank.default_model_path()
+        config = add_style_config(read_info(base, MODEL_FORMAT), str(base), ["builtin:hubble_deep_field"],
                                   Path(folder) / "added.safetensors", vgg="random", device="cpu")
         trainer = Trainer(config)
         seconds = median_seconds(trainer.train_step, steps, warmup=2)

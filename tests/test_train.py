@@ -151,6 +151,21 @@ def test_the_learning_rate_anneals_to_zero_over_the_last_iterations(tiny_data):
     assert all(a > b for a, b in zip(rates[3:], rates[4:])) and rates[-1] == pytest.approx(0, abs=1e-12)
 
 
+def test_adam_steps_with_the_learning_rate_of_each_step(tiny_data):
+    """The schedule is what the optimizer really uses: warm-up, then the ramp, the decay and the anneal."""
+    config = tiny_config(tiny_data, iterations=9, warmup=2, lr_ramp=3, lr_decay=0.5, lr_decay_every=4, lr_anneal=3)
+    trainer = Trainer(config)
+    used = []
+    step = trainer.optimizer.step
+    trainer.optimizer.step = lambda: (used.append(trainer.optimizer.param_groups[0]["lr"]), step())[1]
+    for _ in range(config.iterations):
+        trainer.train_step()
+    # warm-up (2), ramp (3), x0.5 every 4, cosine over the last 3: 1, 0.75, 0.25
+    factors = [1.0, 1.0, 1 / 3, 2 / 3, 0.5, 0.5, 0.5 * 1.0, 0.5 * 0.75, 0.25 * 0.25]
+    assert used == pytest.approx([config.lr * factor for factor in factors], abs=1e-12)
+    assert used == [trainer.learning_rate(step) for step in range(config.iterations)]
+
+
 def test_a_resumed_run_may_extend_and_anneal(tiny_data):
     first = tiny_config(tiny_data, iterations=4, lr_anneal=0, log_every=1)
     train(first, progress=False)

@@ -6,7 +6,8 @@ Model file: tensors ``encoder.*``, ``decoder.*``, ``bank.<i>.*``; metadata key `
 Style file: one bank's tensors ``bank.*``; JSON with the style's name, the bank's shape and a fingerprint of the
 encoder/decoder it was trained with (a bank only makes sense with those).
 Checkpoint: the same model tensors under ``model.``, Adam's state under ``optimizer.<param>.<name>``, RNG states
-under ``rng.``, and JSON with the step, scheduler, optimizer hyper-parameters and the training configuration.
+under ``rng.``, and JSON with the step, the optimizer's hyper-parameters and the training configuration (the
+learning rate follows from the step; checkpoints of earlier versions also hold a scheduler state, now unused).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def read_info(path: str | Path, expected_format: str) -> dict:
     if not path.is_file():
         raise StyleBankError(f"{path}: no such file")
     try:  # parsing safetensors runs no code, so it comes first; only a file that fails is looked at further
-        with safe_open(str(path), "pt") as handle:
+        with safe_open(str(path), "numpy") as handle:  # "pt" maps the file a second time: a race with a writer
             raw = (handle.metadata() or {}).get(METADATA_KEY)
     except (SafetensorError, OSError, ValueError) as error:
         with open(path, "rb") as file:
@@ -120,7 +121,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[St
 
 def save_checkpoint(path: str | Path, net: StyleBankNet, optimizer: torch.optim.Optimizer,
                     rng_states: dict[str, torch.Tensor], info: dict) -> Path:
-    """The whole training state: weights, Adam's moments, RNG states, and ``info`` (step, scheduler, config…)."""
+    """The whole training state: weights, Adam's moments, RNG states, and ``info`` (step, config, style queue…)."""
     optimizer_state = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
     for param, state in optimizer_state["state"].items():

@@ -8,6 +8,7 @@ practical ones for a CPU; ``TrainConfig.paper()`` gives the paper's.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,7 @@ class Rule:
         """What is wrong with ``value``, or None."""
         if value is None:
             return None if self.optional else "must be given"
-        number_types = (int,) if self.kind is int else (int, float)
-        if isinstance(value, bool) or not isinstance(value, number_types):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if self.kind is int else numbers.Real):
             return f"must be a {'whole number' if self.kind is int else 'number'}, got {value!r}"
         if not math.isfinite(value):
             return f"must be finite, got {value}"
