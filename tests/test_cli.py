@@ -1,5 +1,8 @@
 import json
+import signal
 import struct
+import subprocess
+import sys
 
 import pytest
 from conftest import copy_of, unchanged
@@ -71,11 +74,15 @@ def test_stylize_a_folder_into_a_folder(trained, tiny_data, tmp_path, monkeypatc
     assert (tmp_path / "photo1_zebra.png").exists()
 
 
-def test_stylize_max_size_shrinks(trained, tiny_data, tmp_path):
+def test_stylize_max_size_shrinks_and_says_so(trained, tiny_data, tmp_path, capsys):
     out = tmp_path / "small.png"
     assert main(["stylize", str(tiny_data["content"] / "photo0.png"), "-m", str(trained), "-o", str(out),
                  "--max-size", "26"]) == 0
-    assert max(Image.open(out).size) == 26
+    assert Image.open(out).size == (26, 20)
+    assert "photo0.png is 52x40; stylized at 26x20 (--max-size 26; --max-size 0 keeps" in capsys.readouterr().err
+    assert main(["stylize", str(tiny_data["content"] / "photo0.png"), "-m", str(trained), "-o", str(out),
+                 "--overwrite"]) == 0  # the default 1024 leaves it as it is, without a word
+    assert Image.open(out).size == (52, 40) and capsys.readouterr().err == ""
 
 
 def test_errors_are_one_line_without_traceback(trained, tiny_data, tmp_path, capsys):
@@ -167,3 +174,18 @@ def test_max_pixels_reaches_every_image_a_command_reads(command, tmp_path, capsy
     arguments = [str(photo) if a == "PHOTO" else str(tmp_path / a) if a.startswith("out.") else a for a in command]
     assert main([*arguments, "--max-pixels", "5000", "--device", "cpu"]) == 1
     assert "above the limit of" in capsys.readouterr().err and not list(tmp_path.glob("out.*"))
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        main(["--version"])
+    assert exit_code.value.code == 0 and capsys.readouterr().out == f"stylebank {stylebank.__version__}\n"
+
+
+def test_a_reader_that_stops_reading_gets_no_error_message():
+    """`stylebank info --json | head -1`: the pipe closes before the output is written; no 'Broken pipe' error."""
+    process = subprocess.Popen([sys.executable, "-m", "stylebank", "info", "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()  # long before the child has imported torch and written anything
+    error = process.stderr.read().decode()
+    assert process.wait() == 128 + signal.SIGPIPE and error == ""

@@ -1,6 +1,8 @@
 """The fast paths give the plain path's images: tiles, bf16, ONNX Runtime (timings are in benchmarks/, not here)."""
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +184,16 @@ def onnx_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("onnx") / "model.onnx"
     assert main(["export", "-o", str(path)]) == 0 and path.stat().st_size
     return path
+
+
+@pytest.mark.slow
+def test_the_export_writes_one_file_as_other_outputs_are_written(onnx_file):
+    """No side file of the exporter's (its weights, .data) is left beside the export, and the file is readable as
+    the umask says, like every other output (the exporter's temporary file was 0600)."""
+    assert [p.name for p in onnx_file.parent.iterdir()] == ["model.onnx"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(onnx_file.stat().st_mode) == 0o666 & ~umask
 
 
 @pytest.mark.slow

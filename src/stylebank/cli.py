@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 import warnings
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
+from . import __version__
 from .errors import StyleBankError
 from .images import (BUILTIN_PREFIX, MAX_PIXELS, SAVE_FORMATS, expand_sources, load_image, load_label_image,
                      save_image)
@@ -124,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line; each command's options are set by its ``add_<command>``, beside its handler."""
     parser = OneLineErrorParser(prog="stylebank", description="StyleBank neural style transfer (Chen et al. 2017).")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--version", action="version", version=f"stylebank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for add_command in (add_train, add_add_style, add_stylize, add_export, add_sheet, add_eval, add_optimize,
                         add_info, add_styles, add_export_style, add_import_style):
@@ -336,11 +340,15 @@ def run_stylize(args: argparse.Namespace) -> int:
     for source, target in zip(inputs, outputs):
         try:
             check_output(target, args.overwrite, protected)
-            result = model.stylize(load_image(source, args.max_pixels), style, max_size=args.max_size or None,
-                                   mask=mask, strength=args.strength, preserve_color=args.preserve_color,
-                                   precision=args.precision, tile=args.tile)
+            image = load_image(source, args.max_pixels)
+            result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
+                                   preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
             save_image(result, target)
             print(f"{source} -> {target}")
+            if result.size != image.size:  # said after the line it belongs to
+                print(f"stylebank: note: {source} is {image.width}x{image.height}; stylized at "
+                      f"{result.width}x{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)",
+                      file=sys.stderr)
         except StyleBankError as error:
             message = str(error)
             failures.append(source)
@@ -586,7 +594,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_note
-            return args.handler(args)
+            code = args.handler(args)
+            sys.stdout.flush()  # a reader that stopped reading (| head) shows here, not at the interpreter's exit
+            return code
+    except BrokenPipeError:
+        # the reader has what it wanted: no message; stdout to /dev/null so that the exit's own flush is quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE  # as a program killed by SIGPIPE, the shell's convention
     except TrainingInterrupted as error:
         print(f"stylebank: {error}", file=sys.stderr)
         return 128 + error.signum  # the shell's convention: 130 after Ctrl-C, 143 after SIGTERM

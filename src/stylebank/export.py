@@ -18,7 +18,6 @@ import importlib
 import io
 import json
 import logging
-import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .atomic import sync_folder
+from .atomic import atomic_write
 from .checkpoint import weights_digest
 from .errors import StyleBankError
 from .lossnet import cache_dir
@@ -98,25 +97,19 @@ def export_onnx(net: StyleBankNet, styles: list[str], path: str | Path, source: 
     # an example that needs padding on both sides, so that the padding stays in the graph for every size
     example = (torch.rand(1, 3, 67, 90), torch.full((net.num_styles,), 1 / net.num_styles), torch.tensor(1.0))
     height, width = torch.export.Dim("height", min=MIN_SIZE), torch.export.Dim("width", min=MIN_SIZE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    # the exporter writes its graph and a side file of weights (.data): both in a scratch folder that goes with
+    # them; the one self-contained file is then written atomically, with the usual permissions
+    with tempfile.TemporaryDirectory(prefix="stylebank-export-") as scratch:
+        exported = Path(scratch) / "model.onnx"
         with quiet_exporter():
-            torch.onnx.export(module, example, temporary, dynamo=True, opset_version=OPSET, verbose=False,
+            torch.onnx.export(module, example, str(exported), dynamo=True, opset_version=OPSET, verbose=False,
                               input_names=["image", "style_weights", "strength"], output_names=["stylized"],
                               dynamic_shapes={"image": {2: height, 3: width}, "style_weights": None,
                                               "strength": None})
-        graph = onnx.load(temporary)
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source)})
-        onnx.save(graph, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    sync_folder(path.parent)
-    return path
+        graph = onnx.load(str(exported))
+    entry = graph.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source)})
+    return atomic_write(path, lambda file: file.write(graph.SerializeToString()))
 
 
 def onnx_cache_path(net: StyleBankNet, styles: list[str]) -> Path:
