@@ -222,7 +222,9 @@ ARGUMENT_CASES = [
     (["-s", "0:x"], 1, "bad weight"),
     (["--max-size", "-5"], 2, "expected a number >= 0"),
     (["--max-size", "big"], 2, "expected a whole number"),
-    (["--strength", "1.5"], 2, "between 0 and 1"),
+    (["--strength", "1.5"], 2, "expected a number between 0 and 1, got 1.5"),
+    (["--strength", "-0.5"], 2, "expected a number between 0 and 1, got -0.5"),  # one wording for both ends
+    (["--strength", "nan"], 2, "expected a number between 0 and 1, got nan"),
     (["--max-pixels", "-1"], 2, "expected a number >= 0"),
     (["--device", "tpu"], 2, "invalid choice"),
     (["--regions", "kmeans:0", "--region-styles", "0"], 1, "kmeans:K with K >= 1"),

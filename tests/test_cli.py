@@ -189,3 +189,26 @@ def test_a_reader_that_stops_reading_gets_no_error_message():
     process.stdout.close()  # long before the child has imported torch and written anything
     error = process.stderr.read().decode()
     assert process.wait() == 128 + signal.SIGPIPE and error == ""
+
+
+def test_an_onnx_file_where_a_model_belongs_says_what_runs_it(tmp_path, capsys):
+    exported = tmp_path / "model.onnx"
+    exported.write_bytes(b"\x08\x09\x12\x07pytorch")  # an ONNX protobuf's first bytes: not safetensors
+    for command in (["info", str(exported)], ["sheet", "builtin:coffee", "-m", str(exported), "-o",
+                                               str(tmp_path / "sheet.png")]):
+        assert main(command) == 1
+        assert f"an ONNX export; it runs with `stylebank stylize -m {exported}`" in capsys.readouterr().err
+
+
+def test_export_style_writes_only_safetensors_names(tmp_path, capsys):
+    assert main(["export-style", "-s", "waves", "-o", str(tmp_path / "waves.onnx")]) == 1
+    assert "a style file is safetensors; name it STYLE.safetensors" in capsys.readouterr().err
+    assert not (tmp_path / "waves.onnx").exists()
+
+
+def test_add_style_help_says_where_its_defaults_come_from(capsys):
+    for command, image_size in (("add-style", "the model's own"), ("train", "256")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert f"content crop size (default {image_size})" in text

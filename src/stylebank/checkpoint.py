@@ -51,6 +51,9 @@ def read_info(path: str | Path, expected_format: str) -> dict:
         if start == b"PK" or (start[:1] == b"\x80" and start[1:] in (b"\x02", b"\x03", b"\x04", b"\x05")):
             raise StyleBankError(f"{path}: a PyTorch/pickle file; stylebank reads only .safetensors models and "
                                  "style files (unpickling can run code, so it never does)") from None
+        if path.suffix.lower() == ".onnx":
+            raise StyleBankError(f"{path}: an ONNX export; it runs with `stylebank stylize -m {path}`, while this "
+                                 "command needs the .safetensors model it was exported from") from None
         raise StyleBankError(f"{path}: not a valid safetensors file, or truncated ({error})") from None
     if raw is None:
         raise StyleBankError(f"{path}: a safetensors file without stylebank metadata")

@@ -54,8 +54,11 @@ def non_negative_float(text: str) -> float:
 
 
 def unit_float(text: str) -> float:
-    value = non_negative_float(text)
-    if value > 1:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:  # NaN too
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
     return value
 
@@ -81,17 +84,21 @@ def setting_type(name: str) -> Callable[[str], int | float]:
 def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     """Options shared by train and add-style; ``joint`` adds those of the two-branch training only."""
     defaults = TrainConfig()
+
+    def default(name: str) -> object:  # add-style takes these from the model's own training
+        return getattr(defaults, name) if joint else "the model's own"
+
     numbers = {
-        "image_size": f"content crop size (default {defaults.image_size})",
-        "style_size": f"style image size (default {defaults.style_size})",
+        "image_size": f"content crop size (default {default('image_size')})",
+        "style_size": f"style image size (default {default('style_size')})",
         "iterations": f"total iterations (default {defaults.iterations if joint else ADD_STYLE_ITERATIONS})",
-        "batch_size": f"content images per batch (default {defaults.batch_size})",
-        "seed": f"random seed (default {defaults.seed})",
+        "batch_size": f"content images per batch (default {default('batch_size')})",
+        "seed": f"random seed (default {default('seed')})",
         "lr": f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})",
         "lr_anneal": "cosine-anneal the learning rate to zero over the last N iterations (default: the last quarter)",
-        "content_weight": f"alpha (default {defaults.content_weight})",
-        "style_weight": f"beta (default {defaults.style_weight})",
-        "tv_weight": f"gamma (default {defaults.tv_weight})",
+        "content_weight": f"alpha (default {default('content_weight')})",
+        "style_weight": f"beta (default {default('style_weight')})",
+        "tv_weight": f"gamma (default {default('tv_weight')})",
     }
     if joint:
         numbers.update({
@@ -101,8 +108,8 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
             "bank_depth": "3x3 convs per style bank (default 1, the paper's)",
             "bank_kernel_size": "bank kernel size (default 3, the paper's)",
         })
-    numbers.update({"checkpoint_every": f"default {defaults.checkpoint_every}",
-                    "sample_every": f"write preview images (default {defaults.sample_every})"})
+    numbers.update({"checkpoint_every": f"default {default('checkpoint_every')}",
+                    "sample_every": f"write preview images (default {default('sample_every')})"})
     for name, text in numbers.items():
         parser.add_argument(option_name(name), type=setting_type(name), help=text,
                             metavar="N" if name == "lr_anneal" else None)
@@ -110,7 +117,7 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
                                       "(tests only) or a file (.pth/.safetensors/.h5)")
     parser.add_argument("--precision", choices=TRAINING_PRECISIONS,
                         help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
-    parser.add_argument("--preview", help=f"image shown in the samples (default {defaults.preview})")
+    parser.add_argument("--preview", help=f"image shown in the samples (default {default('preview')})")
     parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
     parser.add_argument("--device", choices=DEVICES, help="default auto")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -555,6 +562,8 @@ def add_export_style(commands: argparse._SubParsersAction) -> None:
 def run_export_style(args: argparse.Namespace) -> int:
     from .api import load
 
+    if Path(args.output).suffix != ".safetensors":  # what it writes, whatever the name says
+        raise StyleBankError(f"-o {args.output}: a style file is safetensors; name it STYLE.safetensors")
     check_output(args.output, args.overwrite, input_paths(args.model))
     model = load(args.model, "cpu")
     index = model.style_index(args.style)
