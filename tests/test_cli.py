@@ -212,3 +212,16 @@ def test_add_style_help_says_where_its_defaults_come_from(capsys):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert f"content crop size (default {image_size})" in text
+
+
+def test_add_style_and_styles_default_to_the_bundled_model(shared_tiny_data, tmp_path, capsys):
+    """Adding one's own style to the bundled model is the first thing people try: no -m needed."""
+    data, out = shared_tiny_data, tmp_path / "mine.safetensors"
+    assert main(["add-style", "--style", str(data["styles"][0]), "-o", str(out), "--content", str(data["content"]),
+                 "--vgg", "random", "--iterations", "1", "--image-size", "32", "--style-size", "32",
+                 "--batch-size", "1", "--device", "cpu", "--quiet", "--preview", str(data["content"] / "photo0.png")]) == 0
+    bundled = stylebank.load(device="cpu")
+    assert f"to {stylebank.default_model_path()}" in capsys.readouterr().out
+    assert stylebank.load(out, "cpu").styles == bundled.styles + ["zebra"]
+    assert main(["styles"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{i}: {name}" for i, name in enumerate(bundled.styles)]

@@ -204,7 +204,7 @@ def add_add_style(commands: argparse._SubParsersAction) -> None:
                               description="Incremental learning: only the new style banks train; the encoder, "
                                           "decoder and existing styles stay bit-identical. Defaults come from the "
                                           "model's own training (content, sizes, loss network).")
-    add.add_argument("-m", "--model", required=True, help="the model to extend")
+    add.add_argument("-m", "--model", help="the model to extend (default: the bundled model)")
     add.add_argument("--style", nargs="+", metavar="FILE", dest="styles", required=True, help="new style images")
     add.add_argument("-o", "--output", required=True, metavar="NEW_MODEL", help="model file to write")
     add.add_argument("--content", nargs="+", metavar="PATH", help="content images (default: the model's own)")
@@ -215,23 +215,23 @@ def add_add_style(commands: argparse._SubParsersAction) -> None:
 
 
 def run_add_style(args: argparse.Namespace) -> int:
+    from .api import default_model_path, load
     from .train import add_styles, can_resume
 
+    base = args.model or str(default_model_path())
     resume = args.resume and can_resume(TrainConfig(output=args.output).checkpoint_path)
     if not resume:
-        check_output(args.output, args.overwrite, input_paths(args.model, *args.styles))
+        check_output(args.output, args.overwrite, input_paths(base, *args.styles))
     options = training_overrides(args)
     for name in ("styles", "output", "content"):
         options.pop(name, None)
     started = time.perf_counter()
-    path = add_styles(args.model, args.styles, args.output, content=args.content, resume=resume,
+    path = add_styles(base, args.styles, args.output, content=args.content, resume=resume,
                       progress=not args.quiet, **options)
-    from .api import load
-
     model = load(path, "cpu")
     iterations = model.info["training"]["steps_done"]
     seconds = time.perf_counter() - started
-    print(f"added {', '.join(model.styles[-len(args.styles):])} to {args.model} in {seconds:.0f} s "
+    print(f"added {', '.join(model.styles[-len(args.styles):])} to {base} in {seconds:.0f} s "
           f"({iterations} iterations); wrote {path} with {len(model.styles)} styles")
     return 0
 
@@ -497,7 +497,7 @@ def run_info(args: argparse.Namespace) -> int:
 def add_styles(commands: argparse._SubParsersAction) -> None:
     """``stylebank styles``: its options and handler."""
     styles = commands.add_parser("styles", help="list, remove or rename a model's styles")
-    styles.add_argument("model", help="model file")
+    styles.add_argument("model", nargs="?", help="model file (default: the bundled model)")
     styles.add_argument("--remove", nargs="+", metavar="STYLE", default=[], help="styles to drop (index or name)")
     styles.add_argument("--rename", nargs="+", metavar="OLD=NEW", default=[], help="styles to rename")
     styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename)")
