@@ -171,8 +171,7 @@ class StyleBankModel(Stylizer):
         from .train import add_styles
 
         # the model as it is now, with any edits made in memory (the trainer works on a copy)
-        base = (self.net, {**self.info, "styles": self.styles, "style_images": self.style_images})
-        path = add_styles(base, styles, output, content=content, progress=progress, **options)
+        path = add_styles((self.net, self.info), styles, output, content=content, progress=progress, **options)
         self.net, self.info = load_model(path, self.device)
         self.path = Path(path)
         return self.path

@@ -21,15 +21,22 @@ from .images import (BUILTIN_PREFIX, MAX_PIXELS, SAVE_FORMATS, expand_sources, l
 from .runtime import DEVICES, PRECISIONS
 from .stylizer import Stylizer
 from .gatys import GATYS_STEPS
-from .config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TRAINING_PRECISIONS, TrainConfig, option_name, rule_of
+from .config import (ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TRAINING_PRECISIONS, TrainConfig, checkpoint_path,
+                     option_name, rule_of)
 from .train import TrainingInterrupted
 
 
-def whole_number(text: str, minimum: int) -> int:
+def parse_number(text: str, kind: type) -> int | float:
+    """``text`` as an int or a float, or the usage error that says which was expected."""
     try:
-        value = int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a {'whole number' if kind is int else 'number'}, "
+                                         f"got {text!r}") from None
+
+
+def whole_number(text: str, minimum: int) -> int:
+    value = parse_number(text, int)
     if value < minimum:
         raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
     return value
@@ -44,20 +51,14 @@ def non_negative_int(text: str) -> int:
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = parse_number(text, float)
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
 def unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = parse_number(text, float)
     if not 0 <= value <= 1:  # NaN too
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text}")
     return value
@@ -68,11 +69,7 @@ def setting_type(name: str) -> Callable[[str], int | float]:
     rule = rule_of(name)
 
     def parse(text: str) -> int | float:
-        try:
-            value = rule.kind(text)
-        except ValueError:
-            kind = "whole number" if rule.kind is int else "number"
-            raise argparse.ArgumentTypeError(f"expected a {kind}, got {text!r}") from None
+        value = parse_number(text, rule.kind)
         problem = rule.problem(value)
         if problem:
             raise argparse.ArgumentTypeError(problem)
@@ -179,7 +176,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .train import can_resume, train
 
     options = training_overrides(args)
-    checkpoint = TrainConfig(output=args.output).checkpoint_path
+    checkpoint = checkpoint_path(args.output)
     if args.resume and not checkpoint.exists() and not (args.content and args.styles):
         raise StyleBankError(f"nothing to resume: {checkpoint} does not exist (give --content and --style to start "
                              "the run)")
@@ -219,7 +216,7 @@ def run_add_style(args: argparse.Namespace) -> int:
     from .train import add_styles, can_resume
 
     base = args.model or str(default_model_path())
-    resume = args.resume and can_resume(TrainConfig(output=args.output).checkpoint_path)
+    resume = args.resume and can_resume(checkpoint_path(args.output))
     if not resume:
         check_output(args.output, args.overwrite, input_paths(base, *args.styles))
     options = training_overrides(args)

@@ -122,7 +122,7 @@ class TrainConfig:
 
     @property
     def checkpoint_path(self) -> Path:
-        return with_suffix(self.output, ".checkpoint.safetensors")
+        return checkpoint_path(self.output)
 
     @property
     def samples_dir(self) -> Path:
@@ -158,6 +158,11 @@ def with_suffix(output: str, suffix: str) -> Path:
     return path.with_name(path.name.removesuffix(".safetensors") + suffix)
 
 
+def checkpoint_path(output: str | Path) -> Path:
+    """The checkpoint of the run that writes the model file ``output``."""
+    return with_suffix(str(output), ".checkpoint.safetensors")
+
+
 # What a resumed run may change; everything else comes from the checkpoint so that the run continues exactly.
 # Changing the iterations or the learning-rate schedule continues with the new schedule from the saved step
 # (e.g. a longer run, or an anneal for a run that has levelled off).
@@ -168,7 +173,7 @@ RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_ann
 def resumed_config(output: str | Path, **changes) -> TrainConfig:
     """The configuration saved in ``output``'s checkpoint, with ``changes``: any of RESUMABLE_OVERRIDES, and
     other settings only where they equal the saved ones (so the original command line + --resume works)."""
-    checkpoint = TrainConfig(output=str(output)).checkpoint_path
+    checkpoint = checkpoint_path(output)
     if not checkpoint.exists():
         raise StyleBankError(f"nothing to resume: {checkpoint} does not exist")
     saved = TrainConfig.from_dict(read_info(checkpoint, CHECKPOINT_FORMAT)["config"])
