@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 import stylebank
-from stylebank.data import load_style_images
 from stylebank.images import image_grid, load_image, resize_to_fit, save_image, to_tensor
 from stylebank.samples import HELD_OUT_PHOTOS
 
@@ -21,14 +20,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=320)
     args = parser.parse_args()
     model = stylebank.load(args.model, "cpu")
-    styles = model.style_images
     photos = [resize_to_fit(to_tensor(load_image(f"builtin:{name}")), args.size) for name in HELD_OUT_PHOTOS]
     height, width = photos[0].shape[-2:]
 
     def fit(tile):  # every tile at the first photo's size
         return F.interpolate(tile.unsqueeze(0), size=(height, width), mode="bilinear", antialias=True)[0]
 
-    tiles = [torch.ones(3, height, width)] + [fit(s) for s in load_style_images(styles, args.size)]
+    tiles = [torch.ones(3, height, width)] + [fit(model.style_image(name)) for name in model.styles]
     for photo in photos:
         tiles += [fit(photo)] + [fit(model.stylize(photo, style=name)) for name in model.styles]
     save_image(image_grid(tiles, columns=1 + len(model.styles), padding=4), args.output)

@@ -48,8 +48,8 @@ NEW_RESUME = SETTINGS + textwrap.dedent("""
     from stylebank.config import TrainConfig
     from stylebank.train import train
     resumed = train(TrainConfig(output=str(root / "resumed.safetensors"), **common), resume=True, progress=False)
-    old, _ = load_model(root / "uninterrupted.safetensors")
-    new, _ = load_model(resumed)
+    old = load_model(root / "uninterrupted.safetensors").net
+    new = load_model(resumed).net
     print(max((a - b).abs().max().item() for a, b in zip(old.state_dict().values(), new.state_dict().values())))
 """)
 

@@ -169,8 +169,8 @@ def test_sigkill_at_start_up_mid_write_and_at_random_never_costs_the_run(tiny_da
     finally:
         for running in (process, straight):
             running.kill()  # no-op for those that ended
-    resumed, info = load_model(output)
-    uninterrupted, _ = load_model(straight_output)
+    resumed, info, _ = load_model(output)
+    uninterrupted = load_model(straight_output).net
     assert info["training"]["steps_done"] == ITERATIONS
     a, b = resumed.state_dict(), uninterrupted.state_dict()
     assert a.keys() == b.keys()

@@ -40,8 +40,8 @@ def base_model(base_model_once, tmp_path):
 def test_add_style_keeps_everything_else_bit_identical(base_model, tiny_data):
     out = tiny_data["root"] / "plus.safetensors"
     add_styles(base_model, [str(tiny_data["styles"][1])], out, iterations=5, progress=False)
-    before, _ = load_model(base_model)
-    after, info = load_model(out)
+    before = load_model(base_model).net
+    after, info, _ = load_model(out)
     assert info["styles"] == ["zebra", "blobs"] and info["training"]["steps_done"] == 5
     old, new = before.state_dict(), after.state_dict()
     assert all(torch.equal(old[name], new[name]) for name in old)  # E, D and bank 0, bit for bit
@@ -59,8 +59,8 @@ def test_add_style_learns_the_new_style(base_model, tiny_data):
     images = ContentImages([str(tiny_data["content"])], 32).sample(4, torch.Generator().manual_seed(5))
     style_images = load_style_images([str(tiny_data["styles"][1])], 32)
     criterion = StylizingLoss(load_loss_network("random"), style_images, LossWeights(1, 4, 1))
-    after, _ = load_model(out)
-    fresh, _ = load_model(out)
+    after = load_model(out).net
+    fresh = load_model(out).net
     fresh.bank[1] = fresh.new_bank()  # the new bank as it started: near the identity
     with torch.no_grad():
         reconstruction = after.reconstruct(images)
@@ -117,7 +117,7 @@ def test_export_import_reproduces_the_style_exactly(base_model, tiny_data, tmp_p
     assert np.array_equal(base.stylize(photo, style="blobs"), expected)
     reloaded = stylebank.load(base.save(tmp_path / "imported.safetensors"), "cpu")
     assert np.array_equal(reloaded.stylize(photo, style=1), expected)
-    assert reloaded.style_images == [str(s) for s in tiny_data["styles"]]
+    assert reloaded.style_sources == [str(s) for s in tiny_data["styles"]]
     assert main(["eval", "-m", str(tmp_path / "imported.safetensors"), "--content", str(photo_path(tiny_data)),
                  "--image-size", "32", "--json"]) == 0
     with pytest.raises(StyleBankError, match="already in the model"):
@@ -154,7 +154,7 @@ def test_remove_and_rename(base_model, tiny_data, tmp_path, capsys):
     # E and D untouched, the style image follows its style, and the renamed style paints what "blobs" painted
     kept, old = model.net.state_dict(), original.net.state_dict()
     assert all(torch.equal(kept[name], old[name]) for name in kept if not name.startswith("bank."))
-    assert model.style_images == [str(tiny_data["styles"][1])]
+    assert model.style_sources == [str(tiny_data["styles"][1])]
     photo = np.asarray(Image.open(tiny_data["content"] / "photo1.png"))
     assert np.array_equal(model.stylize(photo, style="bubbles"), original.stylize(photo, style="blobs"))
     with pytest.raises(StyleBankError, match="every style"):
@@ -236,7 +236,7 @@ def test_stylize_cli_blends_regions_strength_and_colour(base_model, tiny_data, t
 
 def test_contact_sheet(base_model, tiny_data, tmp_path):
     from stylebank.images import load_image, resize_to_fit, to_pil, to_tensor
-    from stylebank.sheet import LABEL_HEIGHT, PADDING
+    from stylebank.sheet import INSET_BORDER, INSET_FRACTION, LABEL_HEIGHT, PADDING
 
     photo = tiny_data["content"] / "photo0.png"
     sheet = tmp_path / "sheet.png"
@@ -248,12 +248,26 @@ def test_contact_sheet(base_model, tiny_data, tmp_path):
     assert width > 2 * 40 and height > 40  # two tiles (original, zebra) with labels
     # side by side: the photo shrunk to fit 40x40, then the model's zebra stylization of it, each labelled
     original = to_pil(resize_to_fit(to_tensor(load_image(photo)), 40))
-    stylized = stylebank.load(base_model, "cpu").stylize(original, style="zebra")
-    assert not np.array_equal(np.asarray(original), np.asarray(stylized))
+    model = stylebank.load(base_model, "cpu")
+    stylized = np.asarray(model.stylize(original, style="zebra"))
+    assert not np.array_equal(np.asarray(original), stylized)
     tile_width, tile_height = original.size
-    for column, tile in enumerate((original, stylized)):
+    # the zebra tile shows its style image, from the model file, in the bottom-right corner
+    inset = to_pil(model.style_image("zebra"))
+    side = round(min(original.size) * INSET_FRACTION)
+    inset.thumbnail((side, side), Image.Resampling.LANCZOS)
+    inset_top, inset_left = tile_height - inset.height - INSET_BORDER, tile_width - inset.width - INSET_BORDER
+    outside_inset = np.ones(stylized.shape[:2], bool)
+    outside_inset[inset_top - INSET_BORDER:, inset_left - INSET_BORDER:] = False
+    for column, tile in enumerate((np.asarray(original), stylized)):
         left = PADDING + column * (tile_width + PADDING)
-        assert np.array_equal(pixels[PADDING:PADDING + tile_height, left:left + tile_width], np.asarray(tile))
+        shown = pixels[PADDING:PADDING + tile_height, left:left + tile_width]
+        if column == 0:
+            assert np.array_equal(shown, tile)
+        else:
+            assert np.array_equal(shown[outside_inset], tile[outside_inset])
+            assert np.array_equal(shown[inset_top:inset_top + inset.height, inset_left:inset_left + inset.width],
+                                  np.asarray(inset))
         label = pixels[PADDING + tile_height:PADDING + tile_height + LABEL_HEIGHT, left:left + tile_width]
         assert (label < 128).any()  # dark text on the white background
 

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import load_model, load_style_file, save_model, save_style_file
+from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_style_file, save_model,
+                         save_style_file)
+from .config import TrainConfig
+from .data import recorded_style_pixels
 from .errors import StyleBankError
 from .fusion import kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style, style_index
 from .images import load_image, resize_to_fit, to_tensor
@@ -30,11 +33,14 @@ def default_model_path() -> Path:
 class StyleBankModel(Stylizer):
     """A trained StyleBank network with its style names, ready to stylize."""
 
-    def __init__(self, net: StyleBankNet, info: dict, device: torch.device, path: Path | None = None):
+    def __init__(self, net: StyleBankNet, info: dict, device: torch.device, path: Path | None = None,
+                 style_pixels: StylePixels | None = None):
         self.net = net
         self.info = info
         self.device = device
         self.path = path
+        # each style's image as stored in the model file (None in files of earlier versions; see style_image)
+        self.style_pixels = list(style_pixels) if style_pixels is not None else [None] * net.num_styles
         self._auto_dtype: torch.dtype | None = None  # what precision="auto" chose (see compute_dtype)
 
     @property
@@ -111,14 +117,42 @@ class StyleBankModel(Stylizer):
         return self._auto_dtype
 
     @property
-    def style_images(self) -> list[str | None]:
-        """The image each style was trained on, where known (None for styles imported without one)."""
+    def style_sources(self) -> list[str | None]:
+        """Where each style's image came from when it was trained (None where unknown, e.g. imported)."""
         return list(self.info.get("style_images") or [None] * len(self.styles))
 
+    @property
+    def style_size(self) -> int:
+        """The size (longer side) at which the styles were trained and their images are kept."""
+        return TrainConfig.from_dict(self.info.get("training") or {}).style_size
+
+    def style_image(self, style: int | str) -> torch.Tensor:
+        """The image ``style`` was trained on, (3, H, W) floats in [0, 1] at the training style size: the pixels
+        stored in the model file, or for a file of an earlier version the image at the path recorded at training."""
+        index = self.style_index(style)
+        pixels = self.style_pixels[index]
+        if pixels is None:
+            pixels = recorded_style_pixels([None], [self.style_sources[index]], self.style_size)[0]
+        if pixels is None:
+            raise StyleBankError(self.missing_style_image(index))
+        return from_pixels(pixels)
+
+    def missing_style_image(self, index: int) -> str:
+        """Why style ``index`` has no image, and what to do about it."""
+        name, source = self.styles[index], self.style_sources[index]
+        if source is None:
+            return f"no image is kept for style {name!r} (imported from a style file without one)"
+        return (f"{source}: no such file. {self.path} was written before stylebank kept style images in the model "
+                f"file and names the image of style {name!r} by the path it was trained with (relative to the "
+                "folder it was trained in); run from there, or store the images in a copy of the model from there: "
+                f"stylebank styles {self.path} -o NEW.safetensors")
+
     def save(self, path: str | Path) -> Path:
-        """Write this model (with any styles added, removed, renamed or imported) to a model file."""
+        """Write this model (with any styles added, removed, renamed or imported) to a model file, with its style
+        images (for a file of an earlier version: those found at the recorded paths)."""
+        self.style_pixels = recorded_style_pixels(self.style_pixels, self.style_sources, self.style_size)
         self.path = save_model(path, self.net, self.styles, self.info.get("loss_network", "unknown"),
-                               self.info.get("training", {}), self.style_images)
+                               self.info.get("training", {}), self.style_sources, self.style_pixels)
         return self.path
 
     def remove_styles(self, *styles: int | str) -> None:
@@ -126,12 +160,13 @@ class StyleBankModel(Stylizer):
         doomed = sorted({self.style_index(s) for s in styles}, reverse=True)
         if len(doomed) == len(self.styles):
             raise StyleBankError("refusing to remove every style: a model needs at least one")
-        images = self.style_images
+        sources = self.style_sources
         for index in doomed:
             del self.net.bank[index]
             del self.info["styles"][index]
-            del images[index]
-        self.info["style_images"] = images
+            del sources[index]
+            del self.style_pixels[index]
+        self.info["style_images"] = sources
 
     def rename_style(self, style: int | str, new_name: str) -> None:
         """Give a style a new name (unique within the model)."""
@@ -146,22 +181,25 @@ class StyleBankModel(Stylizer):
     def export_style(self, style: int | str, path: str | Path) -> Path:
         """Write one style to a style file (its bank, name, and the fingerprint of this model's E/D)."""
         index = self.style_index(style)
+        pixels = recorded_style_pixels(self.style_pixels[index:index + 1], self.style_sources[index:index + 1],
+                                       self.style_size)[0]
         return save_style_file(path, self.net, index, self.styles[index], self.info.get("loss_network", "unknown"),
-                               self.style_images[index])
+                               self.style_sources[index], pixels)
 
     def import_style(self, *paths: str | Path) -> list[str]:
         """Append the styles in style files; refused if they were trained with another encoder/decoder."""
         loaded = [load_style_file(path, self.net) for path in paths]
-        names = [info["name"] for _, info in loaded]
+        names = [info["name"] for _, info, _ in loaded]
         clashes = sorted((set(names) & set(self.styles)) | {n for n in names if names.count(n) > 1})
         if clashes:
             raise StyleBankError(f"a style named {', '.join(clashes)} is already in the model; rename one first")
-        images = self.style_images
-        for bank, info in loaded:
+        sources = self.style_sources
+        for bank, info, pixels in loaded:
             self.net.bank.append(bank.to(self.device).eval())
             self.info["styles"].append(info["name"])
-            images.append(info.get("style_image"))
-        self.info["style_images"] = images
+            sources.append(info.get("style_image"))
+            self.style_pixels.append(pixels)
+        self.info["style_images"] = sources
         return names
 
     def add_styles(self, styles: list[str], output: str | Path, content: list[str] | None = None,
@@ -171,8 +209,9 @@ class StyleBankModel(Stylizer):
         from .train import add_styles
 
         # the model as it is now, with any edits made in memory (the trainer works on a copy)
-        path = add_styles((self.net, self.info), styles, output, content=content, progress=progress, **options)
-        self.net, self.info = load_model(path, self.device)
+        path = add_styles(ModelFile(self.net, self.info, self.style_pixels), styles, output, content=content,
+                          progress=progress, **options)
+        self.net, self.info, self.style_pixels = load_model(path, self.device)
         self.path = Path(path)
         return self.path
 
@@ -197,5 +236,5 @@ def load(path: str | Path | None = None, device: str | torch.device | None = Non
     """Load a model file (default: the bundled model) onto ``device`` (default: the best available)."""
     path = Path(path) if path else default_model_path()
     target = resolve_device(device)
-    net, info = load_model(path, target)
-    return StyleBankModel(net, info, target, path)
+    net, info, style_pixels = load_model(path, target)
+    return StyleBankModel(net, info, target, path, style_pixels)

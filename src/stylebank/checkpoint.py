@@ -1,13 +1,16 @@
 """File formats: the model file and the training checkpoint, both safetensors + JSON metadata, never pickle.
 
-Model file: tensors ``encoder.*``, ``decoder.*``, ``bank.<i>.*``; metadata key ``stylebank`` holds JSON
-``{"format": "stylebank-model", "format_version": 1, "network": {...}, "styles": [...], "loss_network": str,
-"training": {...}}``.
-Style file: one bank's tensors ``bank.*``; JSON with the style's name, the bank's shape and a fingerprint of the
-encoder/decoder it was trained with (a bank only makes sense with those).
-Checkpoint: the same model tensors under ``model.``, Adam's state under ``optimizer.<param>.<name>``, RNG states
-under ``rng.``, and JSON with the step, the optimizer's hyper-parameters and the training configuration (the
-learning rate follows from the step; checkpoints of earlier versions also hold a scheduler state, now unused).
+Model file: tensors ``encoder.*``, ``decoder.*``, ``bank.<i>.*`` and ``style_image.<i>`` (style i's image as
+(3, H, W) uint8 pixels at the training style size, so that a model file stands on its own; files of earlier
+versions have none); metadata key ``stylebank`` holds JSON ``{"format": "stylebank-model", "format_version": 1,
+"network": {...}, "styles": [...], "style_images": [where each style image came from, or null], "loss_network":
+str, "training": {...}}``.
+Style file: one bank's tensors ``bank.*`` and its ``style_image``; JSON with the style's name, the bank's shape and
+a fingerprint of the encoder/decoder it was trained with (a bank only makes sense with those).
+Checkpoint: the same model tensors under ``model.``, the style images, Adam's state under
+``optimizer.<param>.<name>``, RNG states under ``rng.``, and JSON with the step, the optimizer's hyper-parameters
+and the training configuration (the learning rate follows from the step; checkpoints of earlier versions also
+hold a scheduler state, now unused).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -22,6 +26,7 @@ from safetensors.torch import load_file, save
 
 from .atomic import atomic_write
 from .errors import StyleBankError
+from .images import to_tensor, to_uint8_array
 from .model import NetworkConfig, StyleBankNet
 
 METADATA_KEY = "stylebank"
@@ -29,6 +34,48 @@ MODEL_FORMAT = "stylebank-model"
 CHECKPOINT_FORMAT = "stylebank-checkpoint"
 STYLE_FORMAT = "stylebank-style"
 FORMAT_VERSION = 1
+STYLE_IMAGE_PREFIX = "style_image."
+
+# Style images in memory and in files: (3, H, W) uint8 pixels, or None where a file of an earlier version has none.
+StylePixels = list[torch.Tensor | None]
+
+
+class ModelFile(NamedTuple):
+    """What a model file holds: the network (in eval mode), its metadata and its style images."""
+
+    net: StyleBankNet
+    info: dict
+    style_pixels: StylePixels
+
+
+class Checkpoint(NamedTuple):
+    """What a checkpoint holds, on the CPU."""
+
+    net: StyleBankNet
+    optimizer_state: dict
+    rng: dict[str, torch.Tensor]
+    info: dict
+    style_pixels: StylePixels
+
+
+def to_pixels(image: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) uint8 from a (3, H, W) float image in [0, 1]: how style images are stored."""
+    return torch.from_numpy(to_uint8_array(image)).permute(2, 0, 1).contiguous()
+
+
+def from_pixels(pixels: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) float in [0, 1] from stored uint8 pixels."""
+    return to_tensor(pixels.permute(1, 2, 0).numpy())
+
+
+def style_image_tensors(style_pixels: StylePixels) -> dict[str, torch.Tensor]:
+    """The ``style_image.<i>`` tensors of a file (none for a style without pixels)."""
+    return {f"{STYLE_IMAGE_PREFIX}{i}": pixels for i, pixels in enumerate(style_pixels) if pixels is not None}
+
+
+def stored_style_pixels(tensors: dict[str, torch.Tensor], count: int) -> StylePixels:
+    """Each style's stored pixels, None where the file has none."""
+    return [tensors.get(f"{STYLE_IMAGE_PREFIX}{i}") for i in range(count)]
 
 
 def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], info: dict) -> Path:
@@ -92,7 +139,8 @@ def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path
         net = StyleBankNet(len(styles), config)
     except (KeyError, TypeError, ValueError) as error:
         raise StyleBankError(f"{path}: bad network description in metadata ({error})") from None
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    state = {k[len(prefix):]: v for k, v in tensors.items()
+             if k.startswith(prefix) and not k.startswith(STYLE_IMAGE_PREFIX)}
     try:
         net.load_state_dict(state)
     except RuntimeError as error:
@@ -103,30 +151,36 @@ def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path
 
 
 def save_model(path: str | Path, net: StyleBankNet, styles: list[str], loss_network: str, training: dict,
-               style_images: list[str | None] | None = None) -> Path:
+               style_sources: list[str | None] | None = None, style_pixels: StylePixels | None = None) -> Path:
     """Write a model file holding every weight of ``net`` and what made it.
 
-    ``style_images`` records each style's image (None where unknown, e.g. imported), for evaluation."""
-    style_images = list(style_images) if style_images is not None else [None] * len(styles)
-    if not len(styles) == len(style_images) == net.num_styles:
-        raise ValueError(f"{len(styles)} style names and {len(style_images)} style images for {net.num_styles} banks")
+    ``style_sources`` records where each style's image came from (None where unknown, e.g. imported);
+    ``style_pixels`` are the images themselves (see to_pixels), what eval measures each style against."""
+    style_sources = list(style_sources) if style_sources is not None else [None] * len(styles)
+    style_pixels = list(style_pixels) if style_pixels is not None else [None] * len(styles)
+    if not len(styles) == len(style_sources) == len(style_pixels) == net.num_styles:
+        raise ValueError(f"{len(styles)} style names, {len(style_sources)} style sources and {len(style_pixels)} "
+                         f"style images for {net.num_styles} banks")
     info = {"format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "network": net.config.to_dict(),
-            "styles": list(styles), "style_images": style_images, "loss_network": loss_network, "training": training}
-    return write_safetensors(path, net.state_dict(), info)
+            "styles": list(styles), "style_images": style_sources, "loss_network": loss_network, "training": training}
+    return write_safetensors(path, {**net.state_dict(), **style_image_tensors(style_pixels)}, info)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[StyleBankNet, dict]:
-    """The network in eval mode and the file's metadata."""
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> ModelFile:
+    """The network in eval mode, the file's metadata and its style images (on the CPU)."""
     info = read_info(path, MODEL_FORMAT)
-    net = build_network(info, read_tensors(path), path)
-    return net.to(device).eval(), info
+    tensors = read_tensors(path)
+    net = build_network(info, tensors, path)
+    return ModelFile(net.to(device).eval(), info, stored_style_pixels(tensors, net.num_styles))
 
 
 def save_checkpoint(path: str | Path, net: StyleBankNet, optimizer: torch.optim.Optimizer,
-                    rng_states: dict[str, torch.Tensor], info: dict) -> Path:
-    """The whole training state: weights, Adam's moments, RNG states, and ``info`` (step, config, style queue…)."""
+                    rng_states: dict[str, torch.Tensor], info: dict, style_pixels: StylePixels) -> Path:
+    """The whole training state: weights, style images, Adam's moments, RNG states, and ``info`` (step, config,
+    style queue…)."""
     optimizer_state = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+    tensors.update(style_image_tensors(style_pixels))
     for param, state in optimizer_state["state"].items():
         tensors.update({f"optimizer.{param}.{name}": value for name, value in state.items()})
     tensors.update({f"rng.{name}": state for name, state in rng_states.items()})
@@ -135,8 +189,8 @@ def save_checkpoint(path: str | Path, net: StyleBankNet, optimizer: torch.optim.
     return write_safetensors(path, tensors, info)
 
 
-def load_checkpoint(path: str | Path) -> tuple[StyleBankNet, dict, dict[str, torch.Tensor], dict]:
-    """(network, optimizer state dict, RNG states, info) from a checkpoint, on the CPU."""
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """The network, optimizer state dict, RNG states, info and style images of a checkpoint, on the CPU."""
     info = read_info(path, CHECKPOINT_FORMAT)
     tensors = read_tensors(path)
     net = build_network(info, tensors, path, prefix="model.")
@@ -146,7 +200,8 @@ def load_checkpoint(path: str | Path) -> tuple[StyleBankNet, dict, dict[str, tor
             _, param, name = key.split(".", 2)
             state.setdefault(int(param), {})[name] = value
     rng = {k[len("rng."):]: v for k, v in tensors.items() if k.startswith("rng.")}
-    return net, {"state": state, "param_groups": info["optimizer_param_groups"]}, rng, info
+    optimizer_state = {"state": state, "param_groups": info["optimizer_param_groups"]}
+    return Checkpoint(net, optimizer_state, rng, info, stored_style_pixels(tensors, net.num_styles))
 
 
 def weights_digest(*modules: torch.nn.Module, digest: "hashlib._Hash | None" = None) -> "hashlib._Hash":
@@ -165,15 +220,19 @@ def encoder_decoder_fingerprint(net: StyleBankNet) -> str:
 
 
 def save_style_file(path: str | Path, net: StyleBankNet, index: int, name: str, loss_network: str,
-                    style_image: str | None = None) -> Path:
-    """One style as a file of its own: its bank, its name and the fingerprint of the E/D it needs."""
+                    style_image: str | None = None, style_pixels: torch.Tensor | None = None) -> Path:
+    """One style as a file of its own: its bank, its name, its image and the fingerprint of the E/D it needs."""
     info = {"format": STYLE_FORMAT, "format_version": FORMAT_VERSION, "name": name, "network": net.config.to_dict(),
             "fingerprint": encoder_decoder_fingerprint(net), "loss_network": loss_network, "style_image": style_image}
-    return write_safetensors(path, {f"bank.{k}": v for k, v in net.bank[index].state_dict().items()}, info)
+    tensors = {f"bank.{k}": v for k, v in net.bank[index].state_dict().items()}
+    if style_pixels is not None:
+        tensors["style_image"] = style_pixels
+    return write_safetensors(path, tensors, info)
 
 
-def load_style_file(path: str | Path, net: StyleBankNet) -> tuple[torch.nn.Module, dict]:
-    """A style file's bank, checked against ``net``: same bank shape and the very E/D it was trained with."""
+def load_style_file(path: str | Path, net: StyleBankNet) -> tuple[torch.nn.Module, dict, torch.Tensor | None]:
+    """A style file's bank (checked against ``net``: same bank shape and the very E/D it was trained with), its
+    metadata and its style image's pixels (None in files of earlier versions)."""
     info = read_info(path, STYLE_FORMAT)
     try:
         same_shape = NetworkConfig.from_dict(info["network"]) == net.config
@@ -187,11 +246,12 @@ def load_style_file(path: str | Path, net: StyleBankNet) -> tuple[torch.nn.Modul
                              "a style bank only works with the E/D it was trained with (use add-style to train "
                              "the style for this model)")
     bank = net.new_bank()
-    state = {k[len("bank."):]: v for k, v in read_tensors(path).items() if k.startswith("bank.")}
+    tensors = read_tensors(path)
+    state = {k[len("bank."):]: v for k, v in tensors.items() if k.startswith("bank.")}
     try:
         bank.load_state_dict(state)
     except RuntimeError as error:
         raise StyleBankError(f"{path}: its tensors don't fit a style bank ({str(error).splitlines()[0]})") from None
     if not isinstance(info.get("name"), str) or not info["name"]:
         raise StyleBankError(f"{path}: the style file has no name")
-    return bank, info
+    return bank, info, tensors.get("style_image")

@@ -469,8 +469,10 @@ def run_info(args: argparse.Namespace) -> int:
 
     model = load(args.model, "cpu")
     training = model.info.get("training", {})
+    style_images = [{"source": source, "stored": None if pixels is None else list(pixels.shape[1:])}
+                    for source, pixels in zip(model.style_sources, model.style_pixels)]
     summary = {"path": str(model.path), "format_version": model.info["format_version"], "styles": model.styles,
-               "parameters": model.parameter_counts, "network": model.info["network"],
+               "style_images": style_images, "parameters": model.parameter_counts, "network": model.info["network"],
                "loss_network": model.info.get("loss_network"), "training": training}
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -478,8 +480,8 @@ def run_info(args: argparse.Namespace) -> int:
     counts = model.parameter_counts
     print(f"{model.path}  (stylebank model, format {summary['format_version']})")
     print(f"styles ({len(model.styles)}):")
-    for index, name in enumerate(model.styles):
-        print(f"  {index}: {name}")
+    for index, (name, image) in enumerate(zip(model.styles, style_images)):
+        print(f"  {index}: {name}  ({style_image_note(image)})")
     print(f"parameters: encoder {counts['encoder']:,}  decoder {counts['decoder']:,}  "
           f"per style {counts['per_style']:,}  total {counts['total']:,}")
     print(f"loss network: {summary['loss_network']}")
@@ -491,13 +493,23 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def style_image_note(image: dict) -> str:
+    """What `info` says about a style's image: stored in the file (its size), or only a recorded path."""
+    source = f"from {image['source']}" if image["source"] else "source unknown"
+    if image["stored"]:
+        height, width = image["stored"]
+        return f"image {width}x{height} stored, {source}"
+    return f"image not stored, {source}"
+
+
 def add_styles(commands: argparse._SubParsersAction) -> None:
     """``stylebank styles``: its options and handler."""
     styles = commands.add_parser("styles", help="list, remove or rename a model's styles")
     styles.add_argument("model", nargs="?", help="model file (default: the bundled model)")
     styles.add_argument("--remove", nargs="+", metavar="STYLE", default=[], help="styles to drop (index or name)")
     styles.add_argument("--rename", nargs="+", metavar="OLD=NEW", default=[], help="styles to rename")
-    styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename)")
+    styles.add_argument("-o", "--output", help="model file to write (needed with --remove/--rename; alone, a copy "
+                        "that stores the style images of a model file of an earlier version)")
     add_overwrite_option(styles)
     styles.set_defaults(handler=run_styles)
 
@@ -506,7 +518,7 @@ def run_styles(args: argparse.Namespace) -> int:
     from .api import load
 
     model = load(args.model, "cpu")
-    if not args.remove and not args.rename:
+    if not args.remove and not args.rename and not args.output:
         for index, name in enumerate(model.styles):
             print(f"{index}: {name}")
         return 0
@@ -522,6 +534,11 @@ def run_styles(args: argparse.Namespace) -> int:
     model.remove_styles(*args.remove)
     path = model.save(args.output)
     print(f"wrote {path}: {', '.join(model.styles)}" + (f" (removed {', '.join(removed)})" if removed else ""))
+    missing = [f"{name} ({source or 'source unknown'})" for name, source, pixels
+               in zip(model.styles, model.style_sources, model.style_pixels) if pixels is None]
+    if missing:
+        print(f"stylebank: note: no image stored for {', '.join(missing)}: not found from here (a relative path is "
+              "relative to the folder the model was trained in)", file=sys.stderr)
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .checkpoint import CHECKPOINT_FORMAT, read_info
 from .errors import StyleBankError
+from .images import expand_sources, is_found
 from .losses import LossWeights
 from .model import NetworkConfig
 
@@ -185,6 +186,16 @@ def resumed_config(output: str | Path, **changes) -> TrainConfig:
     return replace(saved, **changes, output=str(output))
 
 
+def base_content_found(content: list[str], base_model: str) -> None:
+    """A StyleBankError naming --content where the photos a base model was trained on are not found from here."""
+    try:
+        expand_sources(content)
+    except StyleBankError as error:
+        raise StyleBankError(f"{error}: {base_model} was trained on the photos {', '.join(content)} (relative to "
+                             "the folder it was trained in), and add-style uses them unless told otherwise; give "
+                             "photos to train on with --content FOLDER (content=[...] in Python)") from None
+
+
 ADD_STYLE_ITERATIONS = 1000
 # Only the new banks learn, so there is no shared E/D to protect: the paper's 0.01 learns a new style about 5x
 # faster than the 1e-3 that joint training needs (benchmarks/incremental.py).
@@ -199,9 +210,13 @@ def add_style_config(base_info: dict, base_model: str, styles: list[str], output
     precision (the base run's were for its machine: bf16 is many times slower than fp32 on a CPU without native
     bf16), then ``options`` (any TrainConfig field)."""
     base = TrainConfig.from_dict(base_info.get("training") or {})
+    if not content:
+        base_content_found(base.content, base_model)
+    # the base run's preview photo is only a picture to look at: where it is not found from here, the default
+    preview = base.preview if is_found(base.preview) else TrainConfig.preview
     config = replace(base, styles=list(styles), output=str(output), base_model=base_model,
                      content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
                      lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal, precision=TrainConfig.precision,
                      device=TrainConfig.device, max_pixels=TrainConfig.max_pixels,
-                     vgg=base_info.get("loss_network") or base.vgg)
+                     vgg=base_info.get("loss_network") or base.vgg, preview=preview)
     return replace(config, **options)

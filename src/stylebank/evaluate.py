@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from .data import load_style_images
 from .gatys import gatys_optimize
 from .errors import StyleBankError
 from .images import expand_sources, load_image, resize_shorter_side, to_tensor
@@ -46,7 +45,7 @@ def evaluate(model, contents: list[str], vgg: str | None = None, image_size: int
     With ``baseline_steps``, the Gatys optimisation of the same objective runs for comparison. ``max_pixels``: the
     largest image read (see stylebank.images.load_image).
     """
-    criterion = evaluation_loss(model, vgg, max_pixels)
+    criterion = evaluation_loss(model, vgg)
     photos = {name: centre_square(to_tensor(load_image(name, max_pixels)), image_size).to(model.device)
               for name in expand_sources(contents)}
     with torch.no_grad():
@@ -64,18 +63,20 @@ def evaluate(model, contents: list[str], vgg: str | None = None, image_size: int
             "styles": styles}
 
 
-def evaluation_loss(model, vgg: str | None, max_pixels: int | None) -> StylizingLoss:
+def evaluation_loss(model, vgg: str | None) -> StylizingLoss:
     """The objective ``model`` was trained for (its loss weights and style images), measured by ``vgg`` (default:
     the loss network it was trained with)."""
     training = TrainConfig.from_dict(model.info.get("training") or {})
     loss_network = load_loss_network(vgg or model.info.get("loss_network") or training.vgg, model.device)
     weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
-    unknown = [name for name, image in zip(model.styles, model.style_images) if image is None]
-    if unknown:
-        raise StyleBankError(f"no style image is recorded for {', '.join(unknown)} (imported without one?), so "
-                             "its style loss can't be measured; remove it from a copy of the model to evaluate the rest")
-    style_images = load_style_images(model.style_images, training.style_size, max_pixels)
-    return StylizingLoss(loss_network, [s.to(model.device) for s in style_images], weights)
+    style_images = []
+    for index, name in enumerate(model.styles):
+        try:
+            style_images.append(model.style_image(index).to(model.device))
+        except StyleBankError as error:
+            raise StyleBankError(f"{error}; without it the style loss of {name!r} can't be measured (or remove the "
+                                 "style from a copy of the model to evaluate the rest)") from None
+    return StylizingLoss(loss_network, style_images, weights)
 
 
 def style_scores(model, criterion: StylizingLoss, index: int, photos: dict[str, torch.Tensor],

@@ -28,6 +28,11 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
+def is_found(source: str | None) -> bool:
+    """Whether an image source (a file or ``builtin:NAME``) is there to read."""
+    return source is not None and (source.startswith(BUILTIN_PREFIX) or Path(source).is_file())
+
+
 def images_in_folder(folder: Path) -> list[str]:
     """Every image file below ``folder`` (recursively), sorted."""
     return sorted(str(p) for p in folder.rglob("*") if is_image_file(p))

@@ -26,9 +26,10 @@ import torch
 from tqdm import tqdm
 
 from .atomic import remove_stale_temporaries
-from .checkpoint import MODEL_FORMAT, load_checkpoint, load_model, read_info, save_checkpoint, save_model
+from .checkpoint import (MODEL_FORMAT, ModelFile, StylePixels, load_checkpoint, load_model, read_info,
+                         save_checkpoint, save_model, to_pixels)
 from .config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config, resumed_config
-from .data import ContentImages, StyleSampler, load_style_images, style_name
+from .data import ContentImages, StyleSampler, load_style_images, recorded_style_pixels, style_name
 from .errors import StyleBankError
 from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
@@ -39,10 +40,6 @@ from .runtime import autocast, resolve_device
 STYLE, IDENTITY = "style", "identity"
 MAX_SKIPPED_IN_A_ROW = 10  # non-finite steps in a row that stop training
 LOGGED_TERMS = ("content", "style", "tv", "psnr", "grad_ratio")  # shown beside the progress bar
-
-# A model already in memory, as add-style's base: its network and its file metadata (styles, style_images, …).
-LoadedModel = tuple[StyleBankNet, dict]
-
 
 class TrainingNote(UserWarning):
     """Something the user should know that does not stop training (the command line shows it as a note)."""
@@ -121,7 +118,7 @@ class Trainer:
     add-style reads ``config.base_model``.
     """
 
-    def __init__(self, config: TrainConfig, resume: bool = False, base: LoadedModel | None = None):
+    def __init__(self, config: TrainConfig, resume: bool = False, base: ModelFile | None = None):
         config.validate()
         self.config = config
         prepare_output_folder(Path(config.output))
@@ -143,13 +140,13 @@ class Trainer:
         self.stop_signal: int | None = None  # the signal that asked training to stop
         new_names = [style_name(s) for s in config.styles]
         if resume:
-            net, optimizer_state, rng, info = load_checkpoint(config.checkpoint_path)
+            net, optimizer_state, rng, info, base_pixels = load_checkpoint(config.checkpoint_path)
             self.base_style_count = info.get("frozen_styles", 0)  # the file's name for the base model's styles
             base_names, base_sources = self.check_resumed_styles(info, new_names)
         else:
             torch.manual_seed(config.seed)
             self.data_generator.manual_seed(config.seed)
-            net, base_names, base_sources = self.starting_network(base, new_names)
+            net, base_names, base_sources, base_pixels = self.starting_network(base, new_names)
             self.base_style_count = net.num_styles
             net.bank.extend(net.new_bank() for _ in config.styles)
         self.net = net.to(self.device)
@@ -160,20 +157,25 @@ class Trainer:
             self.restore(optimizer_state, rng, info)
         self.style_names = base_names + new_names
         self.style_sources = base_sources + list(config.styles)
+        self.style_pixels = base_pixels[:self.base_style_count] + [to_pixels(s) for s in self.style_images]
 
-    def starting_network(self, base: LoadedModel | None,
-                         new_names: list[str]) -> tuple[StyleBankNet, list[str], list[str | None]]:
-        """A fresh network with no styles, or add-style's base model (a copy); with its style names and images."""
+    def starting_network(self, base: ModelFile | None,
+                         new_names: list[str]) -> tuple[StyleBankNet, list[str], list[str | None], StylePixels]:
+        """A fresh network with no styles, or add-style's base model (a copy); with its style names, where their
+        images came from and the images."""
         config = self.config
         if not self.adding_styles:
             net_config = NetworkConfig(bank_depth=config.bank_depth, bank_kernel_size=config.bank_kernel_size)
-            return StyleBankNet(0, net_config), [], []
-        net, info = (copy.deepcopy(base[0]), base[1]) if base is not None else load_model(config.base_model)
+            return StyleBankNet(0, net_config), [], [], []
+        net, info, pixels = base if base is not None else load_model(config.base_model)
         taken = set(info["styles"]) & set(new_names)
         if taken:
             raise StyleBankError(f"{config.base_model} already has a style named {', '.join(sorted(taken))}; "
                                  "rename the style image or the existing style (stylebank styles --rename)")
-        return net, list(info["styles"]), list(info.get("style_images") or [None] * net.num_styles)
+        sources = list(info.get("style_images") or [None] * net.num_styles)
+        base_style_size = TrainConfig.from_dict(info.get("training") or {}).style_size
+        return (copy.deepcopy(net), list(info["styles"]), sources,
+                recorded_style_pixels(pixels, sources, base_style_size))
 
     def check_resumed_styles(self, info: dict, new_names: list[str]) -> tuple[list[str], list[str | None]]:
         """The checkpoint's base styles and their images, once its trained styles are checked to be ours."""
@@ -213,13 +215,13 @@ class Trainer:
                 "loss_network": self.loss_network.source, "frozen_styles": self.base_style_count,
                 "style_images": self.style_sources}
         with reported_write_errors(self.config.checkpoint_path, "the previous checkpoint is intact"):
-            return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info)
+            return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info, self.style_pixels)
 
     def save_model(self) -> Path:
         training = {**self.config.to_dict(), "steps_done": self.step}
         with reported_write_errors(self.config.output, f"the checkpoint {self.config.checkpoint_path} holds the run"):
             return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training,
-                              self.style_sources)
+                              self.style_sources, self.style_pixels)
 
     def train_step(self) -> dict[str, float]:
         """One iteration of whichever branch the schedule says; returns the logged numbers.
@@ -362,7 +364,7 @@ def can_resume(checkpoint: Path) -> bool:
     return False
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True, base: LoadedModel | None = None) -> Path:
+def train(config: TrainConfig, resume: bool = False, progress: bool = True, base: ModelFile | None = None) -> Path:
     """Train a StyleBank model as ``config`` says and return the model file's path.
 
     ``resume``: continue from the output's checkpoint with its saved configuration; of ``config`` only the
@@ -375,16 +377,16 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, base
     return Trainer(config, resume=resume, base=base).run(progress=progress)
 
 
-def add_styles(base_model: str | Path | LoadedModel, styles: list[str], output: str | Path,
+def add_styles(base_model: str | Path | ModelFile, styles: list[str], output: str | Path,
                content: list[str] | None = None, resume: bool = False, progress: bool = True, **options) -> Path:
-    """Incremental learning: train banks for ``styles`` on top of ``base_model`` (a model file, or a network and
-    its metadata already in memory), its E, D and banks frozen.
+    """Incremental learning: train banks for ``styles`` on top of ``base_model`` (a model file, or one already in
+    memory), its E, D and banks frozen.
 
     Returns the new model file, holding the old styles then the new ones. ``options`` are TrainConfig fields;
     the defaults are those of ``stylebank.config.add_style_config``.
     """
-    if isinstance(base_model, tuple):
-        base, base_info, base_name = base_model, base_model[1], "(a model in memory)"
+    if isinstance(base_model, ModelFile):
+        base, base_info, base_name = base_model, base_model.info, "(a model in memory)"
     else:
         base, base_info, base_name = None, read_info(base_model, MODEL_FORMAT), str(base_model)
     config = add_style_config(base_info, base_name, styles, output, content, **options)
