@@ -194,7 +194,7 @@ def test_stylize_cli_blends_regions_strength_and_colour(base_model, tiny_data, t
     cpu = ["--device", "cpu", "--precision", "fp32"]
     out = tmp_path / "out"
     assert main(["stylize", str(photo), "-m", str(plus), "-s", "zebra:1,blobs:1", "-o", str(out), *cpu]) == 0
-    blend = written(out / "photo0_zebra+blobs.png")
+    blend = written(out / "photo0_zebra0.5+blobs0.5.png")
     assert np.array_equal(blend, api({"zebra": 0.5, "blobs": 0.5}))  # the API's 50/50 blend
     assert not np.array_equal(blend, api("zebra")) and not np.array_equal(blend, api("blobs"))
     mask = tmp_path / "mask.png"
@@ -203,7 +203,7 @@ def test_stylize_cli_blends_regions_strength_and_colour(base_model, tiny_data, t
     Image.fromarray(labels).save(mask)
     assert main(["stylize", str(photo), "-m", str(plus), "--mask", str(mask), "--region-styles", "1,0",
                  "--strength", "0.7", "--preserve-color", "-o", str(out), *cpu]) == 0
-    regions = written(out / "photo0_regions.png")
+    regions = written(out / "photo0_regions-blobs-zebra_strength0.7_preserve-color.png")
     options = dict(strength=0.7, preserve_color=True)
     assert regions.shape == (40, 52, 3) and np.array_equal(regions, api("1,0", mask=labels, **options))
     # the top region (label 0) in style 1, the bottom one in style 0 (away from the seam, where they mix a little)

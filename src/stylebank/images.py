@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import glob
+import io
 import struct
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -21,6 +24,7 @@ from .samples import builtin_image, builtin_training_content
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 BUILTIN_PREFIX = "builtin:"
+STDIO = "-"  # as an input: read the image from standard input; as an output: write PNG to standard output
 
 
 def is_image_file(path: Path) -> bool:
@@ -81,7 +85,7 @@ class ImageNote(UserWarning):
 
 
 def load_image(source: str | Path, max_pixels: int | None = None) -> Image.Image:
-    """An RGB PIL image from a file or ``builtin:NAME`` (see stylebank.samples).
+    """An RGB PIL image from a file, ``builtin:NAME`` (see stylebank.samples) or ``-`` (standard input).
 
     EXIF orientation is applied; transparency is composited on white; 16-bit images are scaled to 8 bits;
     of an animated image the first frame is read (with an ImageNote warning). Anything unreadable, or larger
@@ -113,10 +117,14 @@ def image_size(source: str | Path, max_pixels: int | None = None) -> tuple[int, 
         return image.size
 
 
-@contextmanager
-def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True) -> Iterator[Image.Image]:
-    """A PIL image (decoded unless ``decode`` is False); every way a file can fail becomes a StyleBankError
-    naming it and the cause."""
+def readable_file(source: str | Path) -> Path | BinaryIO:
+    """The file to open for ``source``: its path, or standard input's bytes for ``-``; a StyleBankError where
+    there is nothing to read."""
+    if str(source) == STDIO:
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise StyleBankError("-: nothing on standard input")
+        return io.BytesIO(data)
     path = Path(source)
     if not path.exists():
         raise StyleBankError(f"{source}: no such file")
@@ -124,10 +132,18 @@ def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True
         raise StyleBankError(f"{source}: is a folder, not an image")
     if path.stat().st_size == 0:
         raise StyleBankError(f"{source}: empty file")
+    return path
+
+
+@contextmanager
+def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True) -> Iterator[Image.Image]:
+    """A PIL image (decoded unless ``decode`` is False); every way a file can fail becomes a StyleBankError
+    naming it and the cause."""
+    file = readable_file(source)
     pil_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our limit replaces PIL's (a warning at 89 MP, an error at 179 MP)
     try:
-        with Image.open(path) as image:
+        with Image.open(file) as image:
             width, height = image.size
             max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
             if max_pixels and width * height > max_pixels:
@@ -206,13 +222,18 @@ def resize_longer_side(tensor: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def save_image(image: Image.Image | torch.Tensor, path: str | Path) -> Path:
-    """Write by extension (PNG, JPEG, WebP) to a temporary name, then rename: no half-written files."""
+    """Write by extension (PNG, JPEG, WebP) to a temporary name, then rename: no half-written files.
+    ``-`` writes PNG to standard output."""
+    if isinstance(image, torch.Tensor):
+        image = to_pil(image)
+    if str(path) == STDIO:
+        image.save(sys.stdout.buffer, format="PNG")
+        sys.stdout.buffer.flush()
+        return Path(STDIO)
     path = Path(path)
     image_format = SAVE_FORMATS.get(path.suffix.lower())
     if image_format is None:
         raise StyleBankError(f"{path}: unsupported output extension; use one of {', '.join(SAVE_FORMATS)}")
-    if isinstance(image, torch.Tensor):
-        image = to_pil(image)
     options = {"quality": 95} if image_format != "PNG" else {}
     return atomic_write(path, lambda file: image.save(file, format=image_format, **options))
 

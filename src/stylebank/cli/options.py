@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import rule_of
 from ..errors import StyleBankError
-from ..images import BUILTIN_PREFIX, MAX_PIXELS
+from ..images import BUILTIN_PREFIX, MAX_PIXELS, STDIO
 
 
 def parse_number(text: str, kind: type) -> int | float:
@@ -78,12 +78,15 @@ def add_max_pixels_option(command: argparse.ArgumentParser) -> None:
 
 def input_paths(*inputs: str | None) -> set[Path]:
     """The files a command reads, resolved once, so that no output is ever written over one of them."""
-    return {Path(source).resolve() for source in inputs if source and not str(source).startswith(BUILTIN_PREFIX)}
+    return {Path(source).resolve() for source in inputs
+            if source and str(source) != STDIO and not str(source).startswith(BUILTIN_PREFIX)}
 
 
 def check_output(output: str | Path, overwrite: bool, inputs: set[Path]) -> Path:
     """Refuse to write over an input (ever) or over an existing file (unless --overwrite)."""
     target = Path(output)
+    if str(output) == STDIO:  # standard output: nothing to overwrite
+        return target
     if target.resolve() in inputs:
         raise StyleBankError(f"{target}: refusing to overwrite an input; write to another file")
     if target.is_dir():

@@ -3,33 +3,65 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from ..errors import StyleBankError
-from ..images import BUILTIN_PREFIX, SAVE_FORMATS, expand_sources, load_image, load_label_image, save_image
+from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, load_label_image, save_image
 from ..runtime import DEVICES, PRECISIONS
 from ..stylizer import Stylizer
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_int,
                       positive_int, unit_float)
 
 
-def output_paths(inputs: list[str], output: str | None, label: str) -> list[Path]:
-    """One output per input: -o as the file for a single input, else as a folder (default: current folder)."""
-    def default_name(item: str) -> str:
-        stem = item[len(BUILTIN_PREFIX):] if item.startswith(BUILTIN_PREFIX) else Path(item).stem
-        suffix = Path(item).suffix.lower()
-        return f"{stem}_{label}{suffix if suffix in SAVE_FORMATS else '.png'}"
+def blend_label(mix: dict[int, float], names: list[str]) -> str:
+    """A style or blend as part of a file name: ``waves``, ``mosaic0.5+waves0.5``."""
+    if len(mix) == 1:
+        return names[next(iter(mix))]
+    return "+".join(f"{names[index]}{weight:.2g}" for index, weight in mix.items())
 
-    if output and len(inputs) == 1 and Path(output).suffix:
-        return [Path(output)]
+
+def output_label(mixes: list[dict[int, float]], names: list[str], args: argparse.Namespace) -> str:
+    """What a default output name says about the settings, so that trying another one writes another file: the
+    style or blend (each region's, with a mask), then the strength and colour preservation where not default."""
+    if args.mask or args.regions:
+        label = "regions-" + "-".join(blend_label(mix, names) for mix in mixes)
+    else:
+        label = blend_label(mixes[0], names)
+    if args.strength != 1:
+        label += f"_strength{args.strength:g}"
+    if args.preserve_color:
+        label += "_preserve-color"
+    return label
+
+
+def default_name(source: str, label: str) -> str:
+    """STEM_LABEL.EXT: EXT the input's format where stylebank writes it (PNG, JPEG, WebP), else .png."""
+    if source == STDIO:
+        stem, suffix = "stdin", ".png"
+    else:
+        stem = source[len(BUILTIN_PREFIX):] if source.startswith(BUILTIN_PREFIX) else Path(source).stem
+        suffix = Path(source).suffix.lower()
+    return f"{stem}_{label}{suffix if suffix in SAVE_FORMATS else '.png'}"
+
+
+def output_paths(inputs: list[str], output: str | None, label: str) -> tuple[list[Path], bool]:
+    """One output per input, and whether the user named the file: -o as the file for a single input (``-``:
+    standard output), else as a folder (default: the current folder) of default names."""
+    if output == STDIO and len(inputs) != 1:
+        raise StyleBankError(f"-o - writes one image to standard output, but there are {len(inputs)} inputs")
+    if output and len(inputs) == 1 and (output == STDIO or Path(output).suffix):
+        return [Path(output)], True
     folder = Path(output or ".")
     if folder.suffix.lower() in SAVE_FORMATS:
         raise StyleBankError(f"-o {output} is a file name but there are {len(inputs)} inputs; give a folder")
-    paths = [folder / default_name(item) for item in inputs]
+    paths = [folder / default_name(item, label) for item in inputs]
     if len(set(paths)) < len(paths):
         raise StyleBankError("two inputs would write the same output name; stylize them separately")
-    return paths
+    return paths, False
 
 
 def stylizer_for(args: argparse.Namespace) -> Stylizer:
@@ -53,12 +85,14 @@ def add_stylize(commands: argparse._SubParsersAction) -> None:
     """``stylebank stylize``: its options and handler."""
     stylize = commands.add_parser("stylize", help="stylize images with a trained model")
     stylize.add_argument("inputs", nargs="+", metavar="INPUT",
-                         help="images: files, folders (recursive), globs, or builtin:NAME")
+                         help="images: files, folders (recursive), globs, builtin:NAME, or - (standard input)")
     stylize.add_argument("-m", "--model", help="model file (default: the bundled model)")
     stylize.add_argument("-s", "--style", default="0",
                          help="style index or name, or a blend like 0:0.5,2:0.5 (default 0)")
-    stylize.add_argument("-o", "--output", help="output file for one input, folder for several "
-                                                "(default: STEM_STYLE.png in the current folder)")
+    stylize.add_argument("-o", "--output", help="output file for one input (- : PNG on standard output), folder "
+                                                "for several (default: the current folder). Default names say the "
+                                                "settings: STEM_STYLE[_strengthS][_preserve-color].EXT, EXT the "
+                                                "input's (.png, .jpg, .webp; else .png); existing ones are skipped")
     stylize.add_argument("--max-size", type=non_negative_int, default=1024,
                          help="shrink so the longer side is at most N pixels; 0 keeps the size (default 1024)")
     regions = stylize.add_mutually_exclusive_group()
@@ -80,51 +114,88 @@ def add_stylize(commands: argparse._SubParsersAction) -> None:
                          help="torch (default) or onnxruntime (exports the model once into the cache; "
                               "implied by -m FILE.onnx)")
     stylize.add_argument("--device", choices=DEVICES, default="auto")
+    stylize.add_argument("--json", action="store_true", help="print one JSON object for the run (inputs, outputs, "
+                                                              "sizes, seconds, skipped, failures)")
     add_overwrite_option(stylize)
     add_max_pixels_option(stylize)
     stylize.set_defaults(handler=run_stylize)
 
 
-def run_stylize(args: argparse.Namespace) -> int:
+def style_choice(args: argparse.Namespace, names: list[str]) -> tuple[str, object, list[dict[int, float]]]:
+    """The style spec, the mask (None, a label image or 'kmeans:K') and each region's blend; checked before any
+    image is read."""
     from ..fusion import parse_region_styles, parse_regions, parse_style
 
-    model = stylizer_for(args)
     if args.mask or args.regions:
         if not args.region_styles:
             raise StyleBankError("--mask and --regions need --region-styles (one style per region)")
-        parse_region_styles(args.region_styles, model.styles)  # fail early on a bad spec
+        mixes = parse_region_styles(args.region_styles, names)
         if args.regions:
             parse_regions(args.regions)
-        style, label = args.region_styles, "regions"
-        mask = args.regions or load_label_image(args.mask, args.max_pixels)
-    else:
-        if args.region_styles:
-            raise StyleBankError("--region-styles needs --mask or --regions")
-        mix = parse_style(args.style, model.styles)
-        style, mask, label = args.style, None, "+".join(model.styles[i] for i in mix)
+        return args.region_styles, args.regions or load_label_image(args.mask, args.max_pixels), mixes
+    if args.region_styles:
+        raise StyleBankError("--region-styles needs --mask or --regions")
+    return args.style, None, [parse_style(args.style, names)]
+
+
+def stylize_file(model: Stylizer, source: str, target: Path, style: str, mask: object, args: argparse.Namespace,
+                 log: TextIO) -> dict:
+    """Stylize one image into ``target``; what was done, for --json."""
+    started = time.perf_counter()
+    image = load_image(source, args.max_pixels)
+    result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
+                           preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
+    save_image(result, target)
+    print(f"{source} -> {target}", file=log)
+    if result.size != image.size:  # said after the line it belongs to
+        print(f"stylebank: note: {source} is {image.width}x{image.height}; stylized at {result.width}x"
+              f"{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
+    return {"input": source, "output": str(target), "input_size": list(image.size),
+            "output_size": list(result.size), "seconds": round(time.perf_counter() - started, 3)}
+
+
+def run_stylize(args: argparse.Namespace) -> int:
+    if args.json and args.output == STDIO:
+        raise StyleBankError("--json and -o - both write to standard output; choose one")
+    started = time.perf_counter()
+    model = stylizer_for(args)
+    style, mask, mixes = style_choice(args, model.styles)
     inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
-    outputs = output_paths(inputs, args.output, label)
-    failures, protected = [], input_paths(*inputs)
+    outputs, named = output_paths(inputs, args.output, output_label(mixes, model.styles, args))
+    log = sys.stderr if args.json or args.output == STDIO else sys.stdout  # stdout carries the data then
+    report = {"model": str(model.path), "style": style, "strength": args.strength,
+              "preserve_color": args.preserve_color, "precision": args.precision,
+              "images": [], "skipped": [], "failures": []}
+    protected = input_paths(*inputs)
     for source, target in zip(inputs, outputs):
         try:
+            if not named and target.exists() and not args.overwrite and target.resolve() not in protected:
+                report["skipped"].append({"input": source, "output": str(target)})  # done by an earlier run
+                continue
             check_output(target, args.overwrite, protected)
-            image = load_image(source, args.max_pixels)
-            result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
-                                   preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
-            save_image(result, target)
-            print(f"{source} -> {target}")
-            if result.size != image.size:  # said after the line it belongs to
-                print(f"stylebank: note: {source} is {image.width}x{image.height}; stylized at "
-                      f"{result.width}x{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)",
-                      file=sys.stderr)
+            report["images"].append(stylize_file(model, source, target, style, mask, args, log))
         except StyleBankError as error:
             message = str(error)
-            failures.append(source)
+            report["failures"].append({"input": source, "error": message})
             print(f"stylebank: error: {message if message.startswith(source) else f'{source}: {message}'}",
                   file=sys.stderr)
-    if failures and len(inputs) > 1:  # each error was shown as it happened; the list is for the record
-        print(f"stylebank: {len(failures)} of {len(inputs)} inputs failed: {', '.join(failures)}", file=sys.stderr)
-    return 1 if failures else 0
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    print_summary(report, len(inputs))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 1 if report["failures"] else 0
+
+
+def print_summary(report: dict, count: int) -> None:
+    """The skipped outputs, and the failed inputs of a batch (each error was shown as it happened)."""
+    skipped = report["skipped"]
+    if len(skipped) == 1:
+        print(f"stylebank: skipped {skipped[0]['output']}, which exists (--overwrite replaces it)", file=sys.stderr)
+    elif skipped:
+        print(f"stylebank: skipped {len(skipped)} outputs that exist (--overwrite replaces them)", file=sys.stderr)
+    failures = [failure["input"] for failure in report["failures"]]
+    if failures and count > 1:
+        print(f"stylebank: {len(failures)} of {count} inputs failed: {', '.join(failures)}", file=sys.stderr)
 
 
 def add_sheet(commands: argparse._SubParsersAction) -> None:

@@ -1,0 +1,123 @@
+"""`stylebank stylize` as people use it in batches and pipes: default names that say the settings, reruns that
+skip what exists, `-` for standard input and output, one JSON object per run."""
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+import stylebank
+from stylebank.cli import main
+
+SMALL = ["--max-size", "24", "--precision", "fp32"]  # the bundled model, on small pictures
+
+
+def photos(folder, count=2):
+    """``count`` small photos in ``folder``: a JPEG, then PNGs."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        path = folder / (f"photo{i}.jpg" if i == 0 else f"photo{i}.png")
+        Image.fromarray(rng.integers(0, 256, (20, 28, 3), np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_default_names_say_the_settings_and_keep_the_input_format(tmp_path, monkeypatch):
+    jpeg, png = photos(tmp_path / "in")
+    monkeypatch.chdir(tmp_path)
+    # trying one setting after another writes one file each (it used to fail with "already exists")
+    for options in ([], ["--strength", "0.5"], ["--preserve-color"], ["-s", "0:0.5,2:0.5"],
+                    ["--regions", "kmeans:2", "--region-styles", "1,3"]):
+        assert main(["stylize", str(jpeg), *options, *SMALL]) == 0
+    assert sorted(p.name for p in tmp_path.glob("photo0_*")) == [
+        "photo0_mosaic.jpg", "photo0_mosaic0.5+waves0.5.jpg", "photo0_mosaic_preserve-color.jpg",
+        "photo0_mosaic_strength0.5.jpg", "photo0_regions-strokes-ihc.jpg"]
+    assert main(["stylize", str(png), "-s", "waves", "--strength", "0", "--preserve-color", *SMALL]) == 0
+    with Image.open(tmp_path / "photo1_waves_strength0_preserve-color.png") as image:
+        assert image.format == "PNG"
+    with Image.open(tmp_path / "photo0_mosaic.jpg") as image:
+        assert image.format == "JPEG"
+
+
+def test_a_rerun_skips_what_exists_and_is_not_a_failure(tmp_path, capsys):
+    inputs = [str(p) for p in photos(tmp_path / "in", 3)]
+    out = tmp_path / "out"
+    assert main(["stylize", *inputs, "-o", str(out), *SMALL]) == 0
+    before = digests(out)
+    capsys.readouterr()
+    assert main(["stylize", *inputs, "-o", str(out), *SMALL]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 3 outputs that exist (--overwrite replaces them)" in captured.err and "failed" not in captured.err
+    assert captured.out == "" and digests(out) == before
+    # a new input beside them is stylized; a missing one is still a failure (exit 1), the skipped ones are not
+    extra = photos(tmp_path / "more", 2)[1].rename(tmp_path / "more" / "extra.png")
+    assert main(["stylize", *inputs, str(extra), str(tmp_path / "nowhere.png"), "-o", str(out), *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert "skipped 3 outputs" in err and "1 of 5 inputs failed: " in err and (out / "extra_mosaic.png").exists()
+    # one output named by -o is what the user asked for: an existing one is refused, as before
+    assert main(["stylize", inputs[0], "-o", str(out / "photo0_mosaic.jpg"), *SMALL]) == 1
+    assert "already exists; add --overwrite" in capsys.readouterr().err
+
+
+def test_standard_input_to_standard_output(tmp_path):
+    photo = photos(tmp_path, 2)[1]
+    run = subprocess.run([sys.executable, "-c", "import sys; from stylebank.cli import main; sys.exit(main())",
+                          "stylize", "-", "-s", "waves", "-o", "-", *SMALL], input=photo.read_bytes(),
+                         capture_output=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with Image.open(io.BytesIO(run.stdout)) as image:
+        assert image.format == "PNG"
+        piped = np.asarray(image.convert("RGB"))
+    with Image.open(photo) as image:
+        expected = stylebank.load(device="cpu").stylize(image.convert("RGB"), "waves", max_size=24, precision="fp32")
+    assert np.array_equal(piped, np.asarray(expected))
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "photo0.jpg", photo]  # nothing written beside them
+
+
+def test_stdin_errors_and_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    assert main(["stylize", "-", *SMALL]) == 1
+    assert "-: nothing on standard input" in capsys.readouterr().err
+    photo = photos(tmp_path / "in", 1)[0]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(photo.read_bytes())))
+    assert main(["stylize", "-", "-s", "strokes", *SMALL]) == 0 and (tmp_path / "stdin_strokes.png").exists()
+    assert main(["stylize", str(photo), str(photo), "-o", "-", *SMALL]) == 1
+    assert "-o - writes one image to standard output, but there are 2 inputs" in capsys.readouterr().err
+    assert main(["stylize", str(photo), "-o", "-", "--json", *SMALL]) == 1
+    assert "--json and -o - both write to standard output" in capsys.readouterr().err
+
+
+def test_json_reports_the_run(tmp_path, capsys):
+    inputs = [str(p) for p in photos(tmp_path / "in", 2)]
+    out = tmp_path / "out"
+    assert main(["stylize", inputs[0], "-o", str(out), *SMALL]) == 0
+    capsys.readouterr()
+    missing = str(tmp_path / "nowhere.png")
+    assert main(["stylize", *inputs, missing, "-o", str(out), "-s", "ihc", "--strength", "0.5", "--json",
+                 *SMALL]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout holds only the JSON; the per-file lines went to stderr
+    assert "->" in captured.err
+    assert report["style"] == "ihc" and report["strength"] == 0.5 and report["precision"] == "fp32"
+    assert [(i["input"], i["output"]) for i in report["images"]] == [
+        (inputs[0], str(out / "photo0_ihc_strength0.5.jpg")), (inputs[1], str(out / "photo1_ihc_strength0.5.png"))]
+    for entry in report["images"]:
+        with Image.open(entry["output"]) as image:
+            assert entry["output_size"] == list(image.size) == [24, 17]
+        assert entry["input_size"] == [28, 20] and entry["seconds"] > 0
+    assert report["failures"] == [{"input": missing, "error": f"{missing}: no such file"}]
+    assert report["skipped"] == [] and report["seconds"] >= sum(i["seconds"] for i in report["images"])
+    assert main(["stylize", inputs[0], "-o", str(out), "--json", *SMALL]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == [{"input": inputs[0],
+                                                                "output": str(out / "photo0_mosaic.jpg")}]
