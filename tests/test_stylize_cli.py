@@ -75,6 +75,7 @@ def test_standard_input_to_standard_output(tmp_path):
                           "stylize", "-", "-s", "waves", "-o", "-", *SMALL], input=photo.read_bytes(),
                          capture_output=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
+    assert b"standard input -> standard output" in run.stderr  # stdout holds only the picture
     with Image.open(io.BytesIO(run.stdout)) as image:
         assert image.format == "PNG"
         piped = np.asarray(image.convert("RGB"))

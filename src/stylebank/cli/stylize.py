@@ -146,9 +146,10 @@ def stylize_file(model: Stylizer, source: str, target: Path, style: str, mask: o
     result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
                            preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
     save_image(result, target)
-    print(f"{source} -> {target}", file=log)
+    source_name = "standard input" if source == STDIO else source
+    print(f"{source_name} -> {'standard output' if str(target) == STDIO else target}", file=log)
     if result.size != image.size:  # said after the line it belongs to
-        print(f"stylebank: note: {source} is {image.width}x{image.height}; stylized at {result.width}x"
+        print(f"stylebank: note: {source_name} is {image.width}x{image.height}; stylized at {result.width}x"
               f"{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
     return {"input": source, "output": str(target), "input_size": list(image.size),
             "output_size": list(result.size), "seconds": round(time.perf_counter() - started, 3)}
