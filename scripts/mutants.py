@@ -163,6 +163,18 @@ MUTANTS = [
            "transparent pixels turn black instead of white"),
     Mutant("overwrite-without-asking", "cli/options.py", "if target.exists() and not overwrite:", "if False:",
            ("tests/test_bad_inputs.py", "-k", "overwritten"), "an existing file is replaced without --overwrite"),
+    Mutant("style-images-not-stored", "checkpoint.py",
+           "return write_safetensors(path, {**net.state_dict(), **style_image_tensors(style_pixels)}, info)",
+           "return write_safetensors(path, net.state_dict(), info)", ("tests/test_self_contained.py",),
+           "a model file needs its style images where it was trained: eval fails from another folder"),
+    Mutant("style-file-drops-its-image", "checkpoint.py", 'tensors["style_image"] = style_pixels', "pass",
+           ("tests/test_self_contained.py", "-k", "style_file"), "an imported style has no image to evaluate against"),
+    Mutant("rerun-counts-as-failure", "cli/stylize.py", "if not named and target.exists() and not args.overwrite",
+           "if False and not named and target.exists() and not args.overwrite",
+           ("tests/test_stylize_cli.py", "-k", "rerun"), "rerunning a batch fails every existing output (exit 1)"),
+    Mutant("default-name-ignores-settings", "cli/stylize.py", 'label += f"_strength{args.strength:g}"', "pass",
+           ("tests/test_stylize_cli.py", "-k", "default_names"),
+           "--strength 0.5 after a first run fails with 'already exists' (the same default name)"),
 ]
 
 
