@@ -175,6 +175,15 @@ MUTANTS = [
     Mutant("default-name-ignores-settings", "cli/stylize.py", 'label += f"_strength{args.strength:g}"', "pass",
            ("tests/test_stylize_cli.py", "-k", "default_names"),
            "--strength 0.5 after a first run fails with 'already exists' (the same default name)"),
+    Mutant("resume-iterations-unchecked", "config.py", 'check_resumed_iterations(config, info["step"], checkpoint)',
+           "pass", ("tests/test_train.py", "-k", "fewer_iterations"),
+           "--resume --iterations 1 blames --warmup, which a resumed run cannot change"),
+    Mutant("jpeg-mask-unexplained", "fusion.py", "if regions > styles and rare > regions / 2:", "if False:",
+           ("tests/test_fusion.py", "-k", "jpeg"), "a JPEG label mask fails with 'the mask has 931 regions' alone"),
+    Mutant("import-ignores-rename", "api.py",
+           "new_names = [checked_style_name(rename[name]) if name in rename else name for name in names]",
+           "new_names = list(names)", ("tests/test_styles.py", "-k", "import_can_rename"),
+           "import-style --rename does nothing: a style whose name the model has cannot be imported"),
 ]
 
 

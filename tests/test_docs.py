@@ -48,3 +48,12 @@ def test_docs_jsonl_lines_parse(path):
 def test_readme_docs_paths_exist():
     missing = sorted(path for path in readme_doc_paths() if not (ROOT / path).is_file())
     assert not missing, f"README.md names files that do not exist: {missing}"
+
+
+def test_the_readme_set_up_says_how_to_get_the_pinned_cpu_build_of_torch():
+    """requirements-dev.txt pins torch's version only, which on Linux resolves from PyPI to a CUDA build: the set-up
+    must name PyTorch's CPU index with the pinned version, and not claim the plain install gets the CPU build."""
+    pin = re.search(r"^torch==(\S+)$", (ROOT / "requirements-dev.txt").read_text(), re.MULTILINE)
+    set_up = (ROOT / "README.md").read_text(encoding="utf-8").split("```bash\n", 1)[1].split("```", 1)[0]
+    assert pin and f"--index-url https://download.pytorch.org/whl/cpu torch=={pin[1]}" in set_up
+    assert "installs the CPU build" not in set_up

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import stylebank
 from stylebank.checkpoint import save_model
+from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.fusion import (kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
                               keep_content_colors)
@@ -169,3 +170,23 @@ def test_stylize_with_preserve_color_keeps_the_photos_colours(model, photo):
         kept = model.stylize(soft, style=style, precision="fp32", preserve_color=True)
         assert_luma_and_chroma(kept, luma_from=stylized, chroma_from=soft)
         assert (kept - stylized).abs().mean() > 0.01
+
+
+def test_a_jpeg_label_mask_is_said_to_need_png(model, tmp_path, capsys):
+    """JPEG compression blurs a two-colour mask into hundreds of near colours: the error says so and asks for a
+    PNG (which works), where "the mask has 931 regions" alone would puzzle; a plain miscount is worded as before."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 52, 3), np.uint8)).save(photo)
+    labels = Image.new("RGB", (160, 120), (200, 40, 30))
+    ImageDraw.Draw(labels).ellipse((30, 20, 120, 100), fill=(20, 90, 200))
+    command = ["stylize", str(photo), "-m", str(model.path), "--device", "cpu", "--region-styles", "0,1", "--mask"]
+    for suffix in (".jpg", ".png"):
+        labels.save(tmp_path / f"labels{suffix}")
+    assert main(command + [str(tmp_path / "labels.jpg"), "-o", str(tmp_path / "a.png")]) == 1
+    error = capsys.readouterr().err
+    assert "regions but 2 region styles" in error and "lossy JPEG or WebP" in error and "save the mask as PNG" in error
+    assert main(command + [str(tmp_path / "labels.png"), "-o", str(tmp_path / "b.png")]) == 0
+    capsys.readouterr()
+    assert main(command[:-2] + ["0,1,2", "--mask", str(tmp_path / "labels.png"), "-o", str(tmp_path / "c.png")]) == 1
+    error = capsys.readouterr().err
+    assert "2 regions but 3 region styles were given; give one style per region" in error and "JPEG" not in error

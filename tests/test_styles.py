@@ -141,6 +141,26 @@ def test_import_refuses_another_encoder_decoder(base_model, tiny_data, tmp_path)
         other.import_style(base_model)
 
 
+def test_import_can_rename_a_style_whose_name_the_model_has(base_model, tmp_path, capsys):
+    """A style file holding "zebra" goes into a model that has a zebra under another name (--rename, as for
+    `stylebank styles`); the refusal without it names the option."""
+    style_file = stylebank.load(base_model, "cpu").export_style("zebra", tmp_path / "zebra.safetensors")
+    out = tmp_path / "two.safetensors"
+    command = ["import-style", "-m", str(base_model), str(style_file), "-o", str(out)]
+    assert main(command) == 1
+    assert "already in the model; import it under another name: --rename zebra=NEW" in capsys.readouterr().err
+    assert main(command + ["--rename", "zebra=stripes"]) == 0
+    assert "added stripes; styles now zebra, stripes" in capsys.readouterr().out
+    model = stylebank.load(out, "cpu")
+    assert model.styles == ["zebra", "stripes"] and model.style_sources[0] == model.style_sources[1]
+    assert torch.equal(model.net.bank[0][1].weight, model.net.bank[1][1].weight)
+    for rename, problem in [({"zebra": "2"}, "bad style name '2'"), ({"zebra": "stripes"}, "stripes is already"),
+                            ({"blobs": "b"}, "cannot rename blobs: the style files hold zebra")]:
+        with pytest.raises(StyleBankError, match=problem):
+            model.import_style(style_file, rename=rename)
+    assert model.import_style(style_file, rename={"zebra": " plain "}) == ["plain"]  # as rename_style: stripped
+
+
 def test_remove_and_rename(base_model, tiny_data, tmp_path, capsys):
     plus = tmp_path / "plus.safetensors"
     add_styles(base_model, [str(tiny_data["styles"][1])], plus, iterations=2, progress=False)

@@ -189,6 +189,21 @@ def test_resume_before_any_checkpoint_starts_from_the_beginning(tiny_data):
         resumed_config(tiny_data["root"] / "none.safetensors")
 
 
+def test_resuming_with_fewer_iterations_than_done_says_so(tiny_data, capsys):
+    """--resume --iterations 1 on a run past iteration 1 names the checkpoint's step, not the warm-up (which a
+    resumed run cannot change); a fresh run's warm-up is still checked by validate (test_config)."""
+    config = tiny_config(tiny_data, iterations=4, warmup=2)
+    train(config, progress=False)
+    assert main(["train", "-o", config.output, "--resume", "--iterations", "1", "--quiet"]) == 1
+    assert ("is at iteration 4; --iterations 1 would end before it: give more than 4 iterations"
+            in capsys.readouterr().err)
+    trainer = Trainer(tiny_config(tiny_data, iterations=4, warmup=3))  # a checkpoint inside the warm-up
+    trainer.train_step()
+    trainer.save_checkpoint()
+    with pytest.raises(StyleBankError, match=r"warm-up \(3 .*fixed by the checkpoint.*give more than 3"):
+        resumed_config(config.output, iterations=2)
+
+
 @pytest.mark.slow
 def test_interrupt_by_sigint_or_sigterm_saves_a_checkpoint_and_resume_goes_on(tiny_data):
     """A real training process gets Ctrl-C, then its resumed run a `kill` (SIGTERM, as cluster schedulers send):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_s
 from .config import TrainConfig
 from .data import recorded_style_pixels
 from .errors import StyleBankError
-from .fusion import kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style, style_index
+from .fusion import (check_region_count, kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
+                     style_index)
 from .images import load_image, resize_to_fit, to_tensor
 from .losses import image_psnr
 from .model import StyleBankNet, parameter_counts
@@ -28,6 +30,15 @@ AUTO_BF16_MIN_PSNR = 35.0
 def default_model_path() -> Path:
     """The model bundled with the package (trained offline on the bundled photos; see the README)."""
     return Path(str(resources.files("stylebank") / "models" / DEFAULT_MODEL_NAME))
+
+
+def checked_style_name(name: str) -> str:
+    """``name`` without surrounding spaces; a StyleBankError where style specs would misread it as a number or a
+    blend (``2``, ``a:1,b:1``)."""
+    name = name.strip()
+    if not name or name.isdigit() or any(c in name for c in ",:;="):
+        raise StyleBankError(f"bad style name {name!r}: use a non-numeric name without , : ; =")
+    return name
 
 
 class StyleBankModel(Stylizer):
@@ -81,9 +92,7 @@ class StyleBankModel(Stylizer):
                 outputs = []
                 for image in inputs:
                     masks = self.region_masks(options.mask, image)
-                    if masks.shape[0] != len(mixes):
-                        raise StyleBankError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region "
-                                             "styles were given; give one style per region")
+                    check_region_count(masks, len(mixes))
                     outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, options))
                 output = torch.cat(outputs)
         return output.float().clamp_(0, 1).to(batch.device)
@@ -171,9 +180,7 @@ class StyleBankModel(Stylizer):
     def rename_style(self, style: int | str, new_name: str) -> None:
         """Give a style a new name (unique within the model)."""
         index = self.style_index(style)
-        new_name = new_name.strip()
-        if not new_name or new_name.isdigit() or any(c in new_name for c in ",:;="):
-            raise StyleBankError(f"bad style name {new_name!r}: use a non-numeric name without , : ; =")
+        new_name = checked_style_name(new_name)
         if new_name in self.styles and self.styles.index(new_name) != index:
             raise StyleBankError(f"this model already has a style named {new_name!r}")
         self.info["styles"][index] = new_name
@@ -186,21 +193,37 @@ class StyleBankModel(Stylizer):
         return save_style_file(path, self.net, index, self.styles[index], self.info.get("loss_network", "unknown"),
                                self.style_sources[index], pixels)
 
-    def import_style(self, *paths: str | Path) -> list[str]:
-        """Append the styles in style files; refused if they were trained with another encoder/decoder."""
+    def import_style(self, *paths: str | Path, rename: Mapping[str, str] | None = None) -> list[str]:
+        """Append the styles in style files; refused if they were trained with another encoder/decoder.
+        ``rename``: {name in a style file: name here}, e.g. for a name this model already has. Returns the names."""
         loaded = [load_style_file(path, self.net) for path in paths]
-        names = [info["name"] for _, info, _ in loaded]
-        clashes = sorted((set(names) & set(self.styles)) | {n for n in names if names.count(n) > 1})
-        if clashes:
-            raise StyleBankError(f"a style named {', '.join(clashes)} is already in the model; rename one first")
+        names = self.imported_names([info["name"] for _, info, _ in loaded], rename or {})
         sources = self.style_sources
-        for bank, info, pixels in loaded:
+        for (bank, info, pixels), name in zip(loaded, names):
             self.net.bank.append(bank.to(self.device).eval())
-            self.info["styles"].append(info["name"])
+            self.info["styles"].append(name)
             sources.append(info.get("style_image"))
             self.style_pixels.append(pixels)
         self.info["style_images"] = sources
         return names
+
+    def imported_names(self, names: list[str], rename: Mapping[str, str]) -> list[str]:
+        """The names that styles named ``names`` in their style files get here: ``rename`` applied, each checked
+        as rename_style checks a name, and unique in the model."""
+        unknown = sorted(set(rename) - set(names))
+        if unknown:
+            raise StyleBankError(f"cannot rename {', '.join(unknown)}: the style files hold {', '.join(names)}")
+        new_names = [checked_style_name(rename[name]) if name in rename else name for name in names]
+        taken = {new: old for old, new in zip(names, new_names) if new in self.styles}
+        if taken:
+            old = next(iter(taken.values()))  # its name in the style file, which --rename takes
+            raise StyleBankError(f"a style named {', '.join(taken)} is already in the model; import it under "
+                                 f"another name: --rename {old}=NEW (rename={{{old!r}: 'NEW'}} in Python)")
+        repeated = sorted({name for name in new_names if new_names.count(name) > 1})
+        if repeated:
+            raise StyleBankError(f"more than one imported style would be named {', '.join(repeated)}; import them "
+                                 "one at a time, giving one another name with --rename")
+        return new_names
 
     def add_styles(self, styles: list[str], output: str | Path, content: list[str] | None = None,
                    progress: bool = True, **options) -> Path:

@@ -177,13 +177,32 @@ def resumed_config(output: str | Path, **changes) -> TrainConfig:
     checkpoint = checkpoint_path(output)
     if not checkpoint.exists():
         raise StyleBankError(f"nothing to resume: {checkpoint} does not exist")
-    saved = TrainConfig.from_dict(read_info(checkpoint, CHECKPOINT_FORMAT)["config"])
+    info = read_info(checkpoint, CHECKPOINT_FORMAT)
+    saved = TrainConfig.from_dict(info["config"])
     fixed = sorted(name for name, value in changes.items()
                    if name not in RESUMABLE_OVERRIDES and value != getattr(saved, name))
     if fixed:
         raise StyleBankError(f"{', '.join(option_name(name) for name in fixed)} cannot change when resuming (the "
                              f"checkpoint fixes it); a resumed run may change only {', '.join(RESUMABLE_OVERRIDES)}")
-    return replace(saved, **changes, output=str(output))
+    config = replace(saved, **changes, output=str(output))
+    check_resumed_iterations(config, info["step"], checkpoint)
+    return config
+
+
+def check_resumed_iterations(config: TrainConfig, step: int, checkpoint: Path) -> None:
+    """A StyleBankError where a resumed run's --iterations cannot work with its checkpoint: it would end before
+    the saved step, or inside the warm-up (which validate() would blame on --warmup, but that cannot change)."""
+    iterations = config.iterations
+    if rule_of("iterations").problem(iterations):
+        return  # not a whole number of at least 1: validate() says so
+    if iterations < step:
+        raise StyleBankError(f"the checkpoint {checkpoint} is at iteration {step}; --iterations {iterations} would "
+                             f"end before it: give more than {step} iterations to train on (or use the model file "
+                             "as it is)")
+    if config.warmup >= iterations and not config.base_model:
+        raise StyleBankError(f"the run's warm-up ({config.warmup} auto-encoder-only iterations, fixed by the "
+                             f"checkpoint) leaves no stylizing iterations out of --iterations {iterations}: give "
+                             f"more than {config.warmup} iterations")
 
 
 def base_content_found(content: list[str], base_model: str) -> None:

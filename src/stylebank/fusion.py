@@ -97,6 +97,26 @@ def label_masks(labels: Image.Image | np.ndarray) -> torch.Tensor:
     return torch.nn.functional.one_hot(inverse, len(values)).permute(2, 0, 1).float()
 
 
+# A region under this share of the pixels is "rare": a mask whose regions are mostly rare has blended edges.
+RARE_REGION = 0.01
+
+
+def check_region_count(masks: torch.Tensor, styles: int) -> None:
+    """A StyleBankError unless the (R, H, W) masks have one region per region style. Where most regions are rare,
+    the label image has blended edge colours (JPEG and WebP compression blur labels into many near colours, as
+    does anti-aliased drawing): say so, since a count like "the mask has 931 regions" alone does not explain it."""
+    regions = masks.shape[0]
+    if regions == styles:
+        return
+    message = f"the mask has {regions} regions but {styles} region styles were given"
+    rare = int((masks.mean(dim=(1, 2)) < RARE_REGION).sum())
+    if regions > styles and rare > regions / 2:
+        raise StyleBankError(f"{message}: {rare} of its {regions} colours are rare (under {RARE_REGION:.0%} of the "
+                             "pixels each), the blurred edges of a lossy JPEG or WebP file (compression blurs labels) "
+                             "or of an anti-aliased drawing; save the mask as PNG, one exact colour per region")
+    raise StyleBankError(f"{message}; give one style per region")
+
+
 def kmeans_masks(image: torch.Tensor, regions: int, seed: int = 0) -> torch.Tensor:
     """Segment (3, H, W) by K-means on colour (the paper's Fig. 10): (K, H, W) masks, darkest region first."""
     from scipy.cluster.vq import kmeans2

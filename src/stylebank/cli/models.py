@@ -81,10 +81,7 @@ def run_styles(args: argparse.Namespace) -> int:
     if not args.output:
         raise StyleBankError("--remove and --rename write a new model: give -o NEW_MODEL")
     check_output(args.output, args.overwrite, input_paths(args.model))
-    for pair in args.rename:  # renames first, so that indices refer to the model as given
-        old, equals, new = pair.partition("=")
-        if not equals:
-            raise StyleBankError(f"bad --rename {pair!r}: use OLD=NEW")
+    for old, new in parse_renames(args.rename).items():  # renames first, so that indices refer to the model as given
         model.rename_style(old, new)
     removed = [model.styles[model.style_index(s)] for s in args.remove]
     model.remove_styles(*args.remove)
@@ -96,6 +93,19 @@ def run_styles(args: argparse.Namespace) -> int:
         print(f"stylebank: note: no image stored for {', '.join(missing)}: not found from here (a relative path is "
               "relative to the folder the model was trained in)", file=sys.stderr)
     return 0
+
+
+def parse_renames(pairs: list[str]) -> dict[str, str]:
+    """``--rename OLD=NEW ...`` as {OLD: NEW}."""
+    renames: dict[str, str] = {}
+    for pair in pairs:
+        old, equals, new = pair.partition("=")
+        if not equals:
+            raise StyleBankError(f"bad --rename {pair!r}: use OLD=NEW")
+        if old.strip() in renames:
+            raise StyleBankError(f"--rename names {old.strip()!r} twice")
+        renames[old.strip()] = new
+    return renames
 
 
 def add_export(commands: argparse._SubParsersAction) -> None:
@@ -148,6 +158,8 @@ def add_import_style(commands: argparse._SubParsersAction) -> None:
     imports.add_argument("-m", "--model", help="model file (default: the bundled model)")
     imports.add_argument("style_files", nargs="+", metavar="STYLE_FILE")
     imports.add_argument("-o", "--output", required=True, help="model file to write")
+    imports.add_argument("--rename", nargs="+", metavar="OLD=NEW", default=[],
+                         help="import the style named OLD in its style file as NEW (for a name the model has)")
     add_overwrite_option(imports)
     imports.set_defaults(handler=run_import_style)
 
@@ -157,6 +169,6 @@ def run_import_style(args: argparse.Namespace) -> int:
 
     check_output(args.output, args.overwrite, input_paths(args.model, *args.style_files))
     model = load(args.model, "cpu")
-    names = model.import_style(*args.style_files)
+    names = model.import_style(*args.style_files, rename=parse_renames(args.rename))
     print(f"wrote {model.save(args.output)}: added {', '.join(names)}; styles now {', '.join(model.styles)}")
     return 0
