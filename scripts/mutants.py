@@ -184,6 +184,11 @@ MUTANTS = [
            "new_names = [checked_style_name(rename[name]) if name in rename else name for name in names]",
            "new_names = list(names)", ("tests/test_styles.py", "-k", "import_can_rename"),
            "import-style --rename does nothing: a style whose name the model has cannot be imported"),
+    Mutant("log-line-not-mean", "train.py", "means = {key: sum(values) / len(values) for key, values in terms.items()}",
+           "means = {key: values[-1] for key, values in terms.items()}",
+           ("tests/test_train.py", "-k", "mean_of_its_branch"), "a log line shows one noisy iteration, not the mean"),
+    Mutant("plot-first-run-only", "plot.py", "for index, run in enumerate(runs):",
+           "for index, run in enumerate(runs[:1]):", ("tests/test_plot.py",), "stylebank plot A B draws only A"),
 ]
 
 

@@ -259,6 +259,25 @@ def test_logs_every_term_and_writes_samples(tiny_data):
     assert sorted(p.name for p in config.samples_dir.iterdir()) == ["step_0000003.png", "step_0000006.png"]
 
 
+def test_each_log_line_is_the_mean_of_its_branch_since_the_last(tiny_data):
+    # T = 1 alternates style, identity: a sample every 2nd (or 4th...) iteration would only ever show one branch
+    every = tiny_config(tiny_data, iterations=8, log_every=1, style_steps=1,
+                        output=str(tiny_data["root"] / "every.safetensors"))
+    averaged = tiny_config(tiny_data, iterations=8, log_every=4, style_steps=1,
+                           output=str(tiny_data["root"] / "averaged.safetensors"))
+    single, lines = ([json.loads(line) for line in train(config, progress=False).with_name(
+        config.log_path.name).read_text().splitlines()] for config in (every, averaged))
+    assert [(r["step"], r["branch"]) for r in lines] == [(s, b) for s in (4, 8) for b in (STYLE, IDENTITY)]
+    for line in lines:
+        window = [r for r in single if line["step"] - 4 < r["step"] <= line["step"] and r["branch"] == line["branch"]]
+        assert len(window) == 2
+        terms = ("content", "style", "tv", "total") if line["branch"] == STYLE else ("identity", "psnr")
+        for key in terms:
+            assert line[key] == pytest.approx(sum(r[key] for r in window) / len(window), rel=1e-5), key
+        next_rate = {r["step"]: r["lr"] for r in single}[line["step"]]
+        assert line["skipped"] == 0 and line["lr"] == next_rate and line["seconds"] > 0
+
+
 def test_bad_settings_are_refused(tiny_data):
     with pytest.raises(StyleBankError, match="image-size"):
         Trainer(tiny_config(tiny_data, image_size=0))

@@ -136,6 +136,7 @@ class Trainer:
         self.sampler = StyleSampler(len(config.styles))
         self.style_grad_norm: float | None = None
         self.skipped = self.skipped_in_a_row = 0  # steps with a non-finite loss or gradient
+        self.since_logged: dict[str, dict[str, list[float]]] = {}  # branch -> term -> values, for the next log line
         self.stop_requested = False
         self.stop_signal: int | None = None  # the signal that asked training to stop
         new_names = [style_name(s) for s in config.styles]
@@ -299,6 +300,17 @@ class Trainer:
         with reported_write_errors(path, "the last checkpoint is intact"):
             return save_image(grid, path)
 
+    def write_log_lines(self, log, started: float) -> None:
+        """One JSON line per branch trained since the last ones: each term's mean over those iterations (a
+        single sample would, with some periods of the alternation, only ever show one branch)."""
+        common = {"skipped": self.skipped, "lr": self.learning_rate(self.step),  # the rate of the next iteration
+                  "seconds": round(time.perf_counter() - started, 3)}
+        for branch, terms in self.since_logged.items():
+            means = {key: sum(values) / len(values) for key, values in terms.items()}
+            log.write(json.dumps({"step": self.step, "branch": branch, **means, **common}) + "\n")
+        log.flush()
+        self.since_logged = {}
+
     def _request_stop(self, signum: int, frame: object) -> None:
         if self.stop_requested:  # a second Ctrl-C (or kill) stops at once
             raise KeyboardInterrupt
@@ -313,14 +325,15 @@ class Trainer:
         remove_stale_temporaries(self.config.samples_dir, r"step_\d+\.png")
 
     def after_step(self, record: dict, log, bar: tqdm, shown: dict[str, float], started: float) -> None:
-        """What follows an iteration: the log line, the progress bar, samples, checkpoints, a requested stop."""
+        """What follows an iteration: the log lines, the progress bar, samples, checkpoints, a requested stop."""
         config = self.config
         shown.update({key: record[key] for key in LOGGED_TERMS if key in record})
+        terms = self.since_logged.setdefault(record["branch"], {})
+        for key, value in record.items():
+            if key not in ("step", "branch", "skipped") and math.isfinite(value):  # a skipped step is counted
+                terms.setdefault(key, []).append(value)
         if self.step % config.log_every == 0 or self.step == config.iterations:
-            record["lr"] = self.learning_rate(self.step)  # the rate of the next iteration
-            record["seconds"] = round(time.perf_counter() - started, 3)
-            log.write(json.dumps(record) + "\n")
-            log.flush()
+            self.write_log_lines(log, started)
             bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
         bar.update(1)
         if self.step % config.sample_every == 0:

@@ -13,7 +13,7 @@ import warnings
 from .. import __version__
 from ..errors import StyleBankError
 from ..train import TrainingInterrupted
-from .evaluation import add_eval, add_optimize
+from .evaluation import add_eval, add_optimize, add_plot
 from .models import add_export, add_export_style, add_import_style, add_info, add_styles
 from .stylize import add_sheet, add_stylize
 from .training import add_add_style, add_train
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stylebank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for add_command in (add_train, add_add_style, add_stylize, add_export, add_sheet, add_eval, add_optimize,
-                        add_info, add_styles, add_export_style, add_import_style):
+                        add_plot, add_info, add_styles, add_export_style, add_import_style):
         add_command(commands)
     return parser
 

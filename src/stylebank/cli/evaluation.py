@@ -1,4 +1,4 @@
-"""``stylebank eval`` and ``stylebank optimize``."""
+"""``stylebank eval``, ``stylebank optimize`` and ``stylebank plot``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..gatys import GATYS_STEPS
 from ..images import BUILTIN_PREFIX, load_image, save_image
 from ..runtime import DEVICES
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_float,
-                      positive_int)
+                      parse_number, positive_int)
 
 
 def add_eval(commands: argparse._SubParsersAction) -> None:
@@ -79,4 +79,32 @@ def run_optimize(args: argparse.Namespace) -> int:
     save_image(image, args.output)
     print(f"wrote {args.output}: {args.steps} steps in {time.perf_counter() - started:.0f} s, "
           f"objective {history[0]:.3f} -> {history[-1]:.3f}")
+    return 0
+
+
+def smoothing_weight(text: str) -> float:
+    """--smoothing: an exponential moving average's weight, from 0 (raw values) up to but not including 1."""
+    value = parse_number(text, float)
+    if not 0 <= value < 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {text}")
+    return value
+
+
+def add_plot(commands: argparse._SubParsersAction) -> None:
+    """``stylebank plot``: its options and handler."""
+    plot = commands.add_parser("plot", help="training curves as a picture (one run, or several overlaid)")
+    plot.add_argument("runs", nargs="+", metavar="MODEL_OR_LOG",
+                      help="model files (their MODEL.log.jsonl is read) or training logs; a running job's too")
+    plot.add_argument("-o", "--output", required=True, help="picture to write (.png, .svg, .pdf)")
+    plot.add_argument("--smoothing", type=smoothing_weight, default=0.9,
+                      help="exponential moving average weight, 0 = raw values (default 0.9)")
+    add_overwrite_option(plot)
+    plot.set_defaults(handler=run_plot)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from ..plot import plot_curves
+
+    check_output(args.output, args.overwrite, input_paths(*args.runs))
+    print(f"wrote {plot_curves(args.runs, args.output, args.smoothing)}")
     return 0

@@ -41,7 +41,8 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
             "bank_kernel_size": "bank kernel size (default 3, the paper's)",
         })
     numbers.update({"checkpoint_every": f"default {default('checkpoint_every')}",
-                    "sample_every": f"write preview images (default {default('sample_every')})"})
+                    "sample_every": f"write preview images (default {default('sample_every')})",
+                    "log_every": f"log lines: each term's mean over N iterations (default {default('log_every')})"})
     for name, text in numbers.items():
         parser.add_argument(option_name(name), type=setting_type(name), help=text,
                             metavar="N" if name == "lr_anneal" else None)
