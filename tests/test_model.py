@@ -2,7 +2,9 @@ import pytest
 import torch
 
 from stylebank.errors import StyleBankError
-from stylebank.model import MIN_SIZE, NetworkConfig, StyleBankNet, parameter_counts
+from stylebank.images import load_image, resize_to_fit, to_tensor
+from stylebank.losses import image_psnr
+from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, NetworkConfig, StyleBankNet, parameter_counts
 
 
 def test_parameter_counts_match_the_paper_layout():
@@ -87,3 +89,54 @@ def test_the_low_resolution_upsampling_conv_equals_the_plain_one():
     assert fast.shape == (2, 64, 14, 20) and torch.allclose(fast, plain, atol=1e-5)
     grads = [torch.autograd.grad(out.square().sum(), (x, conv_layer[1].weight)) for out in (plain, fast)]
     assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item()) for a, b in zip(*grads))
+
+
+def exposures(photo: torch.Tensor) -> list[torch.Tensor]:
+    """The photo darker (0.6x), with less contrast (0.5x + 0.25) and brighter (0.7x + 0.3): global affine changes."""
+    return [photo * 0.6, photo * 0.5 + 0.25, photo * 0.7 + 0.3]
+
+
+def exposure_aware(exposure: str) -> StyleBankNet:
+    """A network of that layout whose exposure path is not at its zero start (as after some training)."""
+    torch.manual_seed(0)
+    net = StyleBankNet(1, NetworkConfig(exposure=exposure)).eval()
+    if net.decoder.exposure is not None:
+        torch.nn.init.normal_(net.decoder.exposure.weight, std=0.5)
+    return net
+
+
+@torch.no_grad()
+def test_the_paper_layout_reconstructs_every_exposure_alike_and_the_others_do_not():
+    photo = resize_to_fit(to_tensor(load_image("builtin:astronaut")), 64).unsqueeze(0)
+    for exposure in EXPOSURE_LAYOUTS:
+        net = exposure_aware(exposure)
+        plain = net.reconstruct(photo)
+        distances = [image_psnr(net.reconstruct(changed), plain) for changed in exposures(photo)]
+        if exposure == "paper":  # E's first instance norm removes exactly a global affine change of the input
+            assert min(distances) > 50, distances
+        else:
+            assert max(distances) < 40, (exposure, distances)
+
+
+def test_old_files_load_as_the_paper_layout_and_bad_layouts_are_refused():
+    assert NetworkConfig.from_dict({"bank_depth": 1, "bank_kernel_size": 3, "channels": [32, 64, 128]}).exposure \
+        == "paper"
+    assert NetworkConfig.from_dict(NetworkConfig(exposure="carry").to_dict()).exposure == "carry"
+    with pytest.raises(ValueError, match="exposure must be one of"):
+        NetworkConfig(exposure="auto")
+    carry = StyleBankNet(1, NetworkConfig(exposure="carry"))
+    assert "decoder.exposure.weight" in carry.state_dict() and "decoder.exposure.weight" not in \
+        StyleBankNet(1).state_dict()
+    assert "encoder.0.1.weight" not in StyleBankNet(1, NetworkConfig(exposure="no_first_norm")).state_dict()
+
+
+@pytest.mark.parametrize("exposure", ["no_first_norm", "carry"])
+def test_tiles_match_the_whole_image_in_every_layout(exposure):
+    from stylebank.tiling import stylize_tiled
+
+    net = exposure_aware(exposure)
+    photo = resize_to_fit(to_tensor(load_image("builtin:coffee")), 120).unsqueeze(0)
+    with torch.no_grad():
+        whole = net(photo, 0)
+        tiled = stylize_tiled(net, photo, lambda part, rows, cols: net(part, 0), tile=32)
+    assert (tiled - whole).abs().max() < 1e-5

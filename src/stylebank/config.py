@@ -17,7 +17,7 @@ from .checkpoint import CHECKPOINT_FORMAT, read_info
 from .errors import StyleBankError
 from .images import expand_sources, is_found
 from .losses import LossWeights
-from .model import NetworkConfig
+from .model import EXPOSURE_LAYOUTS, NetworkConfig
 
 TRAINING_PRECISIONS = ("fp32", "bf16")
 
@@ -93,6 +93,8 @@ class TrainConfig:
     lr_ramp: int = setting(200, int, minimum=0)
     bank_depth: int = setting(NetworkConfig.bank_depth, int, minimum=1)
     bank_kernel_size: int = setting(NetworkConfig.bank_kernel_size, int, minimum=1, odd=True)
+    channels: tuple[int, int, int] = NetworkConfig.channels  # E's widths (D mirrors them); the bank's is the last
+    exposure: str = NetworkConfig.exposure  # how the input's exposure reaches D (see stylebank.model)
     precision: str = "fp32"  # "bf16": autocast both networks (1.6x faster on CPUs with AVX-512 bf16)
     checkpoint_every: int = setting(500, int, minimum=1)
     sample_every: int = setting(500, int, minimum=1)
@@ -102,6 +104,10 @@ class TrainConfig:
     base_model: str | None = None  # add-style: train new banks only, on top of this model (its file, if any)
     # refuse images above this many pixels before decoding them (None: images.MAX_PIXELS; 0: no limit)
     max_pixels: int | None = setting(None, int, minimum=0)
+
+    def __post_init__(self):
+        if isinstance(self.channels, list):  # as JSON and the command line give it
+            self.channels = tuple(self.channels)
 
     @classmethod
     def paper(cls, **overrides) -> "TrainConfig":
@@ -116,6 +122,11 @@ class TrainConfig:
         """A configuration from a saved one; keys this version does not know are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def network_config(self) -> NetworkConfig:
+        """The shape of the network this run trains."""
+        return NetworkConfig(bank_depth=self.bank_depth, bank_kernel_size=self.bank_kernel_size,
+                             channels=tuple(self.channels), exposure=self.exposure)
 
     @property
     def anneal_iterations(self) -> int:
@@ -140,6 +151,10 @@ class TrainConfig:
             problem = rule.problem(getattr(self, config_field.name)) if rule else None
             if problem:
                 raise StyleBankError(f"{option_name(config_field)} {problem}")
+        if self.exposure not in EXPOSURE_LAYOUTS:
+            raise StyleBankError(f"--exposure must be one of {', '.join(EXPOSURE_LAYOUTS)}, got {self.exposure!r}")
+        if len(self.channels) != 3 or not all(isinstance(c, int) and c >= 1 for c in self.channels):
+            raise StyleBankError(f"--channels needs three widths of at least 1, got {list(self.channels)}")
         if self.precision not in TRAINING_PRECISIONS:
             raise StyleBankError(f"--precision must be one of {', '.join(TRAINING_PRECISIONS)}, got {self.precision!r}")
         if self.warmup >= self.iterations and not self.base_model:

@@ -68,9 +68,9 @@ class BlendedBankNet(nn.Module):
         weights = strength * style_weights
         kernel = (1 - strength) * self.identity + torch.einsum("s,soikl->oikl", weights, self.bank_weights)
         bias = weights @ self.bank_biases
-        features, size = self.net.encode(image)
+        features, encoded = self.net.encode(image)
         fused = F.conv2d(F.pad(features, [self.padding] * 4, mode="reflect"), kernel, bias)
-        return self.net.decode(fused, size)
+        return self.net.decode(fused, encoded)
 
 
 @contextlib.contextmanager

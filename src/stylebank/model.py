@@ -3,11 +3,17 @@
 Layout as in Chen et al. (CVPR 2017): E = conv9x9 s1 (3->32), conv3x3 s2 (32->64), conv3x3 s2 (64->128);
 K_i = conv3x3 128->128 (linear by default); D mirrors E with nearest x2 up-sampling + conv, then a 9x9 conv
 back to RGB and a sigmoid. InstanceNorm + ReLU follow every conv but the bank's and the last one.
+
+The instance norm after E's first conv removes exactly a global affine change of the input (its brightness and
+contrast), so in the paper's layout every photo reconstructs at one "typical" exposure. ``NetworkConfig.exposure``
+chooses: "paper" (that layout), "no_first_norm" (E's first conv without its norm), or "carry" (the input's
+per-channel mean and log standard deviation set the scale and shift of D's last norm, learned from zero).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +25,7 @@ from .errors import StyleBankError
 SIZE_MULTIPLE = 4
 # Below this the 9x9 reflection padding and the 3x3 convs of a 2x2 feature map no longer fit.
 MIN_SIZE = 8
+EXPOSURE_LAYOUTS = ("paper", "no_first_norm", "carry")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,11 @@ class NetworkConfig:
     bank_depth: int = 1  # number of 3x3 convs per style bank (ReLU between them when > 1)
     bank_kernel_size: int = 3  # larger kernels give larger-scale texture (paper, section 4)
     channels: tuple[int, int, int] = (32, 64, 128)
+    exposure: str = "paper"  # how the input's exposure reaches D: one of EXPOSURE_LAYOUTS (see the module's notes)
+
+    def __post_init__(self):
+        if self.exposure not in EXPOSURE_LAYOUTS:
+            raise ValueError(f"exposure must be one of {', '.join(EXPOSURE_LAYOUTS)}, got {self.exposure!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,6 +49,7 @@ class NetworkConfig:
         data = dict(data)
         if "channels" in data:
             data["channels"] = tuple(data["channels"])
+        data.setdefault("exposure", "paper")  # files written before the choice existed
         return cls(**data)
 
 
@@ -51,21 +64,30 @@ class ConvLayer(nn.Sequential):
 
 
 class ConvNormReLU(nn.Sequential):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, upsample: bool = False):
-        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
-        layers += [
-            ConvLayer(in_channels, out_channels, kernel_size, stride),
-            nn.InstanceNorm2d(out_channels, affine=True),
-            nn.ReLU(inplace=True),
-        ]
-        super().__init__(*layers)
-        self.upsample = upsample and kernel_size == 3
+    """(Nearest x2 up-sampling,) conv, instance norm (unless ``norm`` is False), ReLU. ``forward`` takes an
+    optional (scale, shift) that modulates the normalised features: x * (1 + scale) + shift."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.upsample:
-            return super().forward(x)
-        _, conv_layer, norm, relu = self
-        return relu(norm(upsample_conv3x3(x, conv_layer[1])))
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, upsample: bool = False,
+                 norm: bool = True):
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
+        layers.append(ConvLayer(in_channels, out_channels, kernel_size, stride))
+        if norm:
+            layers.append(nn.InstanceNorm2d(out_channels, affine=True))
+        super().__init__(*layers, nn.ReLU(inplace=True))
+        self.upsample = upsample and kernel_size == 3 and norm
+
+    def forward(self, x: torch.Tensor, modulation: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        *layers, relu = self
+        if self.upsample:
+            _, conv_layer, norm = layers
+            x = norm(upsample_conv3x3(x, conv_layer[1]))
+        else:
+            for layer in layers:
+                x = layer(x)
+        if modulation is not None:
+            scale, shift = modulation
+            x = x * (1 + scale) + shift
+        return relu(x)
 
 
 def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -93,17 +115,26 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
 
 class Encoder(nn.Sequential):
-    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128)):
+    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128), first_norm: bool = True):
         c1, c2, c3 = channels
         super().__init__(
-            ConvNormReLU(3, c1, 9),
+            ConvNormReLU(3, c1, 9, norm=first_norm),
             ConvNormReLU(c1, c2, 3, stride=2),
             ConvNormReLU(c2, c3, 3, stride=2),
         )
 
 
+class ImageStatistics(nn.Module):
+    """(B, 6): each colour channel's mean and log standard deviation over the image, what the instance norms
+    remove. Its own module, so that tiled inference can record it on the whole image (see stylebank.tiling)."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        variance, mean = torch.var_mean(images.float(), dim=(2, 3), correction=0)
+        return torch.cat([mean, 0.5 * torch.log(variance + 1e-5)], dim=1).to(images.dtype)
+
+
 class Decoder(nn.Sequential):
-    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128)):
+    def __init__(self, channels: tuple[int, int, int] = (32, 64, 128), carry_exposure: bool = False):
         c1, c2, c3 = channels
         # Nearest x2 then conv instead of a transposed conv: no checkerboard artefacts.
         super().__init__(
@@ -114,6 +145,19 @@ class Decoder(nn.Sequential):
             # Gram matrices, quartic in them) out of range, which otherwise blows training up.
             nn.Sigmoid(),
         )
+        self.exposure = None
+        if carry_exposure:  # the input's statistics -> scale and shift of the last norm; zero: the paper's D
+            self.exposure = nn.Linear(6, 2 * c1)
+            nn.init.zeros_(self.exposure.weight)
+            nn.init.zeros_(self.exposure.bias)
+
+    def forward(self, features: torch.Tensor, exposure: torch.Tensor | None = None) -> torch.Tensor:
+        first, last, to_rgb, squash = self[0], self[1], self[2], self[3]
+        modulation = None
+        if self.exposure is not None and exposure is not None:
+            scale, shift = self.exposure(exposure)[..., None, None].chunk(2, dim=1)
+            modulation = (scale, shift)
+        return squash(to_rgb(last(first(features), modulation)))
 
 
 def make_bank(channels: int, depth: int, kernel_size: int) -> nn.Sequential:
@@ -136,6 +180,13 @@ def make_bank(channels: int, depth: int, kernel_size: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class Encoded(NamedTuple):
+    """What decoding needs of an encoded image besides its features."""
+
+    size: tuple[int, int]  # the image's (height, width) before padding
+    statistics: torch.Tensor | None  # ImageStatistics of the input, for the "carry" layout
+
+
 class StyleBankNet(nn.Module):
     """E, the style banks K and D. ``forward(x, style)`` stylizes; ``reconstruct(x)`` is the auto-encoder D(E(x)).
 
@@ -145,8 +196,10 @@ class StyleBankNet(nn.Module):
     def __init__(self, num_styles: int, config: NetworkConfig | None = None):
         super().__init__()
         self.config = config or NetworkConfig()
-        self.encoder = Encoder(self.config.channels)
-        self.decoder = Decoder(self.config.channels)
+        self.encoder = Encoder(self.config.channels, first_norm=self.config.exposure != "no_first_norm")
+        carry = self.config.exposure == "carry"
+        self.decoder = Decoder(self.config.channels, carry_exposure=carry)
+        self.image_statistics = ImageStatistics() if carry else None
         self.bank = nn.ModuleList(self.new_bank() for _ in range(num_styles))
 
     @property
@@ -156,19 +209,21 @@ class StyleBankNet(nn.Module):
     def new_bank(self) -> nn.Sequential:
         return make_bank(self.config.channels[-1], self.config.bank_depth, self.config.bank_kernel_size)
 
-    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-        """Pad to a multiple of SIZE_MULTIPLE and encode; returns the features and the original size."""
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, Encoded]:
+        """Pad to a multiple of SIZE_MULTIPLE and encode; returns the features and what decode needs besides them
+        (the original size, and the input's statistics where the layout carries them)."""
         height, width = images.shape[-2:]
         if min(height, width) < MIN_SIZE:
             raise StyleBankError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
+        statistics = self.image_statistics(images) if self.image_statistics is not None else None
         pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
         if pad_h or pad_w:
             images = F.pad(images, (0, pad_w, 0, pad_h), mode="reflect")
-        return self.encoder(images), (height, width)
+        return self.encoder(images), Encoded((height, width), statistics)
 
-    def decode(self, features: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        height, width = size
-        return self.decoder(features)[..., :height, :width]
+    def decode(self, features: torch.Tensor, encoded: Encoded) -> torch.Tensor:
+        height, width = encoded.size
+        return self.decoder(features, encoded.statistics)[..., :height, :width]
 
     def apply_banks(self, features: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
         """Apply K_{styles[b]} to sample b of the batch."""
@@ -203,7 +258,7 @@ class StyleBankNet(nn.Module):
         sum K_i(M_i * F), and it keeps the bank biases right and works for deep banks. Strength s gives
         (1 - s) F + s F~: at 0 every style returns D(E(I)).
         """
-        features, size = self.encode(images)
+        features, encoded = self.encode(images)
         if masks is None:
             if len(mixes) != 1:
                 raise ValueError(f"{len(mixes)} region styles but no mask")
@@ -215,19 +270,19 @@ class StyleBankNet(nn.Module):
             fused = sum(m * self.blend_banks(features, mix) for m, mix in zip(feature_masks, mixes))
         if strength != 1:
             fused = features if strength == 0 else (1 - strength) * features + strength * fused
-        return self.decode(fused, size)
+        return self.decode(fused, encoded)
 
     def forward(self, images: torch.Tensor, styles: torch.Tensor | int) -> torch.Tensor:
         """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample."""
         if isinstance(styles, int):
             styles = torch.full((images.shape[0],), styles, dtype=torch.long)
-        features, size = self.encode(images)
-        return self.decode(self.apply_banks(features, styles.to(features.device)), size)
+        features, encoded = self.encode(images)
+        return self.decode(self.apply_banks(features, styles.to(features.device)), encoded)
 
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
         """The auto-encoder branch: O = D(E(I))."""
-        features, size = self.encode(images)
-        return self.decode(features, size)
+        features, encoded = self.encode(images)
+        return self.decode(features, encoded)
 
 
 def masks_to_features(masks: torch.Tensor, feature_size: tuple[int, int]) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import SIZE_MULTIPLE, StyleBankNet
+from .model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet
 
 # Above this many pixels stylize() tiles automatically (an untiled 2048x2048 pass peaks near 2 GB in fp32).
 TILE_PIXELS = 2048 * 2048
@@ -42,19 +42,21 @@ def margin(net: StyleBankNet) -> int:
 
 
 @contextmanager
-def instance_norm_statistics(net: StyleBankNet, frozen: list[tuple[torch.Tensor, torch.Tensor]] | None = None
-                             ) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
-    """Within the block, InstanceNorm layers either record their (mean, variance) per sample and channel into
-    the yielded list (``frozen`` None) or normalise with ``frozen`` instead of their input's own statistics."""
+def whole_image_statistics(net: StyleBankNet, frozen: dict[int, object] | None = None
+                             ) -> Iterator[dict[int, object]]:
+    """Within the block, the modules that see whole-image statistics either record them into the yielded list
+    (``frozen`` None) or use ``frozen`` instead of their input's own: each InstanceNorm layer its (mean, variance)
+    per sample and channel, the "carry" layout's ImageStatistics its output (keyed by the module's place)."""
     norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
-    recorded: list[tuple[torch.Tensor, torch.Tensor]] = []
+    probes = [m for m in net.modules() if isinstance(m, ImageStatistics)]
+    recorded: dict[int, object] = {}
 
-    def hook_for(index: int) -> Callable:
+    def norm_hook(index: int) -> Callable:
         def hook(module: nn.InstanceNorm2d, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
             x = inputs[0]
             if frozen is None:
                 variance, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
-                recorded.append((mean, variance))
+                recorded[index] = (mean, variance)
                 return None
             mean, variance = frozen[index]
             normalised = (x.float() - mean) * torch.rsqrt(variance + module.eps)
@@ -63,7 +65,16 @@ def instance_norm_statistics(net: StyleBankNet, frozen: list[tuple[torch.Tensor,
             return normalised.to(output.dtype)
         return hook
 
-    handles = [norm.register_forward_hook(hook_for(i)) for i, norm in enumerate(norms)]
+    def probe_hook(index: int) -> Callable:
+        def hook(module: ImageStatistics, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
+            if frozen is None:
+                recorded[index] = output
+                return None
+            return frozen[index]
+        return hook
+
+    handles = [norm.register_forward_hook(norm_hook(i)) for i, norm in enumerate(norms)]
+    handles += [probe.register_forward_hook(probe_hook(len(norms) + i)) for i, probe in enumerate(probes)]
     try:
         yield recorded
     finally:
@@ -81,10 +92,10 @@ def stylize_tiled(net: StyleBankNet, images: torch.Tensor, run: Callable[[torch.
     scale = min(1.0, (STATS_PIXELS / (height * width)) ** 0.5)
     small = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="bilinear", antialias=True,
                                                     align_corners=False)
-    with instance_norm_statistics(net) as statistics:
+    with whole_image_statistics(net) as statistics:
         run(small, slice(None), slice(None))  # the output is not needed, only the statistics
     output = torch.empty_like(images)
-    with instance_norm_statistics(net, statistics):
+    with whole_image_statistics(net, statistics):
         for top in range(0, height, core):  # core starts: multiples of core, itself a multiple of the stride
             for left in range(0, width, core):
                 rows = slice(max(0, top - pad), min(height, top + core + pad))

@@ -34,7 +34,7 @@ from .errors import StyleBankError
 from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
 from .lossnet import load_loss_network
-from .model import NetworkConfig, StyleBankNet
+from .model import StyleBankNet
 from .runtime import autocast, resolve_device
 
 STYLE, IDENTITY = "style", "identity"
@@ -166,8 +166,7 @@ class Trainer:
         images came from and the images."""
         config = self.config
         if not self.adding_styles:
-            net_config = NetworkConfig(bank_depth=config.bank_depth, bank_kernel_size=config.bank_kernel_size)
-            return StyleBankNet(0, net_config), [], [], []
+            return StyleBankNet(0, config.network_config()), [], [], []
         net, info, pixels = base if base is not None else load_model(config.base_model)
         taken = set(info["styles"]) & set(new_names)
         if taken:

