@@ -8,7 +8,7 @@ from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, NetworkConfig, StyleBank
 
 
 def test_parameter_counts_match_the_paper_layout():
-    counts = parameter_counts(StyleBankNet(3))
+    counts = parameter_counts(StyleBankNet(3, NetworkConfig(exposure="paper")))
     assert counts["encoder_conv"] == 100_160
     assert counts["decoder_conv"] == 100_035
     assert counts["per_style"] == 147_584
@@ -17,6 +17,9 @@ def test_parameter_counts_match_the_paper_layout():
     assert counts["decoder_norm"] == 2 * (64 + 32)
     assert counts["encoder"] == counts["encoder_conv"] + counts["encoder_norm"]
     assert counts["total"] == counts["encoder"] + counts["decoder"] + 3 * counts["per_style"]
+    assert counts["decoder_exposure"] == 0 and counts["decoder"] == counts["decoder_conv"] + counts["decoder_norm"]
+    carry = parameter_counts(StyleBankNet(3))  # the default: the input's 6 statistics -> scale, shift of 32 channels
+    assert carry["decoder_exposure"] == 6 * 64 + 64 and carry["decoder"] == counts["decoder"] + 448
 
 
 def test_bank_depth_and_kernel_size_are_configurable():
@@ -45,7 +48,7 @@ def identity_kernel(channels: int, kernel_size: int) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("config", [NetworkConfig(), NetworkConfig(bank_depth=2, bank_kernel_size=5)],
-                            ids=["paper", "deep-5x5"])
+                            ids=["default", "deep-5x5"])
 def test_fresh_banks_start_at_the_identity(config):
     torch.manual_seed(0)
     net = StyleBankNet(2, config).eval()
@@ -124,9 +127,9 @@ def test_old_files_load_as_the_paper_layout_and_bad_layouts_are_refused():
     assert NetworkConfig.from_dict(NetworkConfig(exposure="carry").to_dict()).exposure == "carry"
     with pytest.raises(ValueError, match="exposure must be one of"):
         NetworkConfig(exposure="auto")
-    carry = StyleBankNet(1, NetworkConfig(exposure="carry"))
-    assert "decoder.exposure.weight" in carry.state_dict() and "decoder.exposure.weight" not in \
-        StyleBankNet(1).state_dict()
+    assert NetworkConfig().exposure == "carry"  # the default for new models (docs/study.md)
+    assert "decoder.exposure.weight" in StyleBankNet(1).state_dict() and "decoder.exposure.weight" not in \
+        StyleBankNet(1, NetworkConfig(exposure="paper")).state_dict()
     assert "encoder.0.1.weight" not in StyleBankNet(1, NetworkConfig(exposure="no_first_norm")).state_dict()
 
 

@@ -77,6 +77,14 @@ def smoothed(values: list[float], weight: float) -> list[float]:
     return result
 
 
+def smoothed_on_scale(values: list[float], weight: float, logarithmic: bool) -> list[float]:
+    """``smoothed`` on the axis' own scale: on a log axis the logarithms are averaged, so that a loss falling by
+    orders of magnitude is not dragged up by its first values."""
+    if not logarithmic:
+        return smoothed(values, weight)
+    return [math.exp(v) for v in smoothed([math.log(v) for v in values], weight)]
+
+
 def load_pyplot():
     """matplotlib's pyplot, drawing to files only; a StyleBankError that says how to install it."""
     try:
@@ -89,7 +97,7 @@ def load_pyplot():
     return pyplot
 
 
-def curves_figure(runs: list[Curves], smoothing: float = 0.9):
+def curves_figure(runs: list[Curves], smoothing: float = 0.6):
     """One matplotlib figure: a panel per logged term, each run in its own colour (smoothed, raw values faint
     behind); panels no run logged are left out."""
     pyplot = load_pyplot()
@@ -98,15 +106,16 @@ def curves_figure(runs: list[Curves], smoothing: float = 0.9):
     figure, axes = pyplot.subplots(rows, COLUMNS, figsize=(5 * COLUMNS, 3.4 * rows), squeeze=False)
     colours = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
     for axis, (key, title, logarithmic, smooth) in zip(axes.flat, panels):
+        logarithmic = logarithmic and all(v > 0 for run in runs for v in run.series.get(key, ([], []))[1])
         for index, run in enumerate(runs):
             if key in run.series:
                 steps, values = run.series[key]
                 colour = colours[index % len(colours)]
                 if smooth:
                     axis.plot(steps, values, color=colour, alpha=RAW_ALPHA, linewidth=0.8)
-                    values = smoothed(values, smoothing)
+                    values = smoothed_on_scale(values, smoothing, logarithmic)
                 axis.plot(steps, values, color=colour, linewidth=1.6, label=run.label)
-        if logarithmic and all(v > 0 for run in runs for v in run.series.get(key, ([], []))[1]):
+        if logarithmic:
             axis.set_yscale("log")
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("iteration", fontsize=8)
@@ -118,7 +127,7 @@ def curves_figure(runs: list[Curves], smoothing: float = 0.9):
     return figure
 
 
-def plot_curves(sources: list[str | Path], output: str | Path, smoothing: float = 0.9) -> Path:
+def plot_curves(sources: list[str | Path], output: str | Path, smoothing: float = 0.6) -> Path:
     """Draw the training curves of ``sources`` (model files or their logs), overlaid, into ``output`` (PNG, SVG,
     PDF by extension)."""
     figure = curves_figure([read_curves(source) for source in sources], smoothing)

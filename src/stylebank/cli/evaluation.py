@@ -96,8 +96,9 @@ def add_plot(commands: argparse._SubParsersAction) -> None:
     plot.add_argument("runs", nargs="+", metavar="MODEL_OR_LOG",
                       help="model files (their MODEL.log.jsonl is read) or training logs; a running job's too")
     plot.add_argument("-o", "--output", required=True, help="picture to write (.png, .svg, .pdf)")
-    plot.add_argument("--smoothing", type=smoothing_weight, default=0.9,
-                      help="exponential moving average weight, 0 = raw values (default 0.9)")
+    plot.add_argument("--smoothing", type=smoothing_weight, default=0.6,
+                      help="exponential moving average weight (of the logarithms on a log axis), 0 = raw values; "
+                           "each log line already averages --log-every iterations (default 0.6)")
     add_overwrite_option(plot)
     plot.set_defaults(handler=run_plot)
 
