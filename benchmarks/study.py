@@ -289,8 +289,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="only these variants (and the baseline)")
     parser.add_argument("--out", type=Path, default=Path("docs/study"), help="results, logs, pictures")
-    parser.add_argument("--work", type=Path, help="the models and checkpoints (default: OUT/../study-work, not "
-                                                  "committed)")
+    parser.add_argument("--work", type=Path, default=Path("study-work"),
+                        help="the models and checkpoints (default: study-work, git-ignored)")
     parser.add_argument("--quick", action="store_true", help="tiny settings (random VGG, 32 px, 6 iterations)")
     parser.add_argument("--report", action="store_true", help="write the tables and figures from saved results")
     parser.add_argument("--list", action="store_true")
@@ -305,7 +305,7 @@ def main() -> None:
     unknown = set(args.names) - {v.name for v in VARIANTS}
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
-    work = args.work or args.out.parent / "study-work"
+    work = args.work
     work.mkdir(parents=True, exist_ok=True)
     for variant in VARIANTS:
         if not args.names or variant.name in args.names or variant.name == "baseline":

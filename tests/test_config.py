@@ -70,3 +70,10 @@ def test_the_command_line_reads_the_same_rules(option, value, message, capsys, t
               option, value])
     assert exit_code.value.code == 2
     assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_a_configuration_saved_before_the_exposure_layouts_trained_the_papers():
+    saved = TrainConfig(styles=["builtin:waves"]).to_dict()
+    assert TrainConfig.from_dict(saved).exposure == "carry"  # today's default, as saved
+    del saved["exposure"]
+    assert TrainConfig.from_dict(saved).exposure == "paper"

@@ -15,7 +15,7 @@ def study(*args: str) -> subprocess.CompletedProcess:
 
 def test_the_quick_study_measures_each_variant_and_reports_it(tmp_path):
     out = tmp_path / "study"
-    study("--quick", "--out", str(out), "carry", "kernel5")
+    study("--quick", "--out", str(out), "--work", str(tmp_path / "work"), "carry", "kernel5")
     results = {p.stem: json.loads(p.read_text()) for p in (out / "results").glob("*.json")}
     assert sorted(results) == ["baseline", "carry", "kernel5"]  # the baseline always comes along
     carry = results["carry"]
@@ -27,7 +27,7 @@ def test_the_quick_study_measures_each_variant_and_reports_it(tmp_path):
         assert (out / "logs" / f"{name}.log.jsonl").stat().st_size > 0 and (out / "rows" / f"{name}.png").exists()
     # a second run keeps what is done (no training: the results are read back as they are)
     before = {name: (out / "results" / f"{name}.json").stat().st_mtime_ns for name in results}
-    study("--quick", "--out", str(out), "carry", "kernel5")
+    study("--quick", "--out", str(out), "--work", str(tmp_path / "work"), "carry", "kernel5")
     assert {name: (out / "results" / f"{name}.json").stat().st_mtime_ns for name in results} == before
     report = study("--report", "--out", str(out)).stdout
     assert "## bank" in report and "## exposure" in report and "| carry | " in report and "| kernel5 | " in report

@@ -119,9 +119,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        """A configuration from a saved one; keys this version does not know are ignored."""
+        """A configuration from a saved one; keys this version does not know are ignored, and one saved before
+        the exposure layouts existed trained the paper's."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{"exposure": "paper", **{k: v for k, v in data.items() if k in known}})
 
     def network_config(self) -> NetworkConfig:
         """The shape of the network this run trains."""
