@@ -139,12 +139,15 @@ class StyleBankModel(Stylizer):
         """The image ``style`` was trained on, (3, H, W) floats in [0, 1] at the training style size: the pixels
         stored in the model file, or for a file of an earlier version the image at the path recorded at training."""
         index = self.style_index(style)
-        pixels = self.style_pixels[index]
-        if pixels is None:
-            pixels = recorded_style_pixels([None], [self.style_sources[index]], self.style_size)[0]
+        pixels = self.stored_or_recorded_pixels(index)
         if pixels is None:
             raise StyleBankError(self.missing_style_image(index))
         return from_pixels(pixels)
+
+    def stored_or_recorded_pixels(self, index: int) -> torch.Tensor | None:
+        """Style ``index``'s stored pixels, or (older files) those at its recorded path where it is found."""
+        return recorded_style_pixels(self.style_pixels[index:index + 1], self.style_sources[index:index + 1],
+                                     self.style_size)[0]
 
     def missing_style_image(self, index: int) -> str:
         """Why style ``index`` has no image, and what to do about it."""
@@ -188,10 +191,8 @@ class StyleBankModel(Stylizer):
     def export_style(self, style: int | str, path: str | Path) -> Path:
         """Write one style to a style file (its bank, name, and the fingerprint of this model's E/D)."""
         index = self.style_index(style)
-        pixels = recorded_style_pixels(self.style_pixels[index:index + 1], self.style_sources[index:index + 1],
-                                       self.style_size)[0]
         return save_style_file(path, self.net, index, self.styles[index], self.info.get("loss_network", "unknown"),
-                               self.style_sources[index], pixels)
+                               self.style_sources[index], self.stored_or_recorded_pixels(index))
 
     def import_style(self, *paths: str | Path, rename: Mapping[str, str] | None = None) -> list[str]:
         """Append the styles in style files; refused if they were trained with another encoder/decoder.

@@ -167,15 +167,16 @@ class Trainer:
         config = self.config
         if not self.adding_styles:
             return StyleBankNet(0, config.network_config()), [], [], []
-        net, info, pixels = base if base is not None else load_model(config.base_model)
+        # a model in memory is copied (never changed); one read from its file is ours already
+        net, info, pixels = (copy.deepcopy(base.net), base.info, base.style_pixels) if base is not None \
+            else load_model(config.base_model)
         taken = set(info["styles"]) & set(new_names)
         if taken:
             raise StyleBankError(f"{config.base_model} already has a style named {', '.join(sorted(taken))}; "
                                  "rename the style image or the existing style (stylebank styles --rename)")
         sources = list(info.get("style_images") or [None] * net.num_styles)
         base_style_size = TrainConfig.from_dict(info.get("training") or {}).style_size
-        return (copy.deepcopy(net), list(info["styles"]), sources,
-                recorded_style_pixels(pixels, sources, base_style_size))
+        return net, list(info["styles"]), sources, recorded_style_pixels(pixels, sources, base_style_size)
 
     def check_resumed_styles(self, info: dict, new_names: list[str]) -> tuple[list[str], list[str | None]]:
         """The checkpoint's base styles and their images, once its trained styles are checked to be ours."""
