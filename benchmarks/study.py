@@ -124,6 +124,7 @@ VARIANTS = (
     Variant("wide", "width", {"channels": (48, 96, 192)}),
     Variant("no_first_norm", "exposure", {"exposure": "no_first_norm"}),  # the baseline is the paper's layout
     Variant("carry", "exposure", {"exposure": "carry"}),
+    Variant("carry_jitter", "exposure", {"exposure": "carry", "color_jitter": 0.3}),
     Variant("no_warmup", "our additions", {"warmup": 0, "lr_ramp": 0}),
     Variant("random_banks", "our additions", while_training=banks_start_random),
     Variant("no_sigmoid", "our additions", while_using=no_sigmoid),

