@@ -240,6 +240,11 @@ FINDINGS = {
                    "step (T = 4) broke the auto-encoder in this short run (PSNR 12.9 dB, SSIM 0.42, styles no lower "
                    "than unstylized) and T = 1 learned the styles more slowly (style loss 1.29 vs 1.11). Lambda "
                    "trades the same way: 0.25 starves the auto-encoder (14.4 dB), 4 slows the styles (1.31).",
+    "loss weights": "In 1,000 iterations beta moves the trade only weakly: from beta = 2 to 8 (the default is 4) the "
+                    "style loss falls 9% (1.185 to 1.075) as the content loss rises 8% (0.744 to 0.807), the "
+                    "direction the paper describes, and the reconstruction does not change. The TV term barely "
+                    "matters at the default gamma = 1 (gamma = 0 is within 2% of the baseline everywhere); gamma = 10 "
+                    "smooths the output into a coarser texture (period 36.6 px against 34.0) at a 5% higher style loss.",
     "exposure": "Carrying the input's statistics to D reconstructs better (16.75 vs 15.74 dB; the 0.6x darker "
                 "photo 15.6 vs 14.2 dB) at an 8% lower style loss and a 7% higher content loss, while dropping the "
                 "first norm changes nothing measurable. The paper does not discuss exposure; `carry` is now the "
