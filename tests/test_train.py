@@ -394,7 +394,7 @@ def test_color_jitter_is_drawn_only_when_asked(tiny_data):
         tiny_config(tiny_data, color_jitter=1.0).validate()
 
 
-def test_init_from_starts_a_run_from_a_models_weights_and_a_paper_model_may_start_a_carry_run(tiny_data):
+def test_init_from_starts_a_run_from_a_models_weights_and_a_paper_model_may_start_a_carry_run(tiny_data, capsys):
     paper = train(tiny_config(tiny_data, exposure="paper", iterations=2), progress=False)
     config = tiny_config(tiny_data, output=str(tiny_data["root"] / "more.safetensors"), init_from=str(paper))
     trainer = Trainer(config)
@@ -406,6 +406,9 @@ def test_init_from_starts_a_run_from_a_models_weights_and_a_paper_model_may_star
         assert torch.allclose(trainer.net.eval()(photo, 1), start(photo, 1), atol=1e-6)
     model = train(config, progress=False)
     assert load_model(model).info["training"]["init_from"] == str(paper)
+    assert main(["info", str(model)]) == 0
+    shown = capsys.readouterr().out
+    assert "exposure layout carry" in shown and f"starting from {paper}" in shown
     with pytest.raises(StyleBankError, match="has the styles"):
         Trainer(tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], init_from=str(paper)))
     with pytest.raises(StyleBankError, match="only the exposure layout may change"):

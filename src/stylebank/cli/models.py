@@ -40,12 +40,16 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"  {index}: {name}  ({style_image_note(image)})")
     print(f"parameters: encoder {counts['encoder']:,}  decoder {counts['decoder']:,}  "
           f"per style {counts['per_style']:,}  total {counts['total']:,}")
+    network = model.net.config
+    print(f"network: widths {'/'.join(map(str, network.channels))}, banks {network.bank_depth} x "
+          f"{network.bank_kernel_size}x{network.bank_kernel_size} conv, exposure layout {network.exposure}")
     print(f"loss network: {summary['loss_network']}")
     if training:
+        start = f", starting from {training['init_from']}" if training.get("init_from") else ""
         print(f"trained: {training.get('steps_done')} iterations at {training.get('image_size')}px, "
               f"batch {training.get('batch_size')}, lr {training.get('lr')}, "
               f"weights content {training.get('content_weight')} style {training.get('style_weight')} "
-              f"tv {training.get('tv_weight')}")
+              f"tv {training.get('tv_weight')}{start}")
     return 0
 
 
