@@ -121,7 +121,7 @@ def main() -> None:
     # like for like: the add-style run's precision (the base run's bf16 is ~60x slower on CPUs without native bf16)
     scratch = Trainer(replace(base, **common, styles=[args.style], vgg=vgg, iterations=args.scratch_limit,
                               lr_anneal=TrainConfig.lr_anneal, precision=adder.config.precision,
-                              output=str(workdir / "scratch.safetensors")))
+                              init_from=None, output=str(workdir / "scratch.safetensors")))
     fresh = race(scratch, lambda: style_loss(scratch.net, scratch.criterion, images, 0, 0), goal,
                  args.scratch_limit, args.every)
     result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,

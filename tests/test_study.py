@@ -29,6 +29,11 @@ def test_the_quick_study_measures_each_variant_and_reports_it(tmp_path):
     before = {name: (out / "results" / f"{name}.json").stat().st_mtime_ns for name in results}
     study("--quick", "--out", str(out), "--work", str(tmp_path / "work"), "carry", "kernel5")
     assert {name: (out / "results" / f"{name}.json").stat().st_mtime_ns for name in results} == before
+    study("--quick", "--speed", "--out", str(out), "--work", str(tmp_path / "work"))
+    speeds = {p.stem: json.loads(p.read_text())["inference_ms"]["32"] for p in (out / "results").glob("*.json")}
+    assert sorted(speeds) == ["baseline", "carry", "kernel5"] and all(ms > 0 for ms in speeds.values())
     report = study("--report", "--out", str(out)).stdout
+    carry_row = next(line for line in report.splitlines() if line.startswith("| carry | "))
+    assert carry_row.endswith(f"| {speeds['carry']:.0f} |")
     assert "## bank" in report and "## exposure" in report and "| carry | " in report and "| kernel5 | " in report
     assert (out / "exposure_curves.png").exists() and (out / "bank_pictures.png").exists()
