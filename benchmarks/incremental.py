@@ -89,6 +89,8 @@ def main() -> None:
     parser.add_argument("--add-limit", type=int, default=2000, help="most add-style iterations")
     parser.add_argument("--scratch-limit", type=int, default=2000, help="most from-scratch iterations")
     parser.add_argument("--every", type=int, default=100, help="measure every N iterations")
+    parser.add_argument("--image-size", type=int,
+                        help="crop size of both runs and of the measuring crops (default: the model's own)")
     parser.add_argument("--add-lr", type=float, default=ADD_STYLE_LR, help=f"add-style lr (default {ADD_STYLE_LR})")
     parser.add_argument("--json", metavar="RESULT.json", help="also write the result, with every measurement, here")
     parser.add_argument("--report", metavar="RESULT.json", help="summarise a saved --json result and exit")
@@ -99,9 +101,11 @@ def main() -> None:
 
     model = stylebank.load(args.model, "cpu")
     base = TrainConfig.from_dict(model.info["training"])
+    if args.image_size:  # a smaller size for both runs: like for like, at a fraction of the time
+        base = replace(base, image_size=args.image_size)
     vgg = model.info["loss_network"]
     workdir = Path(tempfile.mkdtemp(prefix="stylebank-incremental-"))
-    common = dict(device="cpu", checkpoint_every=10**9, sample_every=10**9)
+    common = dict(device="cpu", checkpoint_every=10**9, sample_every=10**9, image_size=base.image_size)
     adder = Trainer(add_style_config(model.info, str(model.path), [args.style], workdir / "added.safetensors",
                                      lr=args.add_lr, iterations=args.add_limit, **common))
     images = ContentImages([f"builtin:{n}" for n in HELD_OUT_PHOTOS], base.image_size).sample(
@@ -117,11 +121,13 @@ def main() -> None:
     print(f"add-style {args.style} (E, D and {len(model.styles)} banks frozen):")
     added = race(adder, lambda: style_loss(adder.net, adder.criterion, images, new_index, 0), goal,
                  args.add_limit, args.every)
-    print(f"from scratch on {args.style} (warm-up {base.warmup}, then both branches):")
-    # like for like: the add-style run's precision (the base run's bf16 is ~60x slower on CPUs without native bf16)
-    scratch = Trainer(replace(base, **common, styles=[args.style], vgg=vgg, iterations=args.scratch_limit,
-                              lr_anneal=TrainConfig.lr_anneal, precision=adder.config.precision,
-                              init_from=None, output=str(workdir / "scratch.safetensors")))
+    print(f"from scratch on {args.style} (warm-up {TrainConfig.warmup}, then both branches):")
+    # like for like: the add-style run's precision (the base run's bf16 is ~60x slower on CPUs without native bf16);
+    # a fresh network's schedule is the default one (a model trained on with --init-from had a fine-tuning one)
+    fresh_schedule = {name: getattr(TrainConfig, name) for name in ("warmup", "lr", "lr_ramp", "lr_anneal")}
+    scratch = Trainer(replace(base, **common, **fresh_schedule, styles=[args.style], vgg=vgg,
+                              iterations=args.scratch_limit, precision=adder.config.precision, init_from=None,
+                              output=str(workdir / "scratch.safetensors")))
     fresh = race(scratch, lambda: style_loss(scratch.net, scratch.criterion, images, 0, 0), goal,
                  args.scratch_limit, args.every)
     result = {"model": str(model.path), "style": args.style, "image_size": base.image_size, "loss_network": vgg,

@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import json
 import shutil
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -41,7 +40,7 @@ from stylebank.train import TrainingInterrupted, train
 
 STYLES = ["builtin:mosaic", "builtin:strokes", "builtin:waves", "builtin:ihc"]
 # Sized so that the whole study runs in about two hours on this project's 2-core CPU (a stylizing step at 128 px,
-# batch 4, took 1.4 s there: 96 px and batch 2 take about a quarter of that).
+# batch 4, took 1.4 s there: 96 px and batch 2 take about a quarter of that); its 23 runs trained for 2.3 hours in all.
 BASELINE = TrainConfig(content=["builtin"], styles=STYLES, image_size=96, style_size=256, iterations=1000,
                        batch_size=2, vgg="hed", seed=0, warmup=200, lr_ramp=100, checkpoint_every=250,
                        sample_every=100_000, log_every=25, device="cpu", exposure="paper", channels=(32, 64, 128))
@@ -179,21 +178,20 @@ def measure(variant: Variant, model_path: Path, quick: bool) -> tuple[dict, Imag
 
 def inference_ms(variant: Variant, model_path: Path, size: int, repeats: int = 5) -> float:
     """The median milliseconds of one fp32 forward pass (a style) of a ``size``² photo on this CPU, after a warm-up."""
+    from speed import median_seconds  # benchmarks/speed.py, beside this script
+
     with (variant.while_using or contextlib.nullcontext)(), torch.no_grad():
         net = stylebank.load(model_path, "cpu").net
         photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-        net(photo, 0)
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            net(photo, 0)
-            times.append(1000 * (time.perf_counter() - started))
-    return round(statistics.median(times), 1)
+        return round(1000 * median_seconds(lambda: net(photo, 0), repeats), 1)
 
 
-def add_speeds(out: Path, work: Path, quick: bool) -> None:
-    """--speed: each trained variant's inference time, added to its saved result (run it on a quiet machine)."""
+def add_speeds(out: Path, work: Path, quick: bool, names: list[str]) -> None:
+    """--speed: each trained variant's inference time (or only those named), added to its saved result (run it on
+    a quiet machine)."""
     for variant in VARIANTS:
+        if names and variant.name not in names:
+            continue
         result_path, model_path = out / "results" / f"{variant.name}.json", work / f"{variant.name}.safetensors"
         if not result_path.exists() or not model_path.exists():
             continue
@@ -281,7 +279,7 @@ FINDINGS = {
                   "style losses are each against the run's own style images, so they compare only loosely "
                   "(1.09 / 1.11 / 1.21); the reconstruction does not change.",
     "width": "Halving every width (16/32/64) stylizes 2.7x faster (284 against 773 ms per 512² photo in fp32; "
-             "networks of the baseline's shape measured 637-833 ms in the same pass, so smaller differences in that "
+             "networks of the baseline's shape measured 637-832 ms in the same pass, so smaller differences in that "
              "column are noise) and trains 13% faster, at a 16% higher style loss and 0.5 dB lower reconstruction "
              "in this short run; the paper's width stays the default. One and a half times the width (48/96/192) "
              "collapsed mid-run at the same learning rate (reconstruction 15.8 dB at iteration 425, 9.2 dB at 575, "
@@ -365,12 +363,12 @@ def main() -> None:
     if args.report:
         print(report(args.out))
         return
-    if args.speed:
-        add_speeds(args.out, args.work, args.quick)
-        return
     unknown = set(args.names) - {v.name for v in VARIANTS}
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    if args.speed:
+        add_speeds(args.out, args.work, args.quick, args.names)
+        return
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     for variant in VARIANTS:

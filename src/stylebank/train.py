@@ -122,6 +122,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, resume: bool = False, base: ModelFile | None = None):
         config.validate()
         self.config = config
+        # a model to start from is read first: a wrong file should not wait for the photos and the loss network
+        self.start_model = read_start_model(config.init_from) if config.init_from and not resume else None
         prepare_output_folder(Path(config.output))
         self.device = resolve_device(config.device)
         # add-style: E, D and the base model's banks stay bit-identical; only the new banks learn
@@ -150,10 +152,8 @@ class Trainer:
             torch.manual_seed(config.seed)
             self.data_generator.manual_seed(config.seed)
             net, base_names, base_sources, base_pixels = self.starting_network(base, new_names)
-            self.base_style_count = net.num_styles
-            if config.init_from:
-                net, self.base_style_count = initial_network(config, new_names), 0
-            else:
+            self.base_style_count = len(base_names)
+            if net.num_styles == self.base_style_count:  # not --init-from's network, which has the run's banks
                 net.bank.extend(net.new_bank() for _ in config.styles)
         self.net = net.to(self.device)
         for module in (self.net.encoder, self.net.decoder, *self.net.bank[:self.base_style_count]):
@@ -167,9 +167,11 @@ class Trainer:
 
     def starting_network(self, base: ModelFile | None,
                          new_names: list[str]) -> tuple[StyleBankNet, list[str], list[str | None], StylePixels]:
-        """A fresh network with no styles, or add-style's base model (a copy); with its style names, where their
-        images came from and the images."""
+        """A fresh network with no styles, --init-from's network (with the run's styles), or add-style's base model
+        (a copy); with the base model's style names, where their images came from and the images."""
         config = self.config
+        if self.start_model is not None:
+            return initial_network(self.start_model, config, new_names, self.style_images), [], [], []
         if not self.adding_styles:
             return StyleBankNet(0, config.network_config()), [], [], []
         # a model in memory is copied (never changed); one read from its file is ours already
@@ -372,12 +374,20 @@ class Trainer:
         return self.save_model()
 
 
-def initial_network(config: TrainConfig, style_names: list[str]) -> StyleBankNet:
-    """``--init-from``: a network of the run's shape holding the weights of the model file ``config.init_from``,
-    to train further (at another size, on more photos…). Its styles must be the run's, in order, and its network
-    the run's shape; a model of the paper's exposure layout may start a ``carry`` run, whose exposure layer starts
-    at zero, which is the paper's decoder exactly."""
-    model = load_model(config.init_from)
+def read_start_model(path: str) -> ModelFile:
+    """``--init-from``'s model file; what is wrong with it is said naming the option."""
+    try:
+        return load_model(path)
+    except StyleBankError as error:
+        raise StyleBankError(f"--init-from {error}") from None
+
+
+def initial_network(model: ModelFile, config: TrainConfig, style_names: list[str],
+                    style_images: list[torch.Tensor]) -> StyleBankNet:
+    """``--init-from``: a network of the run's shape holding ``model``'s weights, to train further (at another
+    size, on more photos…). Its styles must be the run's, in order, and its network the run's shape; a model of the
+    paper's exposure layout may start a ``carry`` run, whose exposure layer starts at zero, which is the paper's
+    decoder exactly. A style whose stored image differs from the run's is trained on the run's, with a note."""
     if model.info["styles"] != style_names:
         raise StyleBankError(f"--init-from {config.init_from} has the styles {', '.join(model.info['styles'])}; "
                              f"the run trains {', '.join(style_names)} (give the same style images, in order)")
@@ -387,6 +397,11 @@ def initial_network(config: TrainConfig, style_names: list[str]) -> StyleBankNet
     if replace(start, exposure=run.exposure) != run or not (start.exposure == run.exposure or upgrade):
         raise StyleBankError(f"--init-from {config.init_from} has the network {start.to_dict()}; the run's is "
                              f"{run.to_dict()} (only the exposure layout may change, from paper to carry)")
+    for name, stored, image in zip(style_names, model.style_pixels, style_images):
+        pixels = to_pixels(image)
+        if stored is not None and stored.shape == pixels.shape and not torch.equal(stored, pixels):
+            warnings.warn(f"style {name}: its image is not the one {config.init_from} was trained with; the run "
+                          "trains the bank towards the image given now", TrainingNote, stacklevel=4)
     missing, unexpected = net.load_state_dict(model.net.state_dict(), strict=False)
     assert not unexpected and all(name.startswith("decoder.exposure.") for name in missing), (missing, unexpected)
     return net

