@@ -277,7 +277,9 @@ FINDINGS = {
                   "style images at 128 / 256 / 384 px give a texture period of 27.0 / 34.0 / 40.5 px (mosaic's "
                   "cells 38 / 61 / 78 px), with the content loss rising with the scale (0.72 / 0.78 / 0.81). The "
                   "style losses are each against the run's own style images, so they compare only loosely "
-                  "(1.09 / 1.11 / 1.21); the reconstruction does not change.",
+                  "(1.09 / 1.11 / 1.21); the reconstruction does not change. (style128's 494 training seconds "
+                  "include a benchmark that shared the CPU for a while; a style image's size does not change the "
+                  "cost of a step.)",
     "width": "Halving every width (16/32/64) stylizes 2.7x faster (284 against 773 ms per 512² photo in fp32; "
              "networks of the baseline's shape measured 637-832 ms in the same pass, so smaller differences in that "
              "column are noise) and trains 13% faster, at a 16% higher style loss and 0.5 dB lower reconstruction "
