@@ -6,7 +6,10 @@
 #          in the package today (version 0.1.0).
 # Stage 3 (issue 13, under way; its model is not the bundled one yet): a new run started from stage 2's weights
 #          (--init-from) in the carry exposure layout, at 256², the learning rate ramped up over 200 iterations
-#          and then on a cosine from 5e-4 to zero (no --color-jitter: in docs/study.md it cost more than it gave).
+#          and then on a cosine from 1e-4 to zero (no --color-jitter: in docs/study.md it cost more than it gave).
+#          A first try at 5e-4 undid stage 2 as the rate rose: the auto-encoder's training PSNR fell from 26.3 to
+#          22.9 dB and the style loss rose from 0.19 to 0.40 within 250 iterations
+#          (docs/default-model/stage3_lr5e-4.log.jsonl), so it was stopped.
 # Every stage resumes from its checkpoint when rerun (Ctrl-C, a stopped session), and a stage that is done is
 # skipped (its .done marker in the output folder).
 set -euo pipefail
@@ -26,6 +29,6 @@ fi
 stage3_iterations=${STAGE3_ITERATIONS:-1500}
 stylebank train --content builtin --style "${styles[@]}" \
   -o "$out/v2.safetensors" --init-from "$out/default.safetensors" --exposure carry \
-  --vgg hed --image-size 256 --style-size 256 --iterations "$stage3_iterations" --lr 5e-4 \
+  --vgg hed --image-size 256 --style-size 256 --iterations "$stage3_iterations" --lr 1e-4 \
   --lr-anneal "$stage3_iterations" --warmup 0 --seed 1 --checkpoint-every 100 --sample-every 500 --resume
 cp "$out/v2.safetensors" src/stylebank/models/default.safetensors
