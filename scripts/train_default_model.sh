@@ -7,9 +7,9 @@
 # Stage 3 (issue 13, under way; its model is not the bundled one yet): a new run started from stage 2's weights
 #          (--init-from) in the carry exposure layout, at 256², the learning rate ramped up over 200 iterations
 #          and then on a cosine from 1e-4 to zero (no --color-jitter: in docs/study.md it cost more than it gave).
-#          A first try at 5e-4 undid stage 2 as the rate rose: the auto-encoder's training PSNR fell from 26.3 to
-#          22.9 dB and the style loss rose from 0.19 to 0.40 within 250 iterations
-#          (docs/default-model/stage3_lr5e-4.log.jsonl), so it was stopped.
+#          A first try at 5e-4 undid stage 2 as the rate rose: from the log lines of iterations 0-50 to those of
+#          160-210 the auto-encoder's training PSNR fell from 26.4 to 24.3 dB and the style loss rose from 0.19 to
+#          0.33 (docs/default-model/stage3_lr5e-4.log.jsonl), so it was stopped at iteration 210.
 # Every stage resumes from its checkpoint when rerun (Ctrl-C, a stopped session), and a stage that is done is
 # skipped (its .done marker in the output folder).
 set -euo pipefail
