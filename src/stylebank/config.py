@@ -24,13 +24,15 @@ TRAINING_PRECISIONS = ("fp32", "bf16")
 
 @dataclass(frozen=True)
 class Rule:
-    """What a numeric setting may hold: a whole number or a finite number, at least (or above) ``minimum``."""
+    """What a numeric setting may hold: a whole number or a finite number, at least (or above) ``minimum`` and
+    below ``below``."""
 
     kind: type  # int or float
     minimum: float | None = None
     exclusive: bool = False  # the value must be above minimum, not equal to it
     optional: bool = False  # None is allowed (and means the documented default)
     odd: bool = False
+    below: float | None = None  # the value must be below this
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with ``value``, or None."""
@@ -42,15 +44,17 @@ class Rule:
             return f"must be finite, got {value}"
         if self.minimum is not None and (value <= self.minimum if self.exclusive else value < self.minimum):
             return f"must be {'above' if self.exclusive else 'at least'} {self.minimum:g}, got {value}"
+        if self.below is not None and value >= self.below:
+            return f"must be below {self.below:g}, got {value}"
         if self.odd and value % 2 == 0:
             return f"must be odd, got {value}"
         return None
 
 
 def setting(default: Any, kind: type, minimum: float | None = None, exclusive: bool = False,
-            odd: bool = False) -> Any:
+            odd: bool = False, below: float | None = None) -> Any:
     """A numeric field with its rule (``None`` as the default makes it optional)."""
-    rule = Rule(kind, minimum, exclusive, optional=default is None, odd=odd)
+    rule = Rule(kind, minimum, exclusive, optional=default is None, odd=odd, below=below)
     return field(default=default, metadata={"rule": rule})
 
 
@@ -96,7 +100,7 @@ class TrainConfig:
     channels: tuple[int, int, int] = NetworkConfig.channels  # E's widths (D mirrors them); the bank's is the last
     exposure: str = NetworkConfig.exposure  # how the input's exposure reaches D (see stylebank.model)
     # random brightness, contrast and saturation of each content crop, each a factor within 1 +- this (0: none)
-    color_jitter: float = setting(0.0, float, minimum=0)
+    color_jitter: float = setting(0.0, float, minimum=0, below=1)  # a factor of 1 - 1 would black a crop out
     precision: str = "fp32"  # "bf16": autocast both networks (1.6x faster on CPUs with AVX-512 bf16)
     checkpoint_every: int = setting(500, int, minimum=1)
     sample_every: int = setting(500, int, minimum=1)
@@ -164,9 +168,6 @@ class TrainConfig:
         if self.warmup >= self.iterations and not self.base_model:
             raise StyleBankError(f"the warm-up ({self.warmup} auto-encoder-only iterations) leaves no stylizing "
                                  f"iterations out of {self.iterations}; lower --warmup or raise --iterations")
-        if self.color_jitter >= 1:
-            raise StyleBankError(f"--color-jitter must be below 1 (a factor of 1 - {self.color_jitter} would be "
-                                 "zero or negative)")
         if self.init_from and self.base_model:
             raise StyleBankError("--init-from starts a whole run from a model; add-style trains new banks on one")
         if not self.styles:

@@ -123,7 +123,7 @@ class Trainer:
         config.validate()
         self.config = config
         # a model to start from is read first: a wrong file should not wait for the photos and the loss network
-        self.start_model = read_start_model(config.init_from) if config.init_from and not resume else None
+        start_model = read_start_model(config.init_from) if config.init_from and not resume else None
         prepare_output_folder(Path(config.output))
         self.device = resolve_device(config.device)
         # add-style: E, D and the base model's banks stay bit-identical; only the new banks learn
@@ -132,6 +132,7 @@ class Trainer:
         self.content = ContentImages(config.content, config.image_size, max_pixels=config.max_pixels,
                                      color_jitter=config.color_jitter)
         self.style_images = load_style_images(config.styles, config.style_size, config.max_pixels)
+        new_pixels = [to_pixels(s) for s in self.style_images]
         self.loss_network = load_loss_network(config.vgg, self.device)
         self.criterion = StylizingLoss(self.loss_network, [s.to(self.device) for s in self.style_images],
                                        LossWeights(config.content_weight, config.style_weight, config.tv_weight))
@@ -151,7 +152,8 @@ class Trainer:
         else:
             torch.manual_seed(config.seed)
             self.data_generator.manual_seed(config.seed)
-            net, base_names, base_sources, base_pixels = self.starting_network(base, new_names)
+            net, base_names, base_sources, base_pixels = self.starting_network(base, start_model, new_names,
+                                                                               new_pixels)
             self.base_style_count = len(base_names)
             if net.num_styles == self.base_style_count:  # not --init-from's network, which has the run's banks
                 net.bank.extend(net.new_bank() for _ in config.styles)
@@ -163,15 +165,15 @@ class Trainer:
             self.restore(optimizer_state, rng, info)
         self.style_names = base_names + new_names
         self.style_sources = base_sources + list(config.styles)
-        self.style_pixels = base_pixels[:self.base_style_count] + [to_pixels(s) for s in self.style_images]
+        self.style_pixels = base_pixels[:self.base_style_count] + new_pixels
 
-    def starting_network(self, base: ModelFile | None,
-                         new_names: list[str]) -> tuple[StyleBankNet, list[str], list[str | None], StylePixels]:
+    def starting_network(self, base: ModelFile | None, start_model: ModelFile | None, new_names: list[str],
+                         new_pixels: StylePixels) -> tuple[StyleBankNet, list[str], list[str | None], StylePixels]:
         """A fresh network with no styles, --init-from's network (with the run's styles), or add-style's base model
         (a copy); with the base model's style names, where their images came from and the images."""
         config = self.config
-        if self.start_model is not None:
-            return initial_network(self.start_model, config, new_names, self.style_images), [], [], []
+        if start_model is not None:
+            return initial_network(start_model, config, new_names, new_pixels), [], [], []
         if not self.adding_styles:
             return StyleBankNet(0, config.network_config()), [], [], []
         # a model in memory is copied (never changed); one read from its file is ours already
@@ -383,7 +385,7 @@ def read_start_model(path: str) -> ModelFile:
 
 
 def initial_network(model: ModelFile, config: TrainConfig, style_names: list[str],
-                    style_images: list[torch.Tensor]) -> StyleBankNet:
+                    style_pixels: StylePixels) -> StyleBankNet:
     """``--init-from``: a network of the run's shape holding ``model``'s weights, to train further (at another
     size, on more photos…). Its styles must be the run's, in order, and its network the run's shape; a model of the
     paper's exposure layout may start a ``carry`` run, whose exposure layer starts at zero, which is the paper's
@@ -397,8 +399,7 @@ def initial_network(model: ModelFile, config: TrainConfig, style_names: list[str
     if replace(start, exposure=run.exposure) != run or not (start.exposure == run.exposure or upgrade):
         raise StyleBankError(f"--init-from {config.init_from} has the network {start.to_dict()}; the run's is "
                              f"{run.to_dict()} (only the exposure layout may change, from paper to carry)")
-    for name, stored, image in zip(style_names, model.style_pixels, style_images):
-        pixels = to_pixels(image)
+    for name, stored, pixels in zip(style_names, model.style_pixels, style_pixels):
         if stored is not None and stored.shape == pixels.shape and not torch.equal(stored, pixels):
             warnings.warn(f"style {name}: its image is not the one {config.init_from} was trained with; the run "
                           "trains the bank towards the image given now", TrainingNote, stacklevel=4)
