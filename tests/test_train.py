@@ -1,10 +1,12 @@
 import json
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +14,9 @@ from PIL import Image
 
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.cli import main
-from stylebank.data import ContentImages, StyleSampler, expand_sources, jittered
+import stylebank.data
+from stylebank.batches import StepBatches, style_indices
+from stylebank.data import ContentImages, draw_crops, expand_sources, jittered
 from stylebank.errors import StyleBankError
 from stylebank.images import ImageNote
 from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, TrainingNote,
@@ -24,7 +28,7 @@ def tiny_config(data, **overrides) -> TrainConfig:
     settings = dict(content=[str(data["content"])], styles=[str(s) for s in data["styles"]],
                     output=str(data["root"] / "model.safetensors"), image_size=32, style_size=32, batch_size=2,
                     iterations=6, vgg="random", warmup=0, lr_ramp=0, checkpoint_every=1000, sample_every=1000,
-                    device="cpu", preview=str(data["content"] / "photo0.png"))
+                    device="cpu", preview=str(data["content"] / "photo0.png"), workers=0)
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -36,9 +40,9 @@ def test_alternation_schedule():
 
 
 def test_styles_are_visited_evenly():
-    sampler, generator = StyleSampler(5), torch.Generator().manual_seed(0)
-    drawn = torch.cat([sampler.next(4, generator) for _ in range(10)])  # 40 draws = 8 rounds of 5
+    drawn = torch.cat([style_indices(3, step, 4, 5) for step in range(10)])  # 40 draws = 8 rounds of 5
     assert torch.bincount(drawn, minlength=5).tolist() == [8] * 5
+    assert not torch.equal(drawn[:5], drawn[5:10])  # each round shuffled anew
 
 
 def test_content_sources_folders_globs_and_builtin(tiny_data):
@@ -121,7 +125,7 @@ def test_resume_gives_exactly_the_uninterrupted_model(tiny_data, num_styles, bat
     assert_same_weights(straight, resumed)
     # the optimizer state went through the safetensors checkpoint too
     net, optimizer_state, rng, info, _ = load_checkpoint(first.checkpoint_path)
-    assert info["step"] == total and info["config"]["seed"] == 0 and set(rng) >= {"torch", "data"}
+    assert info["step"] == total and info["config"]["seed"] == 0 and set(rng) == {"torch"}
     assert len(optimizer_state["state"]) == len(list(net.parameters()))
 
 
@@ -358,22 +362,71 @@ def test_bad_content_images_are_skipped_not_fatal(tiny_data):
     Image.new("RGB", (4, 4)).save(folder / "tiny.png")
     good = (folder / "photo1.png").read_bytes()
     (folder / "truncated.png").write_bytes(good[: len(good) // 2])  # its header reads; its pixels don't
-    with pytest.warns(ImageNote, match="skipping 2 of 6 content images: .*empty.png: empty file.*tiny.png"):
-        content = ContentImages([str(folder)], 24)
-    assert len(content) == 4
+    content = ContentImages([str(folder)], 24)  # no file is opened up front but the first usable one's header
+    assert len(content) == 6 and not content.unreadable
     generator = torch.Generator().manual_seed(0)
-    with pytest.warns(ImageNote, match="truncated.png"):
-        for _ in range(6):  # every file gets drawn; the truncated one is replaced by the next readable one
+    with pytest.warns(ImageNote) as notes:
+        for _ in range(8):  # every file gets drawn; an unusable one is replaced by the next usable one
             assert content.sample(4, generator).shape == (4, 3, 24, 24)
-    with pytest.raises(StyleBankError, match="none of the 2 content images can be used"), pytest.warns(ImageNote):
+    said = " ".join(str(note.message) for note in notes)
+    assert "empty.png: empty file" in said and "tiny.png: smaller than 16x16" in said and "truncated.png" in said
+    assert {content.files[i] for i in content.unreadable} == {str(folder / n) for n in
+                                                               ("empty.png", "tiny.png", "truncated.png")}
+    with pytest.raises(StyleBankError, match="none of the 2 content images can be used: .*empty.png"):
         ContentImages([str(folder / "empty.png"), str(folder / "tiny.png")], 24)
+
+
+def test_only_the_first_usable_files_header_is_read_up_front(tiny_data, monkeypatch):
+    opened = []
+    real = stylebank.data.image_size
+    monkeypatch.setattr(stylebank.data, "image_size", lambda file, limit: opened.append(file) or real(file, limit))
+    (tiny_data["content"] / "broken.png").write_bytes(b"not a png")  # sorted first: its header is read, then one
+    content = ContentImages([str(tiny_data["content"])], 24)
+    assert [Path(f).name for f in opened] == ["broken.png", "photo2.png"] and len(content) == 4  # nested/ sorts next
+
+
+def test_a_steps_batch_depends_on_the_seed_and_the_step_alone(tiny_data):
+    content = ContentImages([str(tiny_data["content"])], 24)
+    batches, again = (StepBatches(content, 7, 4, 3) for _ in range(2))
+    assert torch.equal(batches[5].images, again[5].images) and torch.equal(batches[5].styles, again[5].styles)
+    assert not torch.equal(batches[5].images, batches[6].images)
+    assert not torch.equal(batches[5].images, StepBatches(content, 8, 4, 3)[5].images)
+    copied = pickle.loads(pickle.dumps(batches))  # what a spawned DataLoader worker gets
+    assert torch.equal(copied[5].images, batches[5].images)
+    halves = [StepBatches(content, 7, 4, 3, rank=rank, world_size=2)[5] for rank in (0, 1)]
+    assert torch.equal(torch.cat([h.images for h in halves]), batches[5].images)  # two processes share it
+    assert torch.equal(torch.cat([h.styles for h in halves]), batches[5].styles)
+
+
+def test_workers_decode_the_same_batches_so_the_model_is_the_same(tiny_data):
+    models = [train(tiny_config(tiny_data, output=str(tiny_data["root"] / f"w{workers}.safetensors"),
+                                workers=workers), progress=False) for workers in (0, 2)]
+    assert_same_weights(*models)
+    resumed = tiny_config(tiny_data, output=str(tiny_data["root"] / "switched.safetensors"), iterations=3)
+    train(resumed, progress=False)
+    switched = train(tiny_config(tiny_data, output=resumed.output, iterations=6, workers=2), resume=True,
+                     progress=False)  # resumed with another worker count
+    assert_same_weights(models[0], switched)
+
+
+def test_content_listed_in_a_text_file(tiny_data):
+    listing = tiny_data["content"] / "list.txt"
+    listing.write_text("# the photos\nphoto0.png\n\nnested/photo2.png\n" + str(tiny_data["content"] / "photo1.png"))
+    found = expand_sources([f"@{listing}"])
+    assert found == [str(tiny_data["content"] / n) for n in ("photo0.png", "nested/photo2.png", "photo1.png")]
+    assert all(Path(f).is_file() for f in found)
+    (tiny_data["root"] / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(StyleBankError, match="names no images"):
+        expand_sources([f"@{tiny_data['root'] / 'empty.txt'}"])
+    with pytest.raises(StyleBankError, match="cannot read the list"):
+        expand_sources([f"@{tiny_data['root'] / 'missing.txt'}"])
 
 
 def test_color_jitter_changes_each_crops_exposure_within_its_bounds_and_keeps_the_picture():
     photo = torch.rand(3, 1, 1) * 0.3 + torch.linspace(0.1, 0.6, 40)[None, None, :] * torch.ones(3, 40, 1)
-    generator = torch.Generator().manual_seed(0)
-    assert torch.allclose(jittered(photo, 0.0, generator), photo, atol=1e-6)
-    outputs = [jittered(photo, 0.4, generator) for _ in range(40)]
+    assert torch.allclose(jittered(photo, (1.0, 1.0, 1.0)), photo, atol=1e-6)
+    draws = draw_crops(40, 1, torch.Generator().manual_seed(0), color_jitter=0.4)
+    outputs = [jittered(photo, draw.jitter) for draw in draws]
     means = torch.stack([o.mean() for o in outputs])
     # brightness alone spans 0.6x-1.4x: the crops' means spread, none leaves the factor's reach
     assert means.min() < 0.85 * photo.mean() and means.max() > 1.15 * photo.mean()

@@ -18,8 +18,8 @@ from .errors import StyleBankError
 from .images import expand_sources, is_found
 from .losses import LossWeights
 from .model import EXPOSURE_LAYOUTS, NetworkConfig
+from .runtime import TRAINING_PRECISIONS
 
-TRAINING_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,16 @@ class TrainConfig:
     exposure: str = NetworkConfig.exposure  # how the input's exposure reaches D (see stylebank.model)
     # random brightness, contrast and saturation of each content crop, each a factor within 1 +- this (0: none)
     color_jitter: float = setting(0.0, float, minimum=0, below=1)  # a factor of 1 - 1 would black a crop out
-    precision: str = "fp32"  # "bf16": autocast both networks (1.6x faster on CPUs with AVX-512 bf16)
+    # autocast both networks: bf16 (1.6x faster on CPUs with AVX-512 bf16), fp16 (with a gradient scaler), fp32;
+    # auto: what the device does natively (see runtime.training_dtype)
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the networks' forward (for long GPU runs: compiling takes minutes)
+    tensorboard: str | None = None  # a folder for TensorBoard's event files (the JSONL log is written anyway)
     checkpoint_every: int = setting(500, int, minimum=1)
     sample_every: int = setting(500, int, minimum=1)
     log_every: int = setting(10, int, minimum=1)
     device: str = "auto"
+    workers: int | None = setting(None, int, minimum=0)  # DataLoader processes (None: batches.default_workers)
     preview: str = "builtin:astronaut"  # held out from training; shown in the sample images
     base_model: str | None = None  # add-style: train new banks only, on top of this model (its file, if any)
     init_from: str | None = None  # fine-tuning: start from this model file's weights (same styles and shape)
@@ -193,7 +198,8 @@ def checkpoint_path(output: str | Path) -> Path:
 # Changing the iterations or the learning-rate schedule continues with the new schedule from the saved step
 # (e.g. a longer run, or an anneal for a run that has levelled off).
 RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal",
-                       "checkpoint_every", "sample_every", "log_every", "device", "max_pixels")
+                       "checkpoint_every", "sample_every", "log_every", "device", "max_pixels", "workers",
+                       "precision", "compile", "tensorboard")
 
 
 def resumed_config(output: str | Path, **changes) -> TrainConfig:
@@ -261,6 +267,6 @@ def add_style_config(base_info: dict, base_model: str, styles: list[str], output
     config = replace(base, styles=list(styles), output=str(output), base_model=base_model,
                      content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
                      lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal, precision=TrainConfig.precision,
-                     device=TrainConfig.device, max_pixels=TrainConfig.max_pixels,
+                     device=TrainConfig.device, max_pixels=TrainConfig.max_pixels, workers=TrainConfig.workers,
                      vgg=base_info.get("loss_network") or base.vgg, preview=preview, init_from=None)
     return replace(config, **options)

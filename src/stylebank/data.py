@@ -1,10 +1,12 @@
-"""Training data: content images from folders, globs, files or ``builtin``; random resized crops; style images."""
+"""Training data: content images from folders, globs, lists, files or ``builtin``, cut into random resized crops;
+style images. Which crops each training step takes is stylebank.batches' business."""
 
 from __future__ import annotations
 
 import functools
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -16,55 +18,86 @@ from .images import (BUILTIN_PREFIX, ImageNote, expand_sources, image_size, is_f
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
 MIN_CONTENT_SIZE = 16
+CACHE_SIZE = 64  # decoded images kept per process: every image of a small set, few of a large one
 
 
-def readable_images(files: list[str], max_pixels: int | None = None) -> list[str]:
-    """The files whose header says they are images of at least MIN_CONTENT_SIZE pixels a side (and at most
-    ``max_pixels``, see load_image); the others are named in one ImageNote warning. A StyleBankError if none is
-    left."""
-    kept, skipped = [], []
-    for file in files:
-        try:
-            if file.startswith(BUILTIN_PREFIX) or min(image_size(file, max_pixels)) >= MIN_CONTENT_SIZE:
-                kept.append(file)
-            else:
-                skipped.append(f"{file}: smaller than {MIN_CONTENT_SIZE}x{MIN_CONTENT_SIZE}")
-        except StyleBankError as error:
-            skipped.append(str(error))
-    if skipped:
-        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        warnings.warn(f"skipping {len(skipped)} of {len(files)} content images: {shown}", ImageNote, stacklevel=2)
-    if not kept:
-        raise StyleBankError(f"none of the {len(files)} content images can be used: {skipped[0]}")
-    return kept
+class CropDraw(NamedTuple):
+    """The random numbers of one training crop, drawn before its image is read (see draw_crops)."""
+
+    image: int  # index into the content files
+    fraction: float  # the crop's side as a fraction of the image's shorter side, 0-1 mapped to 35-100%
+    top: float  # where the crop starts, as a fraction of the room there is (0 to 1)
+    left: float
+    flip: bool
+    jitter: tuple[float, float, float] | None  # saturation, contrast and brightness factors (see jittered)
+
+
+def draw_crops(count: int, num_files: int, generator: torch.Generator, color_jitter: float = 0.0) -> list[CropDraw]:
+    """``count`` crops' random numbers: which image, how large, where, flipped or not, which colour factors."""
+    indices = torch.randint(0, num_files, (count,), generator=generator).tolist()
+    draws = []
+    for index in indices:
+        fraction, top, left, flip = torch.rand(4, generator=generator).tolist()
+        # no draws without jitter: it changes nothing else about a seed's crops
+        jitter = tuple((1 + color_jitter * (2 * torch.rand(3, generator=generator) - 1)).tolist()) \
+            if color_jitter else None
+        draws.append(CropDraw(index, fraction, top, left, flip < 0.5, jitter))
+    return draws
 
 
 class ContentImages:
-    """Content images sampled as random square crops resized to ``image_size`` (with random horizontal flips).
+    """Content images, cut into square crops resized to ``image_size`` (see draw_crops and crop).
 
     Crops of 35-100% of the shorter side make whole photos resized to the working size look like training data.
-    Decoded images are kept in memory (at most 3x the crop size) for the next time they are drawn.
+    Nothing is opened up front but the files' headers up to the first usable one (a folder of 100,000 photos
+    starts at once); an image that turns out to be unusable (corrupt, missing, too small, too large) is replaced
+    by the next usable one and named in ``notes``. Decoded images are kept in memory (at most 3x the crop size)
+    for the next time they are drawn.
     """
 
-    def __init__(self, sources: list[str], image_size: int, cache_size: int = 512, max_pixels: int | None = None,
-                 color_jitter: float = 0.0):
-        self.files = readable_images(expand_sources(sources), max_pixels)
+    def __init__(self, sources: list[str], image_size: int, cache_size: int = CACHE_SIZE,
+                 max_pixels: int | None = None, color_jitter: float = 0.0):
+        self.files = expand_sources(sources)
         self.image_size = image_size
         self.color_jitter = color_jitter
         self.max_pixels = max_pixels
+        self.cache_size = cache_size
         self.load = functools.lru_cache(maxsize=cache_size)(self._load)
-        self.unreadable: set[int] = set()  # files whose header was fine but whose pixels were not
+        self.unreadable: set[int] = set()
+        self.notes: list[str] = []  # the unusable files found since take_notes, each with its reason
+        self.check_first_usable()
 
     def __len__(self) -> int:
         return len(self.files)
 
+    def __getstate__(self) -> dict:  # DataLoader workers that are spawned get a copy: without the cache
+        return {key: value for key, value in self.__dict__.items() if key != "load"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.load = functools.lru_cache(maxsize=self.cache_size)(self._load)
+
+    def check_first_usable(self) -> None:
+        """A StyleBankError now, not hours later, where no file is usable; reads headers until one is."""
+        problems = []
+        for file in self.files:
+            problem = header_problem(file, self.max_pixels)
+            if problem is None:
+                return
+            problems.append(problem)
+        raise StyleBankError(f"none of the {len(self.files)} content images can be used: {problems[0]}")
+
     def _load(self, index: int) -> torch.Tensor:
-        image = to_tensor(load_image(self.files[index], self.max_pixels))
+        file = self.files[index]
+        problem = header_problem(file, self.max_pixels)
+        if problem:
+            raise StyleBankError(problem)
+        image = to_tensor(load_image(file, self.max_pixels))
         return resize_shorter_side(image, 3 * self.image_size) if min(image.shape[-2:]) > 3 * self.image_size else image
 
-    def load_readable(self, index: int) -> torch.Tensor:
-        """The image at ``index``, or (if it turns out to be corrupt) the next readable one: a bad photo in a
-        folder of thousands should not stop a training run hours in."""
+    def load_usable(self, index: int) -> torch.Tensor:
+        """The image at ``index``, or (if it is unusable) the next usable one: a bad photo in a folder of thousands
+        should not stop a training run hours in. Which image replaces it depends only on the files."""
         for candidate in [*range(index, len(self.files)), *range(index)]:
             if candidate in self.unreadable:
                 continue
@@ -72,49 +105,61 @@ class ContentImages:
                 return self.load(candidate)
             except StyleBankError as error:
                 self.unreadable.add(candidate)
-                warnings.warn(f"skipping content image {error}", ImageNote, stacklevel=2)
+                self.notes.append(str(error))
         raise StyleBankError("none of the content images could be read")
 
-    def random_crop(self, image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def take_notes(self) -> list[str]:
+        """The unusable files found since the last call."""
+        notes, self.notes = self.notes, []
+        return notes
+
+    def crop(self, draw: CropDraw) -> torch.Tensor:
+        """The crop that ``draw`` describes, from its image (or the one that replaces it)."""
+        image = self.load_usable(draw.image)
         height, width = image.shape[-2:]
-        fraction = MIN_CROP_FRACTION + (1 - MIN_CROP_FRACTION) * torch.rand((), generator=generator).item()
+        fraction = MIN_CROP_FRACTION + (1 - MIN_CROP_FRACTION) * draw.fraction
         side = max(8, round(min(height, width) * fraction))
-        top = int(torch.randint(0, height - side + 1, (), generator=generator))
-        left = int(torch.randint(0, width - side + 1, (), generator=generator))
+        top = min(int(draw.top * (height - side + 1)), height - side)
+        left = min(int(draw.left * (width - side + 1)), width - side)
         crop = image[:, top:top + side, left:left + side].unsqueeze(0)
         crop = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
                              align_corners=False)[0].clamp(0, 1)
-        crop = crop.flip(-1) if torch.rand((), generator=generator).item() < 0.5 else crop
-        # no draws without jitter: a seed gives the same crops as in versions before the option
-        return jittered(crop, self.color_jitter, generator) if self.color_jitter else crop
+        crop = crop.flip(-1) if draw.flip else crop
+        return jittered(crop, draw.jitter) if draw.jitter else crop
+
+    def crops(self, draws: list[CropDraw]) -> torch.Tensor:
+        """The crops of ``draws`` as one batch."""
+        return torch.stack([self.crop(draw) for draw in draws])
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        indices = torch.randint(0, len(self.files), (batch_size,), generator=generator).tolist()
-        return torch.stack([self.random_crop(self.load_readable(i), generator) for i in indices])
+        """A batch of random crops, drawn from ``generator``; unusable files met are named in an ImageNote."""
+        crops = self.crops(draw_crops(batch_size, len(self), generator, self.color_jitter))
+        for note in self.take_notes():
+            warnings.warn(f"skipping content image {note}", ImageNote, stacklevel=2)
+        return crops
 
 
-def jittered(image: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-    """``image`` (3xHxW in [0, 1]) with its saturation, contrast (about its mean) and brightness each scaled by a
-    random factor within 1 +- ``strength``: photos come at many exposures, and the model should keep each one's."""
-    saturation, contrast, gain = (1 + strength * (2 * torch.rand(3, generator=generator) - 1)).tolist()
+def header_problem(file: str, max_pixels: int | None) -> str | None:
+    """Why ``file``'s header says it cannot be trained on (not an image, too small, too large), or None."""
+    if file.startswith(BUILTIN_PREFIX):
+        return None
+    try:
+        width, height = image_size(file, max_pixels)
+    except StyleBankError as error:
+        return str(error)
+    return None if min(width, height) >= MIN_CONTENT_SIZE else \
+        f"{file}: smaller than {MIN_CONTENT_SIZE}x{MIN_CONTENT_SIZE}"
+
+
+def jittered(image: torch.Tensor, factors: tuple[float, float, float]) -> torch.Tensor:
+    """``image`` (3xHxW in [0, 1]) with its saturation, contrast (about its mean) and brightness scaled by
+    ``factors`` (drawn within 1 +- --color-jitter): photos come at many exposures, and the model should keep each
+    one's."""
+    saturation, contrast, gain = factors
     grey = image.mean(0, keepdim=True)
     image = grey + (image - grey) * saturation
     mean = image.mean()
     return ((mean + (image - mean) * contrast) * gain).clamp(0, 1)
-
-
-class StyleSampler:
-    """Style indices for each batch, visiting all styles evenly: shuffled rounds of 0..N-1."""
-
-    def __init__(self, num_styles: int, queue: list[int] | None = None):
-        self.num_styles = num_styles
-        self.queue = list(queue or [])
-
-    def next(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        while len(self.queue) < count:
-            self.queue += torch.randperm(self.num_styles, generator=generator).tolist()
-        chosen, self.queue = self.queue[:count], self.queue[count:]
-        return torch.tensor(chosen, dtype=torch.long)
 
 
 def style_name(source: str) -> str:

@@ -24,6 +24,7 @@ from .samples import builtin_image, builtin_training_content
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 BUILTIN_PREFIX = "builtin:"
+LIST_PREFIX = "@"  # --content @list.txt: the images a text file names
 STDIO = "-"  # as an input: read the image from standard input; as an output: write PNG to standard output
 
 
@@ -44,8 +45,10 @@ def images_in_folder(folder: Path) -> list[str]:
 
 def expand_sources(sources: list[str], missing_ok: bool = False) -> list[str]:
     """The image files that ``sources`` name, in the order given: files, folders (searched recursively, sorted),
-    glob patterns ('photos/*.jpg', 'coco/**/*.jpg'; sorted), ``builtin:NAME`` and ``builtin`` (the bundled
-    training photos, see stylebank.samples). The files themselves are not opened: reading reports a bad one.
+    glob patterns ('photos/*.jpg', 'coco/**/*.jpg'; sorted), ``builtin:NAME``, ``builtin`` (the bundled
+    training photos, see stylebank.samples) and ``@list.txt`` (a text file naming one image per line, relative to
+    its own folder; blank lines and lines starting with # are left out). The files themselves are not opened:
+    reading reports a bad one.
 
     A folder or pattern without images is a StyleBankError, and so is a path that does not exist, unless
     ``missing_ok``: then it is kept, for its reader to report, so that a batch can go on with the other files.
@@ -60,6 +63,8 @@ def source_files(source: str, missing_ok: bool) -> list[str]:
     path = Path(source)
     if source == "builtin":
         return builtin_training_content()
+    if source.startswith(LIST_PREFIX):
+        return listed_files(Path(source[len(LIST_PREFIX):]))
     if source.startswith(BUILTIN_PREFIX) or path.is_file():
         return [source]
     if path.is_dir():
@@ -73,6 +78,19 @@ def source_files(source: str, missing_ok: bool) -> list[str]:
     if not files:
         raise StyleBankError(f"{source}: no images {where} (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return files
+
+
+def listed_files(listing: Path) -> list[str]:
+    """The images a ``@list.txt`` names. They are not looked for here: a list of 100,000 photos should not wait
+    for 100,000 file checks, and one that is missing is skipped when it is read, like a corrupt one."""
+    try:
+        lines = listing.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise StyleBankError(f"@{listing}: cannot read the list ({getattr(error, 'strerror', None) or error})") from None
+    entries = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    if not entries:
+        raise StyleBankError(f"@{listing}: the list names no images")
+    return [entry if entry.startswith(BUILTIN_PREFIX) else str(listing.parent / entry) for entry in entries]
 
 
 # Refuse images above this many pixels before decoding them (a tiny PNG can decode to gigabytes). 100 MP is a

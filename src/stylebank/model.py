@@ -274,8 +274,11 @@ class StyleBankNet(nn.Module):
             fused = features if strength == 0 else (1 - strength) * features + strength * fused
         return self.decode(fused, encoded)
 
-    def forward(self, images: torch.Tensor, styles: torch.Tensor | int) -> torch.Tensor:
-        """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample."""
+    def forward(self, images: torch.Tensor, styles: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample; None reconstructs,
+        D(E(I)) (training calls both branches through here, as DistributedDataParallel needs)."""
+        if styles is None:
+            return self.reconstruct(images)
         if isinstance(styles, int):
             styles = torch.full((images.shape[0],), styles, dtype=torch.long)
         features, encoded = self.encode(images)

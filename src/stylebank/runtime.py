@@ -44,5 +44,20 @@ def has_fast_bf16(device: torch.device) -> bool:
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> torch.autocast:
-    """bf16 autocast on ``device`` when ``dtype`` is bf16; a no-op context otherwise."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
+    """bf16 or fp16 autocast on ``device`` when ``dtype`` is one of them; a no-op context for fp32."""
+    low = dtype in (torch.bfloat16, torch.float16)
+    return torch.autocast(device.type, dtype=dtype if low else torch.bfloat16, enabled=low)
+
+
+TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def training_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The autocast type of a training run: ``auto`` picks what ``device`` does natively (bf16 on GPUs and CPUs
+    that have it; fp16, with a gradient scaler, on GPUs without it; fp32 otherwise)."""
+    if precision != "auto":
+        return DTYPES[precision]
+    if has_fast_bf16(device):
+        return torch.bfloat16
+    return torch.float16 if device.type == "cuda" else torch.float32

@@ -24,19 +24,23 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .atomic import remove_stale_temporaries
 from .checkpoint import (MODEL_FORMAT, ModelFile, StylePixels, load_checkpoint, load_model, read_info,
                          save_checkpoint, save_model, to_pixels)
 from .config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config, resumed_config
-from .data import ContentImages, StyleSampler, load_style_images, recorded_style_pixels, style_name
+from .batches import StepBatch, StepBatches, default_workers, step_batches
+from .board import Board
+from .data import ContentImages, load_style_images, recorded_style_pixels, style_name
+from .distributed import barrier, check_batch_split, from_environment, join, leave, process_device, summed
 from .errors import StyleBankError
-from .images import image_grid, load_image, resize_to_fit, save_image, to_tensor
+from .images import ImageNote, image_grid, load_image, resize_to_fit, save_image, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
 from .lossnet import load_loss_network
 from .model import StyleBankNet
-from .runtime import autocast, resolve_device
+from .runtime import autocast, resolve_device, training_dtype
 
 STYLE, IDENTITY = "style", "identity"
 MAX_SKIPPED_IN_A_ROW = 10  # non-finite steps in a row that stop training
@@ -124,8 +128,7 @@ class Trainer:
         self.config = config
         # a model to start from is read first: a wrong file should not wait for the photos and the loss network
         start_model = read_start_model(config.init_from) if config.init_from and not resume else None
-        prepare_output_folder(Path(config.output))
-        self.device = resolve_device(config.device)
+        self.set_up_process()
         # add-style: E, D and the base model's banks stay bit-identical; only the new banks learn
         self.adding_styles = config.base_model is not None
         self.warmup = 0 if self.adding_styles else config.warmup
@@ -136,13 +139,21 @@ class Trainer:
         self.loss_network = load_loss_network(config.vgg, self.device)
         self.criterion = StylizingLoss(self.loss_network, [s.to(self.device) for s in self.style_images],
                                        LossWeights(config.content_weight, config.style_weight, config.tv_weight))
-        self.data_generator = torch.Generator()
+        self.batches = StepBatches(self.content, config.seed, config.batch_size, len(config.styles),
+                                   self.processes.rank, self.processes.world_size)
+        # each process's losses count by its share of the global batch, so that the gradient DDP averages over
+        # the processes is the global batch's mean, however it is split
+        share = self.batches.part
+        self.share_weight = (share.stop - share.start) * self.processes.world_size / config.batch_size
+        self.noted: set[str] = set()  # unusable content files already named
         self.step = 0
-        self.sampler = StyleSampler(len(config.styles))
         self.style_grad_norm: float | None = None
         self.skipped = self.skipped_in_a_row = 0  # steps with a non-finite loss or gradient
         self.since_logged: dict[str, dict[str, list[float]]] = {}  # branch -> term -> values, for the next log line
-        self.stop_requested = False
+        self.stop_requested = False  # by a signal to this process
+        self.stop_agreed = False  # by a signal to any process, as the processes agreed at the last step
+        # made now: a missing tensorboard package is said before any time is spent
+        self.board = Board(config.tensorboard if self.processes.is_main else None)
         self.stop_signal: int | None = None  # the signal that asked training to stop
         new_names = [style_name(s) for s in config.styles]
         if resume:
@@ -151,21 +162,46 @@ class Trainer:
             base_names, base_sources = self.check_resumed_styles(info, new_names)
         else:
             torch.manual_seed(config.seed)
-            self.data_generator.manual_seed(config.seed)
             net, base_names, base_sources, base_pixels = self.starting_network(base, start_model, new_names,
                                                                                new_pixels)
             self.base_style_count = len(base_names)
             if net.num_styles == self.base_style_count:  # not --init-from's network, which has the run's banks
                 net.bank.extend(net.new_bank() for _ in config.styles)
         self.net = net.to(self.device)
+        if self.device.type == "cuda":  # the layout GPUs' convolution kernels are fastest in (the same values)
+            self.net.to(memory_format=torch.channels_last)
         for module in (self.net.encoder, self.net.decoder, *self.net.bank[:self.base_style_count]):
             module.requires_grad_(not self.adding_styles)
         self.optimizer = torch.optim.Adam([p for p in self.net.parameters() if p.requires_grad], lr=config.lr)
         if resume:
             self.restore(optimizer_state, rng, info)
+        self.model = self.training_forward()
         self.style_names = base_names + new_names
         self.style_sources = base_sources + list(config.styles)
         self.style_pixels = base_pixels[:self.base_style_count] + new_pixels
+
+    def set_up_process(self) -> None:
+        """This process's place among those training (torchrun's), its device (joining the process group), the
+        autocast type and, for fp16, the gradient scaler."""
+        self.processes = from_environment()
+        check_batch_split(self.config.batch_size, self.processes)
+        if self.processes.is_main:
+            prepare_output_folder(Path(self.config.output))
+        self.device = process_device(resolve_device(self.config.device), self.processes)
+        join(self.processes, self.device)
+        self.dtype = training_dtype(self.config.precision, self.device)
+        # fp16's narrow range needs the loss scaled up before backward (and the gradients down after)
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.dtype == torch.float16 else None
+        if self.device.type == "cuda":  # TF32 for what runs in fp32 (the losses, fp32 runs): ~3x on Ampere+
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+
+    def training_forward(self) -> torch.nn.Module:
+        """The network as training calls it: in DDP where there are several processes (its backward averages
+        the gradients over them; banks that no process used in a step keep no gradient, None, so Adam leaves
+        them be), compiled if asked."""
+        model = DistributedDataParallel(self.net, find_unused_parameters=True, broadcast_buffers=False) \
+            if self.processes.distributed else self.net
+        return torch.compile(model) if self.config.compile else model
 
     def starting_network(self, base: ModelFile | None, start_model: ModelFile | None, new_names: list[str],
                          new_pixels: StylePixels) -> tuple[StyleBankNet, list[str], list[str | None], StylePixels]:
@@ -197,18 +233,18 @@ class Trainer:
         return info["styles"][:base_count], base_sources
 
     def restore(self, optimizer_state: dict, rng: dict[str, torch.Tensor], info: dict) -> None:
-        """Continue exactly where the checkpoint stopped: Adam's moments, the step, the style queue, the RNGs.
+        """Continue exactly where the checkpoint stopped: Adam's moments, the step, the RNG.
 
-        (Checkpoints of earlier versions also hold a learning-rate scheduler's state: the learning rate now
-        follows from the step, so it is not needed.)
+        (Checkpoints of earlier versions also hold a learning-rate scheduler's state, a style queue and a data
+        RNG: the learning rate and the batches now follow from the step, so they are not needed.)
         """
         self.optimizer.load_state_dict(optimizer_state)
         self.step = info["step"]
-        self.sampler = StyleSampler(len(self.config.styles), info["style_queue"])
         self.style_grad_norm = info["style_grad_norm"]
         self.skipped = info.get("skipped", 0)
+        if self.scaler and info.get("grad_scaler"):
+            self.scaler.load_state_dict(info["grad_scaler"])
         torch.set_rng_state(rng["torch"])
-        self.data_generator.set_state(rng["data"])
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state(rng["cuda"])
 
@@ -217,48 +253,53 @@ class Trainer:
         return self.config.lr * lr_factor(self.config, self.warmup, step)
 
     def save_checkpoint(self) -> Path:
-        rng = {"torch": torch.get_rng_state(), "data": self.data_generator.get_state()}
+        rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state()
         info = {"step": self.step, "styles": self.style_names, "config": self.config.to_dict(),
-                "style_queue": self.sampler.queue, "style_grad_norm": self.style_grad_norm, "skipped": self.skipped,
+                "style_grad_norm": self.style_grad_norm, "skipped": self.skipped,
+                "grad_scaler": self.scaler.state_dict() if self.scaler else None,
                 "loss_network": self.loss_network.source, "frozen_styles": self.base_style_count,
                 "style_images": self.style_sources}
         with reported_write_errors(self.config.checkpoint_path, "the previous checkpoint is intact"):
             return save_checkpoint(self.config.checkpoint_path, self.net, self.optimizer, rng, info, self.style_pixels)
 
     def save_model(self) -> Path:
-        training = {**self.config.to_dict(), "steps_done": self.step}
+        training = {**self.config.to_dict(), "steps_done": self.step, "world_size": self.processes.world_size}
         with reported_write_errors(self.config.output, f"the checkpoint {self.config.checkpoint_path} holds the run"):
             return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training,
                               self.style_sources, self.style_pixels)
 
-    def train_step(self) -> dict[str, float]:
-        """One iteration of whichever branch the schedule says; returns the logged numbers.
+    def train_step(self, batch: StepBatch | None = None) -> dict[str, float]:
+        """One iteration of whichever branch the schedule says, on ``batch`` (default: this step's, made here);
+        returns the logged numbers.
 
         A step whose loss or gradients are not finite changes nothing (it is counted and logged as skipped);
         MAX_SKIPPED_IN_A_ROW of them in a row stop training with TrainingDiverged.
         """
         config = self.config
         self.net.train()
-        images = self.content.sample(config.batch_size, self.data_generator).to(self.device)
+        batch = self.checked(self.batches[self.step]) if batch is None else batch
+        images = batch.images.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
         branch = STYLE if self.adding_styles else branch_at(self.step, self.warmup, config.style_steps)
         # set_to_none: banks that get no gradient this step are skipped by Adam (not moved by momentum)
         self.optimizer.zero_grad(set_to_none=True)
-        dtype = torch.bfloat16 if config.precision == "bf16" else torch.float32
-        if branch == STYLE:
-            styles = self.sampler.next(config.batch_size, self.data_generator)
-            with autocast(self.device, dtype):  # the sampler counts the styles being trained, after the base's
-                output = self.net(images, styles + self.base_style_count)
-                losses = self.criterion(output, images, styles.to(self.device))
-            loss = losses["total"]
-            loss.backward()
-            record = {name: value.item() for name, value in losses.items()}
-        else:
-            with autocast(self.device, dtype):
-                loss = identity_loss(self.net.reconstruct(images), images)
-            loss.backward()
-            record = {"identity": loss.item(), "psnr": psnr(loss.item())}
+        with autocast(self.device, self.dtype):
+            if branch == STYLE:  # the batch counts the styles being trained, after the base's
+                output = self.model(images, batch.styles + self.base_style_count)
+                losses = self.criterion(output, images, batch.styles.to(self.device))
+            else:
+                losses = {"identity": identity_loss(self.model(images), images)}
+        backward = losses["total" if branch == STYLE else "identity"] * self.share_weight
+        (self.scaler.scale(backward) if self.scaler else backward).backward()
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        record = self.agreed(losses)
+        loss = record["total" if branch == STYLE else "identity"]
+        if branch == IDENTITY:
+            record["psnr"] = psnr(loss)
         if self.is_finite(loss):
             self.skipped_in_a_row = 0
             if branch == STYLE and not self.adding_styles:
@@ -267,20 +308,46 @@ class Trainer:
                 self.balance_identity_gradient(record)
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate(self.step)
-            self.optimizer.step()
+            if self.scaler:
+                self.scaler.step(self.optimizer)
+            else:
+                self.optimizer.step()
         else:
             self.optimizer.zero_grad(set_to_none=True)
             self.skipped += 1
-            self.skipped_in_a_row += 1
+            # an fp16 overflow that a lower scale can cure is the scaler's search, not divergence
+            self.skipped_in_a_row += not (self.scaler and math.isfinite(loss) and self.scaler.get_scale() >= 1)
             record["skipped"] = self.skipped
+        if self.scaler:
+            self.scaler.update()
         self.step += 1
         if self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
             raise TrainingDiverged(self.step, self.skipped_in_a_row, self.config.checkpoint_path)
         return {"step": self.step, "branch": branch, **record}
 
-    def is_finite(self, loss: torch.Tensor) -> bool:
+    def checked(self, batch: StepBatch) -> StepBatch:
+        """``batch``, once the unusable files met in making it are named (each once); a StyleBankError where no
+        file could be read."""
+        for note in batch.notes:
+            if note not in self.noted:
+                self.noted.add(note)
+                warnings.warn(f"skipping content image {note}", ImageNote, stacklevel=2)
+        if batch.error:
+            raise StyleBankError(batch.error)
+        return batch
+
+    def agreed(self, losses: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The step's numbers as every process takes them: each loss term's mean over the global batch; and
+        ``stop_agreed``, whether any process has been asked to stop (all stop after the same step)."""
+        terms = [value.detach().float() * self.share_weight for value in losses.values()]
+        asked = torch.tensor(float(self.stop_requested), device=self.device)
+        totals = summed(torch.stack([*terms, asked]), self.processes).tolist()
+        self.stop_agreed = totals[-1] > 0
+        return {name: total / self.processes.world_size for name, total in zip(losses, totals)}
+
+    def is_finite(self, loss: float) -> bool:
         grads = [p.grad for p in self.net.parameters() if p.grad is not None]
-        return bool(torch.isfinite(loss)) and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
+        return math.isfinite(loss) and bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
 
     def balance_identity_gradient(self, record: dict[str, float]) -> None:
         """lambda: the auto-encoder gradient gets lambda times the stylizing gradient's magnitude."""
@@ -305,6 +372,7 @@ class Trainer:
             torch.nn.functional.interpolate(s.unsqueeze(0), size=size, mode="bilinear", antialias=True)[0]
             for s in self.style_images]
         grid = image_grid([t.cpu() for t in tiles], columns=2 + len(trained))
+        self.board.image(self.step, grid)
         path = self.config.samples_dir / f"step_{self.step:07d}.png"
         with reported_write_errors(path, "the last checkpoint is intact"):
             return save_image(grid, path)
@@ -313,18 +381,22 @@ class Trainer:
         """One JSON line per branch trained since the last ones: each term's mean over those iterations (a
         single sample would, with some periods of the alternation, only ever show one branch)."""
         common = {"skipped": self.skipped, "lr": self.learning_rate(self.step),  # the rate of the next iteration
-                  "seconds": round(time.perf_counter() - started, 3)}
+                  "seconds": round(time.perf_counter() - started, 3), "world_size": self.processes.world_size}
         for branch, terms in self.since_logged.items():
             means = {key: sum(values) / len(values) for key, values in terms.items()}
             log.write(json.dumps({"step": self.step, "branch": branch, **means, **common}) + "\n")
+            self.board.scalars(self.step, branch, {**means, "lr": common["lr"], "skipped": self.skipped})
         log.flush()
         self.since_logged = {}
 
     def _request_stop(self, signum: int, frame: object) -> None:
-        if self.stop_requested:  # a second Ctrl-C (or kill) stops at once
+        # a second Ctrl-C (or kill) stops at once; under torchrun, whose own stop (SIGTERM, then SIGKILL 30 s
+        # later) follows the terminal's Ctrl-C, the checkpoint is written first
+        if self.stop_requested and not self.processes.under_torchrun:
             raise KeyboardInterrupt
+        if not self.stop_requested:
+            self.stop_signal = signum
         self.stop_requested = True
-        self.stop_signal = signum
 
     def clear_stale_temporaries(self) -> None:
         """Delete the temporary files that a run killed mid-write (SIGKILL, a power cut) left beside this run's
@@ -334,46 +406,58 @@ class Trainer:
         remove_stale_temporaries(self.config.samples_dir, r"step_\d+\.png")
 
     def after_step(self, record: dict, log, bar: tqdm, shown: dict[str, float], started: float) -> None:
-        """What follows an iteration: the log lines, the progress bar, samples, checkpoints, a requested stop."""
+        """What follows an iteration: the log lines, the progress bar, samples, checkpoints (all written by the
+        main process alone), a stop that a process was asked for."""
         config = self.config
-        shown.update({key: record[key] for key in LOGGED_TERMS if key in record})
-        terms = self.since_logged.setdefault(record["branch"], {})
-        for key, value in record.items():
-            if key not in ("step", "branch", "skipped") and math.isfinite(value):  # a skipped step is counted
-                terms.setdefault(key, []).append(value)
-        if self.step % config.log_every == 0 or self.step == config.iterations:
-            self.write_log_lines(log, started)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
-        bar.update(1)
-        if self.step % config.sample_every == 0:
-            self.write_samples()
-        if self.step % config.checkpoint_every == 0:
-            self.save_checkpoint()
-        if self.stop_requested:
-            self.save_checkpoint()
+        if self.processes.is_main:
+            shown.update({key: record[key] for key in LOGGED_TERMS if key in record})
+            terms = self.since_logged.setdefault(record["branch"], {})
+            for key, value in record.items():
+                if key not in ("step", "branch", "skipped") and math.isfinite(value):  # a skipped step is counted
+                    terms.setdefault(key, []).append(value)
+            if self.step % config.log_every == 0 or self.step == config.iterations:
+                self.write_log_lines(log, started)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()}, refresh=False)
+            bar.update(1)
+            if self.step % config.sample_every == 0:
+                self.write_samples()
+            if self.step % config.checkpoint_every == 0 or self.stop_agreed:
+                self.save_checkpoint()
+        if self.stop_agreed:
+            barrier(self.processes)  # no process ends (and has torchrun stop the rest) before the checkpoint is written
             raise TrainingInterrupted(self.step, config.checkpoint_path, self.stop_signal)
 
     def run(self, progress: bool = True) -> Path:
         """Train until ``config.iterations``; Ctrl-C or SIGTERM saves a checkpoint and raises TrainingInterrupted."""
         config = self.config
-        self.clear_stale_temporaries()
+        main = self.processes.is_main
+        if main:
+            self.clear_stale_temporaries()
         # SIGTERM too: what `kill` and cluster schedulers send before they SIGKILL
         previous_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        log = open(config.log_path, "a")
-        bar = tqdm(total=config.iterations, initial=self.step, disable=not progress, unit="it", dynamic_ncols=True)
+        log = open(config.log_path, "a") if main else None
+        bar = tqdm(total=config.iterations, initial=self.step, disable=not (progress and main), unit="it",
+                   dynamic_ncols=True)
         shown: dict[str, float] = {}
         started = time.perf_counter()
+        workers = default_workers() if config.workers is None else config.workers
         try:
-            while self.step < config.iterations:
-                self.after_step(self.train_step(), log, bar, shown, started)
+            for batch in step_batches(self.batches, self.step, config.iterations, workers,
+                                      pin_memory=self.device.type == "cuda"):
+                self.after_step(self.train_step(self.checked(batch)), log, bar, shown, started)
+            if main:
+                self.save_checkpoint()
+                self.write_samples()
+                self.save_model()
         finally:
             bar.close()
-            log.close()
+            if log:
+                log.close()
+            self.board.close()
             for signum, handler in previous_handlers.items():
                 signal.signal(signum, handler)
-        self.save_checkpoint()
-        self.write_samples()
-        return self.save_model()
+        barrier(self.processes)  # the model is written when any process returns
+        return Path(config.output)
 
 
 def read_start_model(path: str) -> ModelFile:
@@ -428,7 +512,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True, base
     resume = resume and can_resume(config.checkpoint_path)
     if resume:
         config = resumed_config(config.output, **{name: getattr(config, name) for name in RESUMABLE_OVERRIDES})
-    return Trainer(config, resume=resume, base=base).run(progress=progress)
+    try:
+        return Trainer(config, resume=resume, base=base).run(progress=progress)
+    finally:
+        leave()
 
 
 def add_styles(base_model: str | Path | ModelFile, styles: list[str], output: str | Path,

