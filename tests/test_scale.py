@@ -10,6 +10,7 @@ import stylebank.runtime
 from stylebank.batches import default_workers
 from stylebank.checkpoint import load_checkpoint
 from stylebank.config import resumed_config
+from stylebank.errors import StyleBankError
 from stylebank.runtime import training_dtype
 from stylebank.train import MAX_SKIPPED_IN_A_ROW, Trainer, train
 from test_train import assert_same_weights, tiny_config
@@ -22,6 +23,11 @@ def test_auto_precision_is_what_the_device_does_natively(monkeypatch):
     monkeypatch.setattr(stylebank.runtime, "has_fast_bf16", lambda device: True)
     assert training_dtype("auto", cpu) == training_dtype("auto", gpu) == torch.bfloat16
     assert training_dtype("fp32", gpu) == torch.float32 and training_dtype("fp16", cpu) == torch.float16
+
+
+def test_compile_is_refused_on_the_cpu(tiny_data):
+    with pytest.raises(StyleBankError, match="--compile is for training on a GPU"):
+        Trainer(tiny_config(tiny_data, compile=True))
 
 
 def test_default_workers_share_the_cores_among_the_processes(monkeypatch):

@@ -188,6 +188,10 @@ class Trainer:
         if self.processes.is_main:
             prepare_output_folder(Path(self.config.output))
         self.device = process_device(resolve_device(self.config.device), self.processes)
+        if self.config.compile and self.device.type != "cuda":
+            # torch 2.13's inductor fails on the CPU in this network's backward (a stride check in
+            # replication_pad2d_backward), and compiling is for long GPU runs anyway
+            raise StyleBankError("--compile is for training on a GPU (--device cuda); on the CPU, leave it out")
         join(self.processes, self.device)
         self.dtype = training_dtype(self.config.precision, self.device)
         # fp16's narrow range needs the loss scaled up before backward (and the gradients down after)

@@ -74,7 +74,7 @@ def add_machine_options(parser: argparse.ArgumentParser) -> None:
                         help="autocast both networks: bf16, fp16 (with a gradient scaler) or fp32; auto (default): "
                              "what the device does natively (bf16 on recent GPUs and CPUs with bf16 units)")
     parser.add_argument("--compile", action="store_true", default=None,
-                        help="torch.compile the networks (long GPU runs: compiling takes minutes)")
+                        help="torch.compile the networks (GPU only, for long runs: compiling takes minutes)")
     parser.add_argument("--tensorboard", metavar="DIR",
                         help="also log every loss term, the gradient ratio, the lr and the previews for TensorBoard "
                              "(pip install 'stylebank[tensorboard]')")
