@@ -14,31 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
+from data_startup import make_folder
+from speed import median_seconds
 from stylebank.batches import StepBatches, step_batches
 from stylebank.config import TrainConfig
 from stylebank.data import ContentImages
 from stylebank.train import Trainer
 
 BATCH = 4
-
-
-def make_photos(folder: Path, count: int) -> None:
-    """``count`` smooth random 640x480 JPEGs (kept between runs)."""
-    rng = np.random.default_rng(1)
-    folder.mkdir(parents=True, exist_ok=True)
-    for index in range(count):
-        path = folder / f"{index:04d}.jpg"
-        if not path.exists():
-            small = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
-            Image.fromarray(small).resize((640, 480), Image.Resampling.BICUBIC).save(path, quality=90)
 
 
 def loading_rate(folder: Path, size: int, workers: int, steps: int) -> float:
@@ -51,19 +40,14 @@ def loading_rate(folder: Path, size: int, workers: int, steps: int) -> float:
 
 
 def training_rate(folder: Path, size: int, steps: int) -> float:
-    """Crops per second that stylizing steps consume (median step time)."""
+    """Crops per second that stylizing steps consume (median step time, batches made beforehand)."""
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig(content=[str(folder)], styles=["builtin:mosaic"], image_size=size, style_size=size,
                              batch_size=BATCH, vgg="random", warmup=0, device="cpu", precision="fp32",
                              output=str(Path(out) / "m.safetensors"), workers=0, style_steps=10_000)
         trainer = Trainer(config)
-        batches = [trainer.batches[step] for step in range(steps + 1)]
-        times = []
-        for batch in batches:
-            started = time.perf_counter()
-            trainer.train_step(batch)
-            times.append(time.perf_counter() - started)
-    return BATCH / statistics.median(times[1:])
+        batches = iter([trainer.batches[step] for step in range(steps + 1)])
+        return BATCH / median_seconds(lambda: trainer.train_step(next(batches)), steps, warmup=1)
 
 
 def main() -> None:
@@ -74,7 +58,8 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    make_photos(args.folder, args.photos)
+    make_folder(args.folder, args.photos, size=(640, 480), grid=(16, 12), seed=1,
+                resample=Image.Resampling.BICUBIC, quality=90)
     result = {}
     for size in (256, 512):
         rates = {f"workers_{w}": round(loading_rate(args.folder, size, w, args.steps), 1) for w in (0, 1, 2)}

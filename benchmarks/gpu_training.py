@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from speed import median_seconds
 from stylebank.config import TrainConfig
 from stylebank.train import Trainer, train
 
@@ -26,23 +26,17 @@ STYLES = ["builtin:mosaic", "builtin:strokes", "builtin:waves", "builtin:ihc"]
 PAPER_ITERATIONS = 300_000
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def step_seconds(config: TrainConfig, steps: int) -> float:
-    """The median time of a training step (both branches, as they alternate), after three warm-up steps."""
+    """The median time of a training step (both branches, as they alternate; batches made beforehand), after
+    three warm-up steps."""
     trainer = Trainer(config)
-    batches = [trainer.batches[step] for step in range(steps + 3)]
-    times = []
-    for batch in batches:
-        synchronize(trainer.device)
-        started = time.perf_counter()
-        trainer.train_step(batch)
-        synchronize(trainer.device)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[3:])
+    batches = iter([trainer.batches[step] for step in range(steps + 3)])
+
+    def step() -> None:
+        trainer.train_step(next(batches))
+        if trainer.device.type == "cuda":  # the GPU's work is done, not only queued
+            torch.cuda.synchronize(trainer.device)
+    return median_seconds(step, steps, warmup=3)
 
 
 def main() -> None:

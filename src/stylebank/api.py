@@ -18,7 +18,7 @@ from .fusion import (check_region_count, kmeans_masks, label_masks, parse_region
 from .images import load_image, resize_to_fit, to_tensor
 from .losses import image_psnr
 from .model import StyleBankNet, parameter_counts
-from .runtime import autocast, has_fast_bf16, resolve_device
+from .runtime import DTYPES, autocast, has_fast_bf16, resolve_device
 from .stylizer import MaskLike, StylizeOptions, Stylizer
 from .tiling import DEFAULT_TILE, TILE_PIXELS, stylize_tiled
 
@@ -113,7 +113,7 @@ class StyleBankModel(Stylizer):
         """fp32 or bf16. 'auto' is bf16 where this device runs it natively and, on a probe photo, its output
         stays within AUTO_BF16_MIN_PSNR dB of fp32's; decided once per model."""
         if precision != "auto":
-            return torch.bfloat16 if precision == "bf16" else torch.float32
+            return DTYPES[precision]
         if self._auto_dtype is None:
             self._auto_dtype = torch.float32
             if has_fast_bf16(self.device):

@@ -21,7 +21,6 @@ from .model import EXPOSURE_LAYOUTS, NetworkConfig
 from .runtime import TRAINING_PRECISIONS
 
 
-
 @dataclass(frozen=True)
 class Rule:
     """What a numeric setting may hold: a whole number or a finite number, at least (or above) ``minimum`` and

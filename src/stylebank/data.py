@@ -89,10 +89,11 @@ class ContentImages:
 
     def _load(self, index: int) -> torch.Tensor:
         file = self.files[index]
-        problem = header_problem(file, self.max_pixels)
+        image = load_image(file, self.max_pixels)  # refuses what is not an image, or too large, from the header
+        problem = size_problem(file, *image.size)
         if problem:
             raise StyleBankError(problem)
-        image = to_tensor(load_image(file, self.max_pixels))
+        image = to_tensor(image)
         return resize_shorter_side(image, 3 * self.image_size) if min(image.shape[-2:]) > 3 * self.image_size else image
 
     def load_usable(self, index: int) -> torch.Tensor:
@@ -144,9 +145,13 @@ def header_problem(file: str, max_pixels: int | None) -> str | None:
     if file.startswith(BUILTIN_PREFIX):
         return None
     try:
-        width, height = image_size(file, max_pixels)
+        return size_problem(file, *image_size(file, max_pixels))
     except StyleBankError as error:
         return str(error)
+
+
+def size_problem(file: str, width: int, height: int) -> str | None:
+    """Why an image of ``width`` x ``height`` is too small to train on, or None."""
     return None if min(width, height) >= MIN_CONTENT_SIZE else \
         f"{file}: smaller than {MIN_CONTENT_SIZE}x{MIN_CONTENT_SIZE}"
 
