@@ -203,7 +203,7 @@ class Trainer:
         """The network as training calls it: in DDP where there are several processes (its backward averages
         the gradients over them; banks that no process used in a step keep no gradient, None, so Adam leaves
         them be), compiled if asked."""
-        model = DistributedDataParallel(self.net, find_unused_parameters=True, broadcast_buffers=False) \
+        model = DistributedDataParallel(self.net, find_unused_parameters=True) \
             if self.processes.distributed else self.net
         return torch.compile(model) if self.config.compile else model
 
