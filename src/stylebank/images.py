@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
 from .atomic import atomic_write
 from .errors import StyleBankError
@@ -102,25 +103,27 @@ class ImageNote(UserWarning):
     """Something the user should know about an image that was read anyway (e.g. only its first frame)."""
 
 
-def load_image(source: str | Path, max_pixels: int | None = None) -> Image.Image:
-    """An RGB PIL image from a file, ``builtin:NAME`` (see stylebank.samples) or ``-`` (standard input).
+def load_image(source: str | Path, max_pixels: int | None = None, data: bytes | None = None) -> Image.Image:
+    """An RGB PIL image from a file, ``builtin:NAME`` (see stylebank.samples) or ``-`` (standard input); or from
+    ``data``, a file's bytes (an upload), which ``source`` then only names in messages.
 
     EXIF orientation is applied; transparency is composited on white; 16-bit images are scaled to 8 bits;
     of an animated image the first frame is read (with an ImageNote warning). Anything unreadable, or larger
     than ``max_pixels`` (default: MAX_PIXELS; 0: no limit), raises StyleBankError naming the file and the cause.
     """
     text = str(source)
-    if text.startswith(BUILTIN_PREFIX):
+    if data is None and text.startswith(BUILTIN_PREFIX):
         return builtin_image(text[len(BUILTIN_PREFIX):])
-    with opened_image(source, max_pixels) as image:
+    with opened_image(source, max_pixels, data=data) as image:
         if getattr(image, "n_frames", 1) > 1:
             warnings.warn(f"{source}: animated image; using its first frame", ImageNote, stacklevel=2)
         return to_rgb(ImageOps.exif_transpose(image))
 
 
-def load_label_image(source: str | Path, max_pixels: int | None = None) -> Image.Image:
-    """A region label image as it is: greyscale and integer modes kept, anything else as RGB colours."""
-    with opened_image(source, max_pixels) as image:
+def load_label_image(source: str | Path, max_pixels: int | None = None, data: bytes | None = None) -> Image.Image:
+    """A region label image as it is: greyscale and integer modes kept, anything else as RGB colours. ``data``:
+    as for load_image."""
+    with opened_image(source, max_pixels, data=data) as image:
         return image.copy() if image.mode in ("L", "I", "1") else image.convert("RGB")
 
 
@@ -135,9 +138,13 @@ def image_size(source: str | Path, max_pixels: int | None = None) -> tuple[int, 
         return image.size
 
 
-def readable_file(source: str | Path) -> Path | BinaryIO:
-    """The file to open for ``source``: its path, or standard input's bytes for ``-``; a StyleBankError where
-    there is nothing to read."""
+def readable_file(source: str | Path, data: bytes | None = None) -> Path | BinaryIO:
+    """The file to open for ``source``: ``data`` where given, standard input's bytes for ``-``, else its path; a
+    StyleBankError where there is nothing to read."""
+    if data is not None:
+        if not data:
+            raise StyleBankError(f"{source}: empty file")
+        return io.BytesIO(data)
     if str(source) == STDIO:
         data = sys.stdin.buffer.read()
         if not data:
@@ -154,10 +161,11 @@ def readable_file(source: str | Path) -> Path | BinaryIO:
 
 
 @contextmanager
-def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True) -> Iterator[Image.Image]:
-    """A PIL image (decoded unless ``decode`` is False); every way a file can fail becomes a StyleBankError
-    naming it and the cause."""
-    file = readable_file(source)
+def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True,
+                 data: bytes | None = None) -> Iterator[Image.Image]:
+    """A PIL image (decoded unless ``decode`` is False) of ``source`` or of ``data`` (see readable_file); every way
+    a file can fail becomes a StyleBankError naming it and the cause."""
+    file = readable_file(source, data)
     pil_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our limit replaces PIL's (a warning at 89 MP, an error at 179 MP)
     try:
@@ -254,6 +262,17 @@ def save_image(image: Image.Image | torch.Tensor, path: str | Path) -> Path:
         raise StyleBankError(f"{path}: unsupported output extension; use one of {', '.join(SAVE_FORMATS)}")
     options = {"quality": 95} if image_format != "PNG" else {}
     return atomic_write(path, lambda file: image.save(file, format=image_format, **options))
+
+
+def png_bytes(image: Image.Image, text: dict[str, str] | None = None, compress_level: int = 6) -> bytes:
+    """``image`` as PNG file bytes, with ``text`` as its text chunks (what was done, for whoever opens it later).
+    ``compress_level``: zlib's, 1 (fastest) to 9 (smallest)."""
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_itxt(key, value)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=compress_level)
+    return buffer.getvalue()
 
 
 def image_grid(tiles: list[torch.Tensor], columns: int, padding: int = 2) -> torch.Tensor:

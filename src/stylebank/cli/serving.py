@@ -1,0 +1,81 @@
+"""``stylebank serve``: the web studio and its HTTP API on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+import sys
+
+from ..errors import StyleBankError
+from ..runtime import DEVICES
+from .options import add_max_pixels_option, non_negative_int, positive_int
+from .stylize import stylizer_for
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def add_serve(commands: argparse._SubParsersAction) -> None:
+    """``stylebank serve``: its options and handler."""
+    serve = commands.add_parser("serve", help="the web studio: paint styles onto regions of a photo in a browser "
+                                              "(needs stylebank[web])")
+    serve.add_argument("-m", "--model", help="model file (default: the bundled model)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; anything else lets "
+                            "others on the network use it)")
+    serve.add_argument("--port", type=non_negative_int, default=8000, help="port (default 8000; 0: any free one)")
+    serve.add_argument("--max-upload-mb", type=positive_int, default=20,
+                       help="largest request body, in MB, refused while it is read (default 20)")
+    serve.add_argument("--queue", type=non_negative_int, default=4,
+                       help="requests that may wait while one is stylized; more get 503 (default 4)")
+    serve.add_argument("--backend", choices=("torch", "onnxruntime"),
+                       help="torch (default) or onnxruntime (as for stylize)")
+    serve.add_argument("--device", choices=DEVICES, default="auto")
+    add_max_pixels_option(serve)
+    serve.set_defaults(handler=run_serve)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, or a StyleBankError that says why not (in use, no such address)."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server = socket.socket(family, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((host, port))
+        server.listen(128)  # connections wait in the backlog from now on, while the model loads and uvicorn starts
+    except OSError as error:
+        hint = "; choose another with --port (0: any free one)" if error.errno == 98 else ""
+        raise StyleBankError(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}") from None
+    return server
+
+
+def is_local(host: str) -> bool:
+    try:
+        return host in LOCAL_HOSTS or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ..web.app import ServerLimits, create_app
+    except ImportError as error:
+        raise StyleBankError(f"stylebank serve needs the web extra ({error.name} is missing): "
+                             "pip install 'stylebank[web]'") from None
+    from ..images import MAX_PIXELS
+
+    limits = ServerLimits(max_upload_bytes=args.max_upload_mb * 1_000_000, queue=args.queue,
+                          max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
+    server_socket = listening_socket(args.host, args.port)  # before loading the model: a busy port fails at once
+    app = create_app(stylizer_for(args), limits)
+    host, port = server_socket.getsockname()[:2]
+    if not is_local(args.host):
+        print(f"stylebank: note: listening on {host}, not only this machine: anyone who can reach it on the "
+              "network can use the studio", file=sys.stderr)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"StyleBank studio at http://{shown}:{port}/ (Ctrl-C stops it)", flush=True)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
+    uvicorn.Server(config).run(sockets=[server_socket])
+    return 0

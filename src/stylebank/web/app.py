@@ -1,0 +1,111 @@
+"""The studio's Starlette app: the page and its static files, and the HTTP API.
+
+- ``GET /api/styles``: the model's styles as JSON (index, name, the URL of its style image) and the limits;
+- ``GET /api/styles/{index}/image``: a style's image (PNG);
+- ``POST /api/stylize`` (multipart): ``image``, ``style``, ``strength``, ``preserve_color``, ``mask`` with
+  ``region_styles`` (or ``regions=kmeans:K``), ``max_size`` -> ``image/png`` with the settings in its metadata;
+- ``POST /api/regions`` (multipart): ``image``, ``regions`` (K), ``max_size`` -> K-means labels as a grey PNG.
+Every error is JSON ``{"error": message}`` with a 4xx status (503 with Retry-After when busy).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import StyleBankError
+from ..images import MAX_PIXELS, png_bytes, to_pil
+from ..stylizer import Stylizer
+from .forms import read_form
+from .jobs import regions_job, run_regions, run_stylize, stylize_job
+from .limits import BodyLimit, Gate, Rejected
+
+STATIC = Path(__file__).with_name("static")
+NO_STORE = {"Cache-Control": "no-store"}
+log = logging.getLogger("stylebank.web")
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one request may cost: its body's bytes, its images' pixels, and how many may wait for the model."""
+
+    max_upload_bytes: int = 20_000_000
+    max_pixels: int = MAX_PIXELS
+    queue: int = 4
+
+
+def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits()) -> Starlette:
+    """The studio and its API around any backend that follows the Stylizer contract (PyTorch, ONNX Runtime)."""
+    gate = Gate(limits.queue)
+
+    async def styles(request: Request) -> JSONResponse:
+        has_images = hasattr(stylizer, "style_image")
+        return JSONResponse({
+            "model": Path(str(getattr(stylizer, "path", None) or "model")).name,
+            "styles": [{"index": index, "name": name,
+                        "image": f"/api/styles/{index}/image" if has_images else None}
+                       for index, name in enumerate(stylizer.styles)],
+            "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
+                       "queue": limits.queue}})
+
+    async def style_image(request: Request) -> Response:
+        index = request.path_params["index"]
+        if not hasattr(stylizer, "style_image") or not 0 <= index < len(stylizer.styles):
+            raise Rejected(404, f"no image for style {index}")
+        try:
+            image = to_pil(stylizer.style_image(index))
+        except StyleBankError as error:
+            raise Rejected(404, str(error)) from None
+        return Response(png_bytes(image), media_type="image/png")
+
+    async def stylize(request: Request) -> Response:
+        async with gate.admission(request):
+            job = await stylize_job(await read_form(request), stylizer.styles)
+            result = await gate.run(run_stylize, stylizer, job, limits.max_pixels)
+        return Response(result, media_type="image/png", headers=NO_STORE)
+
+    async def regions(request: Request) -> Response:
+        async with gate.admission(request):
+            data, count, max_size = await regions_job(await read_form(request))
+            result = await gate.run(run_regions, data, count, max_size, limits.max_pixels)
+        return Response(result, media_type="image/png", headers=NO_STORE)
+
+    async def page(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    routes = [Route("/", page), Route("/api/styles", styles),
+              Route("/api/styles/{index:int}/image", style_image),
+              Route("/api/stylize", stylize, methods=["POST"]), Route("/api/regions", regions, methods=["POST"]),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    app = Starlette(routes=routes, exception_handlers=error_handlers())
+    app.add_middleware(BodyLimit, limit=limits.max_upload_bytes)
+    return app
+
+
+def error_handlers() -> dict:
+    """Every failure as JSON {"error": message}: ours with their status, a StyleBankError (a bad image, spec,
+    size) as 400, Starlette's own (404, 405) with theirs, and anything unexpected as a 500 that shows no
+    traceback (that goes to the server's log)."""
+    async def rejected(request: Request, error: Rejected) -> JSONResponse:
+        return error.response()
+
+    async def bad_input(request: Request, error: StyleBankError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=400)
+
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); see the server's log"},
+                            status_code=500)
+
+    return {Rejected: rejected, StyleBankError: bad_input, HTTPException: http_error, Exception: unexpected}
