@@ -4,6 +4,7 @@ its temporary folder."""
 
 import io
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -63,8 +64,8 @@ def test_a_burst_gets_correct_pictures_or_busy_and_memory_stays_bounded(studio):
     before = peak_memory_mb(studio.process)
     # 12 at once against one worker and a queue of 2: 3 are served at a time, the rest told to come back
     with ThreadPoolExecutor(12) as pool:
-        answers = list(pool.map(lambda index: post(studio.url, {"style": str(index % 4)}, {"image": png(photos[index])}),
-                                range(12)))
+        answers = list(pool.map(lambda index: post(studio.url, {"style": str(index % 4)},
+                                                    {"image": png(photos[index])}), range(12)))
     served = 0
     for index, (status, headers, body) in enumerate(answers):
         if status == 503:
@@ -98,6 +99,26 @@ def test_raw_malformed_requests_get_4xx_and_the_server_keeps_serving(studio):
     assert raw(studio.url, cut, hang_up=True) in ("", "HTTP/1.1 400 Bad Request")  # closed, or answered
     with urllib.request.urlopen(studio.url + "api/styles", timeout=30) as answer:
         assert json.load(answer)["styles"]
+
+
+def test_an_undeclared_body_over_the_limit_is_refused_long_before_it_ends(studio):
+    """20 MB in chunks, without a Content-Length, to a server that takes 2 MB: the 413 comes back while the
+    client is still sending (what was sent by then: the limit, plus what the sockets' buffers hold)."""
+    address = urlsplit(studio.url)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as connection:
+        connection.sendall(b"POST /api/stylize HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                           b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+        start = b'--b\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
+        connection.sendall(b"%x\r\n" % len(start) + start + b"\r\n")
+        sent, chunk = 0, b"x" * 100_000
+        while sent < 20_000_000 and not select.select([connection], [], [], 0)[0]:
+            try:
+                connection.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        assert connection.recv(65536).split(b"\r\n")[0] == b"HTTP/1.1 413 Request Entity Too Large"
+    assert sent < 8_000_000
 
 
 def test_hostile_file_names_are_never_used_and_nothing_is_written_outside_tmp(studio):

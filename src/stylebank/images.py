@@ -173,8 +173,8 @@ def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True
             width, height = image.size
             max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
             if max_pixels and width * height > max_pixels:
-                raise StyleBankError(f"{source}: {width}x{height} is {width * height / 1e6:.0f} megapixels, "
-                                     f"above the limit of {max_pixels / 1e6:.0f} (raise it with --max-pixels "
+                raise StyleBankError(f"{source}: {width}x{height} is {width * height / 1e6:.3g} megapixels, "
+                                     f"above the limit of {max_pixels / 1e6:.3g} (raise it with --max-pixels "
                                      "if you trust this file)")
             if decode:
                 image.load()

@@ -67,9 +67,10 @@ class BodyLimit:
 
 class Gate:
     """One piece of work at a time, with at most ``queue`` requests waiting for it; beyond that, 503 at once with
-    a Retry-After hint. Admission (in the event loop) comes before a request's body is parsed, so a refused body is
-    dropped as it arrives and at most 1 + ``queue`` bodies are held at once; the work itself runs in a worker thread under
-    a thread lock, so that it stays one at a time even when a client that gave up leaves its work running."""
+    a Retry-After hint. Admission (in the event loop) comes before a request's body is parsed, so a refused body
+    is dropped as it arrives and at most 1 + ``queue`` bodies are held at once; the work itself runs in a worker
+    thread under a thread lock, so that it stays one at a time even when a client that gave up leaves its work
+    running."""
 
     def __init__(self, queue: int, retry_after: int = 2):
         self.capacity = 1 + queue

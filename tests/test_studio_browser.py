@@ -1,0 +1,151 @@
+"""The studio in a real browser (Playwright driving Debian's chromium-headless-shell, which .ci/run installs):
+upload a photo, pick a style, paint two regions with the mouse, give them styles, see the preview change, and
+download a full-size PNG that has each style where it was painted. Skipped, saying why, where there is no
+browser."""
+
+import base64
+import io
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import stylebank
+from studio_server import running_studio
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+BROWSER = os.environ.get("STYLEBANK_BROWSER") or shutil.which("chromium-headless-shell") or shutil.which("chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(BROWSER is None, reason="no Chromium: apt-get install chromium-headless-shell "
+                                                         "(or set STYLEBANK_BROWSER to a Chromium executable)")]
+PHOTO_SIZE = (320, 224)  # under the page's 512-pixel preview, so its brush paints at the photo's own pixels
+MAX_PIXELS = 100_000  # the server's limit in these tests: PHOTO_SIZE is under it
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    with running_studio(tmp_path_factory.mktemp("studio"), "--max-pixels", str(MAX_PIXELS)) as studio:
+        yield studio
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("photos") / "coffee.png"
+    stylebank.images.load_image("builtin:coffee").resize(PHOTO_SIZE).save(path)
+    return path
+
+
+@pytest.fixture
+def page(studio):
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(error))
+        page.goto(studio.url)
+        yield page
+        browser.close()
+        assert not errors, errors  # no script error on the page
+
+
+def preview_version(page) -> int:
+    return int(page.locator("#result").get_attribute("data-version") or 0)
+
+
+def wait_for_preview_after(page, version: int) -> None:
+    page.wait_for_function(f"Number(document.getElementById('result').dataset.version) > {version}", timeout=30000)
+    page.wait_for_function("document.getElementById('busy').hidden", timeout=30000)  # no newer one on its way
+
+
+def page_bytes(page, blob_expression: str) -> bytes:
+    """The bytes of a Blob that a JavaScript expression on the page gives."""
+    encoded = page.evaluate(f"""async () => {{
+        const bytes = new Uint8Array(await (await {blob_expression}).arrayBuffer());
+        let text = ''; bytes.forEach((b) => {{ text += String.fromCharCode(b); }}); return btoa(text); }}""")
+    return base64.b64decode(encoded)
+
+
+def shown_result(page) -> np.ndarray:
+    """The preview image the page shows, as the browser holds it."""
+    data = page_bytes(page, "fetch(document.getElementById('result').src).then((r) => r.blob())")
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=int)
+
+
+def paint(page, layer: int, x: int, top: int, bottom: int) -> None:
+    """Choose brush ``layer`` and drag it down the photo's column ``x`` (photo pixels) from ``top`` to ``bottom``."""
+    page.click(f".layer[data-layer='{layer}']")
+    box = page.locator("#paint-canvas").bounding_box()
+    scale = box["width"] / PHOTO_SIZE[0]
+    page.mouse.move(box["x"] + x * scale, box["y"] + top * scale)
+    page.mouse.down()
+    for y in range(top, bottom + 1, 10):
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+    page.mouse.up()
+
+
+def choose_style(page, index: int) -> None:
+    page.click(f".style[data-style='{index}'] .pictures")
+
+
+def patch_distance(result: np.ndarray, reference: np.ndarray, columns: slice) -> float:
+    return float(np.abs(result[40:180, columns] - reference[40:180, columns]).mean())
+
+
+def test_paint_two_regions_and_download_them_in_their_styles(page, photo, tmp_path):
+    page.set_input_files("#photo-input", str(photo))
+    wait_for_preview_after(page, 0)
+    choose_style(page, 0)  # everywhere else: mosaic
+    page.locator("#brush-size").fill("70")
+    unpainted = shown_result(page)
+    version = preview_version(page)
+    paint(page, 1, 60, 20, 200)    # red down the left
+    choose_style(page, 1)          # red: strokes
+    paint(page, 2, 260, 20, 200)   # green down the right
+    choose_style(page, 2)          # green: waves
+    page.wait_for_timeout(300)  # past the page's debounce of slider changes
+    wait_for_preview_after(page, version)
+    painted = shown_result(page)
+    assert np.abs(painted - unpainted)[:, :100].mean() > 10  # the preview changed where it was painted
+    with page.expect_download() as download:
+        page.click("#download")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "coffee_stylebank.png"
+    result = Image.open(path)
+    assert result.size == PHOTO_SIZE
+    settings = json.loads(result.text["stylebank"])
+    assert settings["region_styles"] == "0;1;2" and settings["mask"] is True
+    # the regions as painted, in the label image the page sends: 1 down the left, 2 down the right
+    labels = np.asarray(Image.open(io.BytesIO(page_bytes(page, "labelsPng()"))).convert("L"))
+    assert labels.shape == (PHOTO_SIZE[1], PHOTO_SIZE[0]) and set(np.unique(labels)) == {0, 1, 2}
+    assert (labels[30:190, 40:80] == 1).all() and (labels[30:190, 240:280] == 2).all()
+    assert (labels[:, 110:210] == 0).all() and (labels[:, :20] == 0).all()
+    # the download is the model's fusion of the three styles under those labels
+    model = stylebank.load(device="cpu")
+    source = Image.open(photo).convert("RGB")
+    pixels = np.asarray(result.convert("RGB"), dtype=int)
+    expected = np.asarray(model.stylize(source, "0;1;2", mask=labels), dtype=int)
+    assert np.abs(pixels - expected).max() <= 2  # thread-count rounding
+    # and each painted column looks most like its own style (the decoder's norms see the whole picture, so a
+    # region is its style's look, not its exact pixels)
+    styled = {index: np.asarray(model.stylize(source, index), dtype=int) for index in range(3)}
+    for columns, painted_style in ((slice(45, 76), 1), (slice(145, 176), 0), (slice(245, 276), 2)):
+        distances = {index: patch_distance(pixels, reference, columns) for index, reference in styled.items()}
+        assert min(distances, key=distances.get) == painted_style, distances
+
+
+def test_problems_are_shown_on_the_page_in_plain_words(page, tmp_path):
+    text_file = tmp_path / "notes.png"
+    text_file.write_text("not a picture")
+    page.set_input_files("#photo-input", str(text_file))
+    page.wait_for_selector("#error:not([hidden])")
+    assert "cannot read it as an image" in page.locator("#error").inner_text()
+    too_big = tmp_path / "big.png"
+    Image.new("RGB", (400, 300), "teal").save(too_big)  # 120,000 pixels: over this server's --max-pixels
+    page.set_input_files("#photo-input", str(too_big))
+    page.wait_for_selector("#error:not([hidden])")
+    page.wait_for_function("document.getElementById('error').innerText.includes('megapixels')", timeout=30000)
+    assert "400x300 is 0.12 megapixels, above the limit of 0.1" in page.locator("#error").inner_text()
