@@ -19,7 +19,7 @@ from .images import load_image, resize_to_fit, to_tensor
 from .losses import image_psnr
 from .model import StyleBankNet, parameter_counts
 from .runtime import DTYPES, autocast, has_fast_bf16, resolve_device
-from .stylizer import MaskLike, StylizeOptions, Stylizer
+from .stylizer import Carry, MaskLike, StylizeOptions, Stylizer
 from .tiling import DEFAULT_TILE, TILE_PIXELS, stylize_tiled
 
 DEFAULT_MODEL_NAME = "default.safetensors"
@@ -80,29 +80,34 @@ class StyleBankModel(Stylizer):
         return masks
 
     @torch.inference_mode()
-    def render(self, batch: torch.Tensor, options: StylizeOptions) -> torch.Tensor:
-        """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``."""
+    def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
+        """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``;
+        ``carry``: see Stylizer.render (the batch is then never tiled)."""
         dtype = self.compute_dtype(options.precision)
         inputs = batch.to(self.device, torch.float32)
         with autocast(self.device, dtype):
             if options.mask is None:
-                output = self._fuse(inputs, [parse_style(options.style, self.styles)], None, options)
+                output = self._fuse(inputs, [parse_style(options.style, self.styles)], None, options, carry)
             else:
                 mixes = parse_region_styles(options.style, self.styles)
                 outputs = []
                 for image in inputs:
                     masks = self.region_masks(options.mask, image)
                     check_region_count(masks, len(mixes))
-                    outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, options))
+                    outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, options, carry))
                 output = torch.cat(outputs)
         return output.float().clamp_(0, 1).to(batch.device)
 
     def _fuse(self, batch: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None,
-              options: StylizeOptions) -> torch.Tensor:
-        """The network's fuse(), in tiles when asked to (``options.tile``) or when the image is above TILE_PIXELS."""
+              options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
+        """The network's fuse(), in tiles when asked to (``options.tile``) or when the image is above TILE_PIXELS;
+        with ``carry``, in its three stages, untiled."""
         def run(part: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
             return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength)
 
+        if carry is not None:
+            features, encoded = self.net.encode(batch)
+            return self.net.decode(carry(self.net.fuse_features(features, mixes, masks, options.strength)), encoded)
         height, width = batch.shape[-2:]
         tile = options.tile
         if tile == 0 or (tile is None and height * width <= TILE_PIXELS):

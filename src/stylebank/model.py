@@ -261,6 +261,12 @@ class StyleBankNet(nn.Module):
         (1 - s) F + s F~: at 0 every style returns D(E(I)).
         """
         features, encoded = self.encode(images)
+        return self.decode(self.fuse_features(features, mixes, masks, strength), encoded)
+
+    def fuse_features(self, features: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None = None,
+                      strength: float = 1.0) -> torch.Tensor:
+        """fuse()'s middle: the encoded features F -> the stylized features F~ that the decoder paints (video
+        carries these from frame to frame). ``masks`` at image size, as for fuse()."""
         if masks is None:
             if len(mixes) != 1:
                 raise ValueError(f"{len(mixes)} region styles but no mask")
@@ -272,7 +278,7 @@ class StyleBankNet(nn.Module):
             fused = sum(m * self.blend_banks(features, mix) for m, mix in zip(feature_masks, mixes))
         if strength != 1:
             fused = features if strength == 0 else (1 - strength) * features + strength * fused
-        return self.decode(fused, encoded)
+        return fused
 
     def forward(self, images: torch.Tensor, styles: torch.Tensor | int | None = None) -> torch.Tensor:
         """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample; None reconstructs,

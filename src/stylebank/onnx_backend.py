@@ -12,7 +12,7 @@ import torch
 from .errors import StyleBankError
 from .export import ONNX_METADATA_KEY, require
 from .fusion import parse_style
-from .stylizer import StylizeOptions, Stylizer
+from .stylizer import Carry, StylizeOptions, Stylizer
 
 class OnnxModel(Stylizer):
     """An exported model run by ONNX Runtime on the CPU: ``stylize()`` as for StyleBankModel, without masks."""
@@ -34,8 +34,12 @@ class OnnxModel(Stylizer):
     def styles(self) -> list[str]:
         return list(self.info["styles"])
 
-    def render(self, batch: torch.Tensor, options: StylizeOptions) -> torch.Tensor:
-        """(B, 3, H, W) floats in [0, 1] -> stylized, as StyleBankModel.render (fp32, untiled, no masks)."""
+    def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
+        """(B, 3, H, W) floats in [0, 1] -> stylized, as StyleBankModel.render (fp32, untiled, no masks, nothing
+        carried between frames at the feature level)."""
+        if carry is not None:
+            raise StyleBankError("coherence at the feature level needs the PyTorch backend (the exported graph has "
+                                 "no features to carry); use --coherence output or the PyTorch backend")
         if options.mask is not None:
             raise StyleBankError("regions (--mask/--regions) need the PyTorch backend")
         if options.tile:

@@ -8,6 +8,7 @@ A backend names its ``styles`` and implements ``render(batch, options)``; ``Styl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ from .runtime import PRECISIONS
 
 ImageLike = Image.Image | np.ndarray | torch.Tensor
 MaskLike = Image.Image | np.ndarray | torch.Tensor | str
+Carry = Callable[[torch.Tensor], torch.Tensor]  # stylized features (B, C, h, w) -> what the decoder paints
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,13 +69,17 @@ class Stylizer(ABC):
         """Style names, in bank order."""
 
     @abstractmethod
-    def render(self, batch: torch.Tensor, options: StylizeOptions) -> torch.Tensor:
+    def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
         """The backend's own work: (B, 3, H, W) floats in [0, 1] -> the stylized batch, same size and device,
-        clamped to [0, 1], before preserve-colour. Refuses (StyleBankError) the options it cannot honour."""
+        clamped to [0, 1], before preserve-colour. ``carry``, where the backend has the network's stages: applied
+        to the stylized features before they are decoded (video's coherence). Refuses (StyleBankError) the options
+        it cannot honour."""
 
-    def stylize_batch(self, batch: torch.Tensor, options: StylizeOptions = StylizeOptions()) -> torch.Tensor:
+    def stylize_batch(self, batch: torch.Tensor, options: StylizeOptions = StylizeOptions(),
+                      carry: Carry | None = None) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> the stylized batch of the same size, on the same device."""
-        output = self.render(batch, options)
+        # a backend written before carry existed takes two arguments: it is only asked for carry when one is given
+        output = self.render(batch, options) if carry is None else self.render(batch, options, carry)
         return keep_content_colors(output, batch.to(output)) if options.preserve_color else output
 
     def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,

@@ -1,5 +1,5 @@
 """The ``stylebank`` command: train, add-style, stylize, export, sheet, eval, optimize, info, styles, export-style,
-import-style, serve. Each command's options (``add_<command>``) and handler (``run_<command>``) live together in the
+import-style, serve, video. Each command's options (``add_<command>``) and handler (``run_<command>``) live together in the
 module of its kind."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .models import add_export, add_export_style, add_import_style, add_info, ad
 from .serving import add_serve
 from .stylize import add_sheet, add_stylize
 from .training import add_add_style, add_train
+from .video import add_video
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stylebank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for add_command in (add_train, add_add_style, add_stylize, add_export, add_sheet, add_eval, add_optimize,
-                        add_plot, add_info, add_styles, add_export_style, add_import_style, add_serve):
+                        add_plot, add_info, add_styles, add_export_style, add_import_style, add_serve, add_video):
         add_command(commands)
     return parser
 

@@ -1,0 +1,264 @@
+"""stylebank video: flow and coherence, the generator API, the command end to end (audio, odd sizes, folders,
+times), and every bad input as one line with no partial output. The clips are made here with PyAV."""
+
+import os
+import signal
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import stylebank
+from stylebank.cli import main
+from stylebank.errors import StyleBankError
+from stylebank.images import to_tensor
+from stylebank.stylizer import StylizeOptions, Stylizer
+from stylebank.video.clips import make_frames, write_clip
+from stylebank.video.coherence import Coherence, CoherentFrames
+from stylebank.video.flow import FlowEstimator, consistent, warp
+from stylebank.video.pipeline import VideoStylizer, stylize_frames
+from stylebank.video.reader import upright
+from stylebank.video.temporal import warping_errors
+
+SIZE = (160, 96)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return stylebank.load(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def pan():
+    return make_frames("pan", 8, SIZE)
+
+
+def decoded(path) -> tuple[list[np.ndarray], list[float], int]:
+    """A file's frames, their times, and its number of audio packets."""
+    with av.open(str(path)) as container:
+        audio = sum(1 for _ in container.demux(*container.streams.audio)) if container.streams.audio else 0
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    return [frame.to_ndarray(format="rgb24") for frame in frames], [frame.time for frame in frames], audio
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
+
+
+def test_warp_follows_the_flow_and_occlusions_are_found():
+    image = to_tensor(make_frames("pan", 1, (64, 48))[0])
+    shift = torch.zeros(2, 48, 64)
+    shift[0] = 3.0  # every pixel takes what is 3 columns to its right
+    warped = warp(image, shift)
+    assert torch.allclose(warped[:, :, :-3], image[:, :, 3:], atol=1e-5)
+    backward = -shift
+    assert consistent(shift, backward)[:, :-4].all()  # there and back again
+    assert not consistent(shift, torch.zeros_like(shift))[:, :-4].any()  # the way back is wrong: untrusted
+    assert not consistent(shift, backward)[:, -2:].any()  # leaving the frame: untrusted
+
+
+def test_dis_flow_finds_a_known_shift():
+    frames = [to_tensor(frame) for frame in make_frames("pan", 2, (192, 128), noise=0)]
+    flow = FlowEstimator("medium")(frames[1], frames[0])  # the camera pans: content moves (-2.6, -1.3) px
+    middle = flow[:, 30:-30, 30:-30].reshape(2, -1).median(1).values
+    assert torch.allclose(middle, torch.tensor([2.6, 1.3]), atol=0.3), middle  # frame 1 pixel: where in frame 0
+
+
+def test_coherence_steadies_a_pan_and_its_first_frame_is_the_photos_own(model, pan):
+    frames = [to_tensor(frame) for frame in pan]
+    plain = [model.stylize_batch(f.unsqueeze(0), StylizeOptions(0))[0] for f in frames]
+    coherent = CoherentFrames(model, StylizeOptions(0))
+    steady = [coherent(f) for f in frames]
+    assert torch.equal(steady[0], plain[0])  # nothing to carry yet
+    assert coherent.scene_cuts == 0
+    flicker, held = np.mean(warping_errors(frames, plain)), np.mean(warping_errors(frames, steady))
+    assert held < flicker / 2, (held, flicker)  # benchmarks/video.py measures ~6x on longer clips
+
+
+def test_the_papers_feature_level_coherence_runs_through_the_pytorch_backend(model, pan):
+    frames = [to_tensor(frame) for frame in pan[:4]]
+    carried = CoherentFrames(model, StylizeOptions(0), Coherence("features", carry=1.0))
+    outputs = [carried(f) for f in frames]
+    plain = model.stylize_batch(frames[3].unsqueeze(0), StylizeOptions(0))[0]
+    assert not torch.equal(outputs[3], plain)  # the carried features changed the frame
+    assert carried.previous[2].shape[-2:] == (SIZE[1] // 4, SIZE[0] // 4)  # features, at H/4
+
+
+def test_a_scene_cut_starts_afresh(model, pan):
+    other = make_frames("zoom", 1, SIZE, photo="coffee")[0]
+    frames = [to_tensor(frame) for frame in pan[:3] + [other]]
+    coherent = CoherentFrames(model, StylizeOptions(2))
+    outputs = [coherent(f) for f in frames]
+    assert coherent.scene_cuts == 1
+    assert torch.equal(outputs[3], model.stylize_batch(frames[3].unsqueeze(0), StylizeOptions(2))[0])
+
+
+def test_feature_coherence_is_refused_by_a_backend_without_features():
+    class Plain(Stylizer):
+        styles = ["plain"]
+
+        def render(self, batch, options):
+            return batch
+
+    with pytest.raises(TypeError):  # a backend of two arguments is never asked to carry...
+        CoherentFrames(Plain(), StylizeOptions(0), Coherence("features"))(torch.rand(3, 16, 16))
+    assert CoherentFrames(Plain(), StylizeOptions(0), Coherence("output"))(torch.rand(3, 16, 16)).shape == (3, 16, 16)
+    with pytest.raises(StyleBankError, match="coherence must be one of"):
+        Coherence("optical")
+
+
+def test_the_generator_takes_arrays_images_and_tensors_and_fixes_kmeans_regions(model, pan):
+    kinds = [pan[0], Image.fromarray(pan[1]), to_tensor(pan[2])]
+    outputs = list(stylize_frames(model, kinds, style="0;2", mask="kmeans:2", coherence=Coherence("none")))
+    assert [o.shape for o in outputs] == [(SIZE[1], SIZE[0], 3)] * 3 and outputs[0].dtype == np.uint8
+    video = VideoStylizer(model, style="0;2", mask="kmeans:2", max_size=80)
+    first = video(pan[0])
+    assert first.shape == (48, 80, 3)
+    assert isinstance(video.frames.options.mask, np.ndarray)  # segmented once, on the first frame
+    with pytest.raises(StyleBankError, match="unknown style"):
+        VideoStylizer(model, style="cubism")
+
+
+def test_the_command_keeps_times_and_audio_and_evens_an_odd_size(model, tmp_path, capsys):
+    frames = make_frames("pan", 12, (161, 97))
+    clip = write_clip(tmp_path / "clip.mp4", frames, rate=12, audio_seconds=1.0)
+    _, times_in, audio_in = decoded(clip)
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "-s", "waves", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "12 frames, 160x96, 12 fps, audio copied" in captured.out
+    assert "H.264 needs even sides" in captured.err
+    pixels, times_out, audio_out = decoded(tmp_path / "out.mp4")
+    assert times_out == pytest.approx(times_in) and audio_out == audio_in
+    with av.open(str(clip)) as container:  # what the command read, as the API stylizes it
+        source = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    expected = list(stylize_frames(model, source, style="waves"))
+    assert min(psnr(a, b[:96, :160]) for a, b in zip(pixels, expected)) > 25  # H.264 (crf 18) of fine textures
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_folders_in_and_out_in_number_order_and_a_stretch_of_time(model, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    frames = make_frames("zoom", 12, SIZE)
+    for index, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"f{index}.png")  # f10 after f9
+    assert main(["video", str(folder), "-o", str(tmp_path / "out"), "--quiet", "--no-coherence"]) == 0
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written][:2] == ["frame_000001.png", "frame_000002.png"] and len(written) == 12
+    expected = list(stylize_frames(model, frames, coherence=Coherence("none")))
+    assert np.array_equal(np.asarray(Image.open(written[10])), expected[10])
+    clip = write_clip(tmp_path / "clip.mp4", frames, rate=12)
+    assert main(["video", str(clip), "-o", str(tmp_path / "part"), "--quiet", "--start", "0.25",
+                 "--duration", "0.5"]) == 0
+    assert len(list((tmp_path / "part").iterdir())) == 6  # frames 3 to 8 of 12 a second
+
+
+def test_a_variable_frame_rate_keeps_its_times(tmp_path):
+    path = tmp_path / "vfr.mkv"
+    times = [0, 1, 2, 5, 6, 10, 11, 12]  # in 1/10 s
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        stream.time_base = Fraction(1, 10)
+        for tick, pixels in zip(times, make_frames("pan", len(times), SIZE)):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = tick, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert main(["video", str(path), "-o", str(tmp_path / "out.mkv"), "--quiet"]) == 0
+    assert decoded(tmp_path / "out.mkv")[1] == pytest.approx([t / 10 for t in times])
+
+
+def audio_only(path):
+    with av.open(str(path), "w") as container:
+        from stylebank.video.clips import write_tone
+
+        write_tone(container, container.add_stream("aac", rate=16000), 0.5)
+    return path
+
+
+BAD_VIDEOS = [
+    ("not a video", lambda p: written(p / "notes.mp4", b"hello"), [], "not a video, or a damaged or truncated one"),
+    ("empty", lambda p: written(p / "empty.mp4", b""), [], "empty file"),
+    ("no video stream", lambda p: audio_only(p / "tone.m4a"), [], "no video stream (only 1 audio)"),
+    ("missing", lambda p: p / "nothing.mp4", [], "no such file or folder"),
+    ("truncated", lambda p: truncated(p, "mp4"), [], "not a video, or a damaged or truncated one"),
+    ("truncated stream", lambda p: truncated(p, "mkv"), [], "truncated"),
+    ("too large", lambda p: write_clip(p / "clip.mp4", make_frames("pan", 2, SIZE)), ["--max-pixels", "10000"],
+     "160x96 frames are 0.0154 megapixels, above the limit of 0.01"),
+    ("past its end", lambda p: write_clip(p / "clip.mp4", make_frames("pan", 3, SIZE)), ["--start", "5"],
+     "no frames to write"),
+    ("bad time", lambda p: write_clip(p / "clip.mp4", make_frames("pan", 2, SIZE)), ["--start", "soon"],
+     "expected seconds or [hh:]mm:ss"),
+    ("bad container", lambda p: write_clip(p / "clip.mp4", make_frames("pan", 2, SIZE)), ["-o", "out.avi"],
+     "write .mp4, .mov or .mkv"),
+]
+
+
+def written(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def truncated(folder, kind: str):
+    """A clip cut in half: an MP4 loses its index (written last), a Matroska file its second half of frames."""
+    data = write_clip(folder / f"whole.{kind}", make_frames("pan", 24, SIZE)).read_bytes()
+    return written(folder / f"cut.{kind}", data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("make, options, message", [case[1:] for case in BAD_VIDEOS],
+                         ids=[case[0] for case in BAD_VIDEOS])
+def test_a_bad_video_is_one_line_and_leaves_no_output(tmp_path, monkeypatch, capsys, make, options, message):
+    monkeypatch.chdir(tmp_path)
+    source = make(tmp_path)
+    before = set(tmp_path.iterdir())
+    arguments = ["video", str(source), "-o", "out.mp4", "--quiet", *options]
+    try:
+        code = main(arguments)
+    except SystemExit as stop:  # a usage error from argparse
+        code = stop.code
+    assert code in (1, 2)
+    error = capsys.readouterr().err
+    assert message in error and "Traceback" not in error and len(error.strip().splitlines()) == 1, error
+    assert set(tmp_path.iterdir()) == before  # no output, no partial file
+
+
+def test_an_existing_output_is_kept_unless_overwrite(tmp_path, capsys):
+    clip = write_clip(tmp_path / "clip.mp4", make_frames("pan", 2, SIZE))
+    (tmp_path / "out.mp4").write_bytes(b"mine")
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--quiet"]) == 1
+    assert "already exists; add --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out.mp4").read_bytes() == b"mine"
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--quiet", "--overwrite"]) == 0
+    assert len(decoded(tmp_path / "out.mp4")[0]) == 2
+
+
+def test_upright_turns_a_sideways_frame():
+    class Sideways:
+        rotation = 90
+
+        def to_ndarray(self, format):
+            return np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+
+    turned = upright(Sideways())
+    assert turned.shape == (3, 2, 3) and np.array_equal(turned, np.rot90(Sideways().to_ndarray("rgb24")))
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_partial_file(tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", make_frames("pan", 200, (320, 192)))
+    process = subprocess.Popen([sys.executable, "-m", "stylebank", "video", str(clip), "-o", str(tmp_path / "out.mp4")],
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    progress = ""
+    while "5/200" not in progress:  # a few frames written
+        progress += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
