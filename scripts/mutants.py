@@ -240,6 +240,26 @@ MUTANTS = [
     Mutant("regions-reordered", "web/static/studio.js", 'form.append("region_styles", layers.map(spec).join(";"));',
            'form.append("region_styles", layers.map(spec).reverse().join(";"));',
            ("tests/test_studio_browser.py", "-k", "paint"), "painted regions get each other's styles"),
+    # video
+    Mutant("coherence-off", "video/coherence.py", "weight = (self.coherence.carry * trust).to(current)",
+           "weight = (0 * trust).to(current)", ("tests/test_video.py", "-k", "coherence"),
+           "the default video flickers like frame-by-frame stylization"),
+    Mutant("no-scene-cuts", "video/coherence.py", "if trusted.float().mean() < self.coherence.scene_cut:",
+           "if False:", ("tests/test_video.py", "-k", "scene_cut"),
+           "after a cut, the old scene's picture is smeared over the new one"),
+    Mutant("audio-dropped", "video/writer.py", "if self.audio_template is None or not self.is_video():",
+           "if True:", ("tests/test_video.py", "-k", "audio"), "the stylized video is silent"),
+    Mutant("frame-times-lost", "video/writer.py", "frame.pts = round(time / TIME_BASE)",
+           "frame.pts = self.count * 3750", ("tests/test_video.py", "-k", "frame_rate or times"),
+           "a variable frame rate video plays at the wrong speed"),
+    Mutant("partial-video-left", "video/writer.py", "            self.partial.unlink(missing_ok=True)",
+           "            pass", ("tests/test_video.py", "-k", "bad_video"),
+           "an error midway leaves a half-written video behind"),
+    Mutant("truncation-unnoticed", "video/reader.py", "if missing > max(2 / self.source.rate, 0.05 * length):",
+           "if False:", ("tests/test_video.py", "-k", "bad_video"),
+           "a truncated file becomes a shorter video without a word"),
+    Mutant("kmeans-every-frame", "video/pipeline.py", "if not isinstance(self.options.mask, str):", "if True:",
+           ("tests/test_video.py", "-k", "generator"), "K-means regions are found anew on every frame: they flicker"),
 ]
 
 

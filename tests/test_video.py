@@ -262,3 +262,9 @@ def test_ctrl_c_leaves_no_partial_file(tmp_path):
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_without_the_video_extra_the_command_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # as if stylebank[video] were not installed
+    assert main(["video", "in.mp4", "-o", str(tmp_path / "out.mp4")]) == 1
+    assert "pip install 'stylebank[video]'" in capsys.readouterr().err

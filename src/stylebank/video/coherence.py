@@ -114,5 +114,6 @@ class CoherentFrames:
             trust = to_feature_grid(trust, size, SIZE_MULTIPLE)
         weight = (self.coherence.carry * trust).to(current)
         # bicubic: bilinear sampling blurs a little at every frame, and carried over frame after frame, the blur
-        # adds up (the style loss rose 30% at carry 0.8; bicubic: within 5%)
-        return current * (1 - weight) + warp(carried, flow.to(current), "bicubic") * weight
+        # adds up (the style loss rose 30% at carry 0.8; bicubic: within 5%). In fp32 whatever the features' dtype
+        warped = warp(carried.float(), flow.float(), "bicubic").to(current.dtype)
+        return current * (1 - weight) + warped * weight

@@ -1,0 +1,95 @@
+"""Does coherence steady the video without losing the style, and how fast is it? (issue 16)
+
+For each test clip (a camera panning, zooming and turning over the bundled photos, an object moving over a still
+scene; see stylebank.video.clips) or a clip you pass, and each coherence mode (frame by frame, the output carried
+along the flow, the paper's features carried), in the same run:
+- temporal error (Lai et al. 2018): the mean squared difference between each stylized frame and the previous one
+  warped by the input frames' flow, outside occlusions (stylebank.video.temporal), ×10⁴;
+- the style loss of the frames (the model's own objective, measured by its loss network);
+- frames per second of `stylebank video` itself on a 640×360 H.264 clip (decoding, flow, stylizing, encoding).
+
+    python benchmarks/video.py [--frames 20] [--size 640x360] [--styles 0 2] [--clip FILE] [--json RESULT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from stylebank.api import load
+from stylebank.evaluate import evaluation_loss
+from stylebank.images import to_tensor
+from stylebank.video.clips import CLIP_KINDS, make_frames, write_clip
+from stylebank.video.coherence import COHERENCE_MODES, Coherence, CoherentFrames
+from stylebank.video.pipeline import stylize_video
+from stylebank.video.reader import Frame, VideoReader
+from stylebank.stylizer import StylizeOptions
+from stylebank.video.temporal import warping_errors
+
+
+def clip_frames(args: argparse.Namespace) -> dict[str, list[torch.Tensor]]:
+    size = tuple(int(side) for side in args.size.split("x"))
+    if args.clip:
+        with VideoReader(args.clip, duration=args.frames / 24) as reader:
+            return {Path(args.clip).name: [to_tensor(item.pixels) for item in reader if isinstance(item, Frame)]}
+    return {kind: [to_tensor(frame) for frame in make_frames(kind, args.frames, size)] for kind in CLIP_KINDS}
+
+
+def measure(model, criterion, frames: list[torch.Tensor], style: int, mode: str, carry: float) -> dict:
+    coherent = CoherentFrames(model, StylizeOptions(style), Coherence(mode, carry))
+    outputs = [coherent(frame) for frame in frames]
+    target = torch.tensor([style])
+    with torch.no_grad():
+        losses = [criterion(output.unsqueeze(0), frame.unsqueeze(0), target) for output, frame in zip(outputs, frames)]
+    return {"temporal_error_e4": round(statistics.mean(warping_errors(frames, outputs)) * 1e4, 3),
+            "style_loss": round(statistics.mean(loss["style"].item() for loss in losses), 4),
+            "content_loss": round(statistics.mean(loss["content"].item() for loss in losses), 4),
+            "scene_cuts": coherent.scene_cuts}
+
+
+def speed(model, size: str, frames: int, mode: str, carry: float) -> float:
+    """Frames per second of the whole command's work on a clip of ``frames`` frames of ``size``."""
+    width, height = (int(side) for side in size.split("x"))
+    with tempfile.TemporaryDirectory() as folder:
+        clip = write_clip(Path(folder) / "clip.mp4", make_frames("pan", frames, (width, height)))
+        started = time.perf_counter()
+        stylize_video(model, clip, Path(folder) / "out.mp4", coherence=Coherence(mode, carry))
+        return frames / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--size", default="640x360")
+    parser.add_argument("--styles", type=int, nargs="+", default=[0, 2])
+    parser.add_argument("--carry", type=float, default=0.8)
+    parser.add_argument("--clip", help="also (instead of the made clips) a video of your own")
+    parser.add_argument("--vgg", default="hed", help="the loss network that measures the style (default hed)")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    model = load(device="cpu")
+    criterion = evaluation_loss(model, args.vgg)
+    result = {"size": args.size, "frames": args.frames, "carry": args.carry, "precision": "fp32 (auto on this CPU)",
+              "backend": "torch", "threads": torch.get_num_threads(), "clips": {}}
+    for name, frames in clip_frames(args).items():
+        for style in args.styles:
+            key = f"{name}, {model.styles[style]}"
+            result["clips"][key] = {mode: measure(model, criterion, frames, style, mode, args.carry)
+                                    for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])}
+            print(key, json.dumps(result["clips"][key]), flush=True)
+    result["frames_per_second"] = {mode: round(speed(model, args.size, args.frames, mode, args.carry), 2)
+                                   for mode in ("none", "output", "features")}
+    print("frames/s", result["frames_per_second"])
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
