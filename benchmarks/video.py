@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--styles", type=int, nargs="+", default=[0, 2])
-    parser.add_argument("--carry", type=float, default=0.8)
+    parser.add_argument("--carry", type=float, default=Coherence.carry)
     parser.add_argument("--clip", help="also (instead of the made clips) a video of your own")
     parser.add_argument("--vgg", default="hed", help="the loss network that measures the style (default hed)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")

@@ -208,8 +208,9 @@ def written(path, data: bytes):
 
 
 def truncated(folder, kind: str):
-    """A clip cut in half: an MP4 loses its index (written last), a Matroska file its second half of frames."""
-    data = write_clip(folder / f"whole.{kind}", make_frames("pan", 24, SIZE)).read_bytes()
+    """A clip cut in half: an MP4 loses its index (written last), a Matroska file its second half of frames
+    (enough of them that the output file has begun: H.264 holds back its first 40 frames or so)."""
+    data = write_clip(folder / f"whole.{kind}", make_frames("pan", 160, (64, 48))).read_bytes()
     return written(folder / f"cut.{kind}", data[: len(data) // 2])
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import StyleBankError
 from ..runtime import DEVICES, PRECISIONS
+from ..video.coherence import Coherence
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_int,
                       unit_float)
 from .stylize import style_choice, stylizer_for
@@ -47,8 +48,9 @@ def add_video(commands: argparse._SubParsersAction) -> None:
                             "(the paper's way, weaker here; see docs/video.md) or none (frame by frame)")
     video.add_argument("--no-coherence", dest="coherence", action="store_const", const="none",
                        help="frame by frame (the same as --coherence none)")
-    video.add_argument("--carry", type=unit_float, default=0.8,
-                       help="how much of the carried frame to keep where the flow is trusted (default 0.8)")
+    video.add_argument("--carry", type=unit_float, default=Coherence.carry,
+                       help="how much of the carried frame to keep where the flow is trusted: more is steadier, "
+                            f"less keeps more of each frame's texture (default {Coherence.carry})")
     video.add_argument("--precision", choices=PRECISIONS, default="auto")
     video.add_argument("--backend", choices=("torch", "onnxruntime"), help="as for stylize")
     video.add_argument("--device", choices=DEVICES, default="auto")
@@ -87,7 +89,6 @@ def run_video(args: argparse.Namespace) -> int:
         import av  # noqa: F401
         import cv2  # noqa: F401
 
-        from ..video.coherence import Coherence
         from ..video.pipeline import stylize_video
     except ImportError as error:
         raise StyleBankError(f"stylebank video needs the video extra ({error.name} is missing): "
