@@ -95,8 +95,10 @@ def patch_distance(result: np.ndarray, reference: np.ndarray, columns: slice) ->
 
 
 def test_paint_two_regions_and_download_them_in_their_styles(page, photo, tmp_path):
+    assert page.locator("#drop-zone").is_visible() and not page.locator("#workspace").is_visible()  # a photo first
     page.set_input_files("#photo-input", str(photo))
     wait_for_preview_after(page, 0)
+    assert not page.locator("#drop-zone").is_visible() and page.locator("#controls").is_visible()
     choose_style(page, 0)  # everywhere else: mosaic
     page.locator("#brush-size").fill("70")
     unpainted = shown_result(page)
