@@ -77,14 +77,16 @@ def test_add_style_uses_its_own_schedule_not_the_base_runs(tiny_data, tmp_path):
     from stylebank.config import ADD_STYLE_LR, add_style_config
     from stylebank.model import StyleBankNet
 
-    # a base model trained with a long anneal, in bf16, on a GPU
+    # a base model trained with a long anneal, in bf16, compiled, on a GPU, logging to TensorBoard
     base = save_model(tmp_path / "base.safetensors", StyleBankNet(1), ["zebra"], "random:0",
-                      {"lr_anneal": 6000, "iterations": 13000, "precision": "bf16", "device": "cuda"})
+                      {"lr_anneal": 6000, "iterations": 13000, "precision": "bf16", "device": "cuda",
+                       "compile": True, "tensorboard": "/old/run/board"})
     info = read_info(base, MODEL_FORMAT)
     config = add_style_config(info, str(base), [str(tiny_data["styles"][1])], tmp_path / "plus.safetensors",
                               iterations=8)
     assert config.lr == ADD_STYLE_LR and config.lr_anneal is None and config.anneal_iterations == 2
     assert config.precision == "auto" and config.device == "auto"  # what this machine does natively
+    assert not config.compile and config.tensorboard is None  # the base run's machine and session, not ours
     assert add_style_config(info, str(base), ["x.png"], tmp_path / "y.safetensors", lr_anneal=5).anneal_iterations == 5
 
 

@@ -196,9 +196,11 @@ def checkpoint_path(output: str | Path) -> Path:
 # What a resumed run may change; everything else comes from the checkpoint so that the run continues exactly.
 # Changing the iterations or the learning-rate schedule continues with the new schedule from the saved step
 # (e.g. a longer run, or an anneal for a run that has levelled off).
+# The settings that belong to the machine and the session, not to the model: a resumed run may change them, and
+# add-style starts from the defaults rather than the base run's.
+MACHINE_SETTINGS = ("device", "precision", "compile", "tensorboard", "workers", "max_pixels")
 RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal",
-                       "checkpoint_every", "sample_every", "log_every", "device", "max_pixels", "workers",
-                       "precision", "compile", "tensorboard")
+                       "checkpoint_every", "sample_every", "log_every", *MACHINE_SETTINGS)
 
 
 def resumed_config(output: str | Path, **changes) -> TrainConfig:
@@ -255,9 +257,9 @@ def add_style_config(base_info: dict, base_model: str, styles: list[str], output
                      content: list[str] | None = None, **options) -> TrainConfig:
     """The add-style configuration for a base model whose file metadata is ``base_info``: the base model's own
     training settings (content, sizes, loss weights, loss network), ADD_STYLE_ITERATIONS at ADD_STYLE_LR on the
-    default schedule (the base run's anneal length was for its own iterations) and the default device and
-    precision (the base run's were for its machine: bf16 is many times slower than fp32 on a CPU without native
-    bf16), then ``options`` (any TrainConfig field)."""
+    default schedule (the base run's anneal length was for its own iterations) and the default MACHINE_SETTINGS
+    (the base run's were for its machine: bf16 is many times slower than fp32 on a CPU without native bf16, and
+    --compile is refused on a CPU), then ``options`` (any TrainConfig field)."""
     base = TrainConfig.from_dict(base_info.get("training") or {})
     if not content:
         base_content_found(base.content, base_model)
@@ -265,7 +267,7 @@ def add_style_config(base_info: dict, base_model: str, styles: list[str], output
     preview = base.preview if is_found(base.preview) else TrainConfig.preview
     config = replace(base, styles=list(styles), output=str(output), base_model=base_model,
                      content=list(content) if content else base.content, iterations=ADD_STYLE_ITERATIONS,
-                     lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal, precision=TrainConfig.precision,
-                     device=TrainConfig.device, max_pixels=TrainConfig.max_pixels, workers=TrainConfig.workers,
+                     lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal,
+                     **{name: getattr(TrainConfig, name) for name in MACHINE_SETTINGS},
                      vgg=base_info.get("loss_network") or base.vgg, preview=preview, init_from=None)
     return replace(config, **options)
