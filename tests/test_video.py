@@ -160,6 +160,18 @@ def test_folders_in_and_out_in_number_order_and_a_stretch_of_time(model, tmp_pat
     assert len(list((tmp_path / "part").iterdir())) == 6  # frames 3 to 8 of 12 a second
 
 
+def test_a_folder_of_frames_is_never_written_over_with_its_own_frames(tmp_path, capsys):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(make_frames("pan", 2, SIZE)):
+        Image.fromarray(frame).save(folder / f"f{index}.png")
+    before = sorted(path.read_bytes() for path in folder.iterdir())
+    for output in (folder, tmp_path):  # the input folder itself, and a folder that holds it
+        assert main(["video", str(folder), "-o", str(output), "--quiet", "--overwrite"]) == 1
+        assert "refusing to write over an input" in capsys.readouterr().err
+    assert sorted(path.read_bytes() for path in folder.iterdir()) == before
+
+
 def test_a_variable_frame_rate_keeps_its_times(tmp_path):
     path = tmp_path / "vfr.mkv"
     times = [0, 1, 2, 5, 6, 10, 11, 12]  # in 1/10 s

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..errors import StyleBankError
 from ..runtime import DEVICES, PRECISIONS
 from ..video.coherence import Coherence
+from ..video.writer import is_folder_output
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_int,
                       unit_float)
 from .stylize import style_choice, stylizer_for
@@ -73,10 +74,16 @@ def progress_bar(quiet: bool):
 
 
 def check_video_output(output: str, overwrite: bool, inputs: set[Path]) -> None:
+    """As check_output, for a video file or a folder of frames (which --overwrite replaces as a whole: so it may
+    neither be an input nor hold one)."""
     target = Path(output)
-    if target.suffix:
+    if not is_folder_output(target):
         check_output(target, overwrite, inputs)
-    elif target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
+        return
+    folder = target.resolve()
+    if any(path == folder or folder in path.parents for path in inputs):
+        raise StyleBankError(f"{target}: refusing to write over an input; write to another folder")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())) and not overwrite:
         raise StyleBankError(f"{target} already exists; add --overwrite to replace it")
 
 
