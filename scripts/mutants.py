@@ -168,8 +168,9 @@ MUTANTS = [
            'torch.load(path, map_location="cpu", weights_only=False)',
            ("tests/test_bad_inputs.py", "-k", "pickle"), "a pickled loss network runs its code"),
     # images and the command line
-    Mutant("max-pixels-ignored", "images.py", "if max_pixels and width * height > max_pixels:", "if False:",
-           ("tests/test_bad_inputs.py", "-k", "bomb or pixel_limit"), "a decompression bomb fills the memory"),
+    Mutant("max-pixels-ignored", "images.py", "if limit and width * height > limit:", "if False:",
+           ("tests/test_bad_inputs.py", "tests/test_video.py", "-k", "bomb or pixel_limit or bad_video"),
+           "a decompression bomb fills the memory"),
     Mutant("sixteen-bit-clipped", "images.py", "grey = np.clip(np.round(values * (255.0 / top)), 0, 255)",
            "grey = np.clip(values, 0, 255)", ("tests/test_images.py", "tests/test_bad_inputs.py", "-k", "16"),
            "16-bit photos come out white"),

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 import stylebank
 from conftest import smooth_image
 from stylebank.fusion import kmeans_masks
-from stylebank.images import to_tensor
+from stylebank.images import png_bytes, to_tensor
 from stylebank.web.app import ServerLimits, create_app
 from stylebank.web.limits import Gate, Rejected
 
@@ -32,9 +32,7 @@ def client(model):
 
 
 def png(image: Image.Image | np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    (Image.fromarray(image) if isinstance(image, np.ndarray) else image).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return png_bytes(Image.fromarray(image) if isinstance(image, np.ndarray) else image)
 
 
 PHOTO = smooth_image(5, 48, 64)

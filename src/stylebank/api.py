@@ -101,16 +101,14 @@ class StyleBankModel(Stylizer):
     def _fuse(self, batch: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None,
               options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
         """The network's fuse(), in tiles when asked to (``options.tile``) or when the image is above TILE_PIXELS;
-        with ``carry``, in its three stages, untiled."""
+        never tiled with ``carry`` (it takes the whole picture's features)."""
         def run(part: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-            return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength)
+            return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength,
+                                 carry)
 
-        if carry is not None:
-            features, encoded = self.net.encode(batch)
-            return self.net.decode(carry(self.net.fuse_features(features, mixes, masks, options.strength)), encoded)
         height, width = batch.shape[-2:]
         tile = options.tile
-        if tile == 0 or (tile is None and height * width <= TILE_PIXELS):
+        if carry is not None or tile == 0 or (tile is None and height * width <= TILE_PIXELS):
             return run(batch, slice(None), slice(None))
         return stylize_tiled(self.net, batch, run, tile or DEFAULT_TILE)
 

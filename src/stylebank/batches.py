@@ -104,5 +104,4 @@ def step_batches(batches: StepBatches, start: int, stop: int, workers: int, pin_
                  ) -> Iterable[StepBatch]:
     """The batches of steps ``start`` to ``stop - 1``, in order, decoded by ``workers`` processes (0: this one)."""
     return DataLoader(batches, batch_size=None, sampler=range(start, stop), num_workers=workers,
-                      pin_memory=pin_memory, worker_init_fn=ignore_stop_signals if workers else None,
-                      prefetch_factor=2 if workers else None)
+                      pin_memory=pin_memory, worker_init_fn=ignore_stop_signals)  # workers only run it

@@ -119,6 +119,11 @@ def check_region_count(masks: torch.Tensor, styles: int) -> None:
 
 def kmeans_masks(image: torch.Tensor, regions: int, seed: int = 0) -> torch.Tensor:
     """Segment (3, H, W) by K-means on colour (the paper's Fig. 10): (K, H, W) masks, darkest region first."""
+    return torch.nn.functional.one_hot(kmeans_labels(image, regions, seed), regions).permute(2, 0, 1).float()
+
+
+def kmeans_labels(image: torch.Tensor, regions: int, seed: int = 0) -> torch.Tensor:
+    """kmeans_masks as one (H, W) label per pixel, 0 (darkest) to K - 1."""
     from scipy.cluster.vq import kmeans2
 
     if regions < 1:
@@ -130,8 +135,7 @@ def kmeans_masks(image: torch.Tensor, regions: int, seed: int = 0) -> torch.Tens
     order = np.argsort(centres @ np.array([0.299, 0.587, 0.114]))  # regions by luminance, dark to bright
     centres = torch.from_numpy(centres[order]).float()
     distances = torch.cdist(image.reshape(3, -1).T, centres)  # every pixel to its nearest centre
-    labels = distances.argmin(1).reshape(image.shape[-2:])
-    return torch.nn.functional.one_hot(labels, regions).permute(2, 0, 1).float()
+    return distances.argmin(1).reshape(image.shape[-2:])
 
 
 def parse_regions(spec: str) -> int:

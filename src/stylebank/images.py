@@ -170,12 +170,7 @@ def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True
     Image.MAX_IMAGE_PIXELS = None  # our limit replaces PIL's (a warning at 89 MP, an error at 179 MP)
     try:
         with Image.open(file) as image:
-            width, height = image.size
-            max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
-            if max_pixels and width * height > max_pixels:
-                raise StyleBankError(f"{source}: {width}x{height} is {width * height / 1e6:.3g} megapixels, "
-                                     f"above the limit of {max_pixels / 1e6:.3g} (raise it with --max-pixels "
-                                     "if you trust this file)")
+            check_pixel_limit(source, *image.size, max_pixels)
             if decode:
                 image.load()
             yield image
@@ -185,6 +180,16 @@ def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True
         raise StyleBankError(f"{source}: truncated or corrupt image ({error or type(error).__name__})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pil_limit
+
+
+def check_pixel_limit(source: str | Path, width: int, height: int, max_pixels: int | None,
+                      what: str = "is") -> None:
+    """A StyleBankError if width x height is above ``max_pixels`` (None: MAX_PIXELS; 0: no limit), checked from a
+    header before anything is decoded. ``what`` follows the size in the message ("frames are" for a video)."""
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    if limit and width * height > limit:
+        raise StyleBankError(f"{source}: {width}x{height} {what} {width * height / 1e6:.3g} megapixels, above the "
+                             f"limit of {limit / 1e6:.3g} (raise it with --max-pixels if you trust this file)")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

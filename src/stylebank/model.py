@@ -251,17 +251,19 @@ class StyleBankNet(nn.Module):
         return blended
 
     def fuse(self, images: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None = None,
-             strength: float = 1.0) -> torch.Tensor:
+             strength: float = 1.0, carry=None) -> torch.Tensor:
         """Stylize with style blends, optionally per region, at a strength in [0, 1].
 
         ``mixes[r]`` maps style index -> weight for region r; ``masks`` (R, H, W) at image size, soft, summing to 1
         over regions (None: one region, the whole image). Each region's blend is applied to the features and
         masked afterwards, F~ = sum_r M_r * sum_i w_ri K_i(F): away from borders that is the paper's
         sum K_i(M_i * F), and it keeps the bank biases right and works for deep banks. Strength s gives
-        (1 - s) F + s F~: at 0 every style returns D(E(I)).
+        (1 - s) F + s F~: at 0 every style returns D(E(I)). ``carry``, a function of F~ (video's coherence), gives
+        what the decoder paints instead.
         """
         features, encoded = self.encode(images)
-        return self.decode(self.fuse_features(features, mixes, masks, strength), encoded)
+        fused = self.fuse_features(features, mixes, masks, strength)
+        return self.decode(fused if carry is None else carry(fused), encoded)
 
     def fuse_features(self, features: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None = None,
                       strength: float = 1.0) -> torch.Tensor:
@@ -301,11 +303,16 @@ def masks_to_features(masks: torch.Tensor, feature_size: tuple[int, int]) -> tor
 
     Area-averaging keeps borders soft (a feature pixel covers 4x4 image pixels), so no seam shows.
     """
-    height, width = masks.shape[-2:]
-    pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
-    padded = F.pad(masks.unsqueeze(0), (0, pad_w, 0, pad_h), mode="replicate")
-    resized = F.interpolate(padded, size=feature_size, mode="area")[0]
+    resized = to_feature_grid(masks, feature_size)
     return (resized / resized.sum(0, keepdim=True).clamp_min(1e-8)).unsqueeze(1)
+
+
+def to_feature_grid(maps: torch.Tensor, feature_size: tuple[int, int]) -> torch.Tensor:
+    """(C, H, W) maps at image size -> at the feature map's size: padded as encode() pads the image (here
+    replicated) to a multiple of SIZE_MULTIPLE, then area-averaged."""
+    height, width = maps.shape[-2:]
+    padded = F.pad(maps.unsqueeze(0), (0, -width % SIZE_MULTIPLE, 0, -height % SIZE_MULTIPLE), mode="replicate")
+    return F.interpolate(padded, size=feature_size, mode="area")[0]
 
 
 def count_parameters(module: nn.Module, kind: type[nn.Module] | None = None) -> int:

@@ -49,7 +49,7 @@ def autocast(device: torch.device, dtype: torch.dtype) -> torch.autocast:
     return torch.autocast(device.type, dtype=dtype if low else torch.bfloat16, enabled=low)
 
 
-TRAINING_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+TRAINING_PRECISIONS = (*PRECISIONS, "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -292,8 +292,9 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.dtype):
             if branch == STYLE:  # the batch counts the styles being trained, after the base's
-                output = self.model(images, batch.styles + self.base_style_count)
-                losses = self.criterion(output, images, batch.styles.to(self.device))
+                styles = batch.styles.to(self.device, non_blocking=True)
+                output = self.model(images, styles + self.base_style_count)
+                losses = self.criterion(output, images, styles)
             else:
                 losses = {"identity": identity_loss(self.model(images), images)}
         backward = losses["total" if branch == STYLE else "identity"] * self.share_weight

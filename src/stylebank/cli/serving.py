@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import socket
 import sys
 
 from ..errors import StyleBankError
+from ..images import MAX_PIXELS
 from ..runtime import DEVICES
 from .options import add_max_pixels_option, non_negative_int, positive_int
 from .stylize import stylizer_for
-
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 
 def add_serve(commands: argparse._SubParsersAction) -> None:
     """``stylebank serve``: its options and handler."""
@@ -37,21 +36,18 @@ def add_serve(commands: argparse._SubParsersAction) -> None:
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket listening on host:port, or a StyleBankError that says why not (in use, no such address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server = socket.socket(family, socket.SOCK_STREAM)
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((host, port))
-        server.listen(128)  # connections wait in the backlog from now on, while the model loads and uvicorn starts
+        # listening from now on: connections wait in the backlog while the model loads and uvicorn starts
+        return socket.create_server((host, port), family=family, backlog=128)
     except OSError as error:
-        hint = "; choose another with --port (0: any free one)" if error.errno == 98 else ""
+        hint = "; choose another with --port (0: any free one)" if error.errno == errno.EADDRINUSE else ""
         raise StyleBankError(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}") from None
-    return server
 
 
 def is_local(host: str) -> bool:
     try:
-        return host in LOCAL_HOSTS or ipaddress.ip_address(host).is_loopback
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
@@ -64,8 +60,6 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as error:
         raise StyleBankError(f"stylebank serve needs the web extra ({error.name} is missing): "
                              "pip install 'stylebank[web]'") from None
-    from ..images import MAX_PIXELS
-
     limits = ServerLimits(max_upload_bytes=args.max_upload_mb * 1_000_000, queue=args.queue,
                           max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
     server_socket = listening_socket(args.host, args.port)  # before loading the model: a busy port fails at once

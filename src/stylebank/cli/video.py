@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import StyleBankError
 from ..runtime import DEVICES, PRECISIONS
-from ..video.coherence import Coherence
+from ..video.coherence import COHERENCE_MODES, Coherence
 from ..video.writer import is_folder_output
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_int,
                       unit_float)
@@ -44,7 +44,7 @@ def add_video(commands: argparse._SubParsersAction) -> None:
                        help="shrink frames so the longer side is at most N pixels (default 0: keep the size)")
     video.add_argument("--start", type=seconds, default=0.0, metavar="T", help="start at T (seconds or mm:ss)")
     video.add_argument("--duration", type=seconds, metavar="T", help="stylize T of the video (default: to the end)")
-    video.add_argument("--coherence", choices=("output", "features", "none"), default="output",
+    video.add_argument("--coherence", choices=COHERENCE_MODES, default=Coherence.mode,
                        help="carry the previous stylized frame along the optical flow: output (default), features "
                             "(the paper's way, weaker here; see docs/video.md) or none (frame by frame)")
     video.add_argument("--no-coherence", dest="coherence", action="store_const", const="none",

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from ..errors import StyleBankError
-from ..model import SIZE_MULTIPLE
+from ..model import to_feature_grid
 from ..stylizer import StylizeOptions, Stylizer
-from .flow import FlowEstimator, consistent, flow_to_feature_grid, to_feature_grid, warp
+from .flow import FlowEstimator, consistent, flow_to_feature_grid, warp
 
 COHERENCE_MODES = ("output", "features", "none")
 
@@ -72,15 +72,15 @@ class CoherentFrames:
         grey = self.flow.grey(frame)
         link = self.link(grey, frame)
         if self.coherence.mode == "features":
-            kept: list[torch.Tensor] = []
+            carried = None
 
             def carry(features: torch.Tensor) -> torch.Tensor:
+                nonlocal carried
                 blended = features if link is None else self.blend(features[0], link, True).unsqueeze(0)
-                kept.append(blended[0])
+                carried = blended[0]
                 return blended
 
             output = self.stylizer.stylize_batch(frame.unsqueeze(0), self.options, carry)[0]
-            carried = kept[0]
         else:
             output = self.stylizer.stylize_batch(frame.unsqueeze(0), self.options)[0]
             if link is not None:
@@ -110,8 +110,8 @@ class CoherentFrames:
         flow, trust = link.flow, link.trust
         if at_features:
             size = current.shape[-2:]
-            flow = flow_to_feature_grid(flow, size, SIZE_MULTIPLE)
-            trust = to_feature_grid(trust, size, SIZE_MULTIPLE)
+            flow = flow_to_feature_grid(flow, size)
+            trust = to_feature_grid(trust, size)
         weight = (self.coherence.carry * trust).to(current)
         # bicubic: bilinear sampling blurs a little at every frame, and carried over frame after frame the blur
         # adds up and the style loss with it (in trials at 320x180). In fp32 whatever the features' dtype

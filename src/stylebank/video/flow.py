@@ -12,6 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..images import to_uint8_array
+from ..model import SIZE_MULTIPLE, to_feature_grid
+
 PRESETS = ("ultrafast", "fast", "medium")
 
 
@@ -25,8 +28,7 @@ class FlowEstimator:
         self.dis = cv2.DISOpticalFlow_create(getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{preset.upper()}"))
 
     def grey(self, frame: torch.Tensor) -> np.ndarray:
-        pixels = frame.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-        return self.cv2.cvtColor(pixels, self.cv2.COLOR_RGB2GRAY)
+        return self.cv2.cvtColor(to_uint8_array(frame), self.cv2.COLOR_RGB2GRAY)
 
     def __call__(self, source: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> torch.Tensor:
         """The flow from ``source`` to ``target`` (frames, or their grey uint8 arrays from ``grey``)."""
@@ -60,16 +62,7 @@ def consistent(forward: torch.Tensor, backward: torch.Tensor) -> torch.Tensor:
     return (error <= 0.01 * scale + 0.5) & inside
 
 
-def to_feature_grid(tensor: torch.Tensor, feature_size: tuple[int, int], multiple: int) -> torch.Tensor:
-    """A (C, H, W) map at image size -> at the feature map's size: padded like the image (replicated) to a
-    multiple of ``multiple``, then area-averaged. A flow's offsets are scaled with it."""
-    height, width = tensor.shape[-2:]
-    padded = F.pad(tensor.unsqueeze(0), (0, -width % multiple, 0, -height % multiple), mode="replicate")
-    return F.interpolate(padded, size=feature_size, mode="area")[0]
-
-
-def flow_to_feature_grid(flow: torch.Tensor, feature_size: tuple[int, int], multiple: int) -> torch.Tensor:
-    resized = to_feature_grid(flow, feature_size, multiple)
-    scale = torch.tensor([feature_size[1] / (flow.shape[-1] + -flow.shape[-1] % multiple),
-                          feature_size[0] / (flow.shape[-2] + -flow.shape[-2] % multiple)])
-    return resized * scale.view(2, 1, 1)
+def flow_to_feature_grid(flow: torch.Tensor, feature_size: tuple[int, int]) -> torch.Tensor:
+    """A flow at image size -> at the feature map's size, its offsets in feature pixels (SIZE_MULTIPLE image
+    pixels each)."""
+    return to_feature_grid(flow, feature_size) / SIZE_MULTIPLE

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StyleBankError
-from ..images import MAX_PIXELS, images_in_folder, load_image
+from ..images import check_pixel_limit, images_in_folder, load_image
 
 FOLDER_RATE = Fraction(25)  # frames per second of a folder of images
 
@@ -28,9 +28,6 @@ class Frame:
 class VideoSource:
     """What a video is, read from its header before any frame is decoded."""
 
-    path: Path
-    width: int
-    height: int
     rate: Fraction  # frames per second (the average, for a variable rate)
     frames: int | None  # how many frames will be read, where known (for the progress bar)
     audio: object | None = None  # the audio stream whose packets are copied (PyAV), or None
@@ -40,13 +37,6 @@ class VideoSource:
 def natural_key(path: str) -> list:
     """frame2 before frame10."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", Path(path).name)]
-
-
-def check_pixels(name: str, width: int, height: int, max_pixels: int | None) -> None:
-    limit = MAX_PIXELS if max_pixels is None else max_pixels
-    if limit and width * height > limit:
-        raise StyleBankError(f"{name}: {width}x{height} frames are {width * height / 1e6:.3g} megapixels, above the "
-                             f"limit of {limit / 1e6:.3g} (raise it with --max-pixels if you trust this file)")
 
 
 class VideoReader:
@@ -72,8 +62,7 @@ class VideoReader:
         self.files = self.files[first:last]
         if not self.files:
             raise StyleBankError(f"{self.path}: no images in this folder (between --start and --duration)")
-        width, height = load_image(self.files[0], self.max_pixels).size
-        return VideoSource(self.path, width, height, FOLDER_RATE, len(self.files))
+        return VideoSource(FOLDER_RATE, len(self.files))  # each image's size is checked as it is read
 
     def open_file(self) -> VideoSource:
         import av
@@ -93,11 +82,11 @@ class VideoReader:
         video.thread_type = "AUTO"
         if not video.width or not video.height:
             raise StyleBankError(f"{self.path}: its video stream has no frame size (a damaged header)")
-        check_pixels(str(self.path), video.width, video.height, self.max_pixels)
+        check_pixel_limit(self.path, video.width, video.height, self.max_pixels, what="frames are")
         rate = video.average_rate or video.guessed_rate or Fraction(25)
         frames = self.expected_frames(video, rate)
         audio = self.container.streams.audio[0] if self.container.streams.audio else None
-        return VideoSource(self.path, video.width, video.height, Fraction(rate), frames, audio, video)
+        return VideoSource(Fraction(rate), frames, audio, video)
 
     def length(self) -> float | None:
         """Seconds, from the video stream's header or else the container's (Matroska gives only the latter)."""

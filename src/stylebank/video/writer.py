@@ -43,7 +43,8 @@ class VideoWriter:
         self.count = 0
         self.size: tuple[int, int] | None = None  # as written
         self.waiting_audio: list = []
-        if is_folder_output(self.target):
+        self.frames_folder = is_folder_output(self.target)  # decided once: the target is checked on disk
+        if self.frames_folder:
             self.partial.mkdir(parents=True, exist_ok=True)
         elif self.target.suffix.lower() not in CONTAINERS:
             raise StyleBankError(f"{target}: write .mp4, .mov or .mkv (H.264), or a folder for PNG frames")
@@ -100,7 +101,7 @@ class VideoWriter:
             self.container.mux(packet)
 
     def is_video(self) -> bool:
-        return not is_folder_output(self.target)
+        return not self.frames_folder
 
     def close(self) -> Path:
         """Finish the file and give it its name."""

@@ -10,6 +10,7 @@ Every error is JSON ``{"error": message}`` with a 4xx status (503 with Retry-Aft
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from ..errors import StyleBankError
 from ..images import MAX_PIXELS, png_bytes, to_pil
 from ..stylizer import Stylizer
 from .forms import read_form
-from .jobs import regions_job, run_regions, run_stylize, stylize_job
+from .jobs import model_name, regions_job, run_regions, run_stylize, stylize_job
 from .limits import BodyLimit, Gate, Rejected
 
 STATIC = Path(__file__).with_name("static")
@@ -45,31 +46,35 @@ class ServerLimits:
 def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits()) -> Starlette:
     """The studio and its API around any backend that follows the Stylizer contract (PyTorch, ONNX Runtime)."""
     gate = Gate(limits.queue)
+    model = model_name(stylizer)
+    has_images = hasattr(stylizer, "style_image")  # the PyTorch backend keeps them; an ONNX file does not
+
+    @functools.cache
+    def style_png(index: int) -> bytes:
+        try:
+            return png_bytes(to_pil(stylizer.style_image(index)))
+        except StyleBankError as error:
+            raise Rejected(404, str(error)) from None
 
     async def styles(request: Request) -> JSONResponse:
-        has_images = hasattr(stylizer, "style_image")
         return JSONResponse({
-            "model": Path(str(getattr(stylizer, "path", None) or "model")).name,
+            "model": model,
             "styles": [{"index": index, "name": name,
                         "image": f"/api/styles/{index}/image" if has_images else None}
                        for index, name in enumerate(stylizer.styles)],
             "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
                        "queue": limits.queue}})
 
-    async def style_image(request: Request) -> Response:
+    def style_image(request: Request) -> Response:  # plain def: Starlette runs it in a worker thread
         index = request.path_params["index"]
-        if not hasattr(stylizer, "style_image") or not 0 <= index < len(stylizer.styles):
+        if not has_images or not 0 <= index < len(stylizer.styles):
             raise Rejected(404, f"no image for style {index}")
-        try:
-            image = to_pil(stylizer.style_image(index))
-        except StyleBankError as error:
-            raise Rejected(404, str(error)) from None
-        return Response(png_bytes(image), media_type="image/png")
+        return Response(style_png(index), media_type="image/png")
 
     async def stylize(request: Request) -> Response:
         async with gate.admission(request):
             job = await stylize_job(await read_form(request), stylizer.styles)
-            result = await gate.run(run_stylize, stylizer, job, limits.max_pixels)
+            result = await gate.run(run_stylize, stylizer, job, model, limits.max_pixels)
         return Response(result, media_type="image/png", headers=NO_STORE)
 
     async def regions(request: Request) -> Response:

@@ -12,7 +12,7 @@ from PIL import Image
 from starlette.datastructures import FormData
 
 from .. import __version__
-from ..fusion import kmeans_masks, parse_region_styles, parse_regions, parse_style
+from ..fusion import kmeans_labels, parse_region_styles, parse_regions, parse_style
 from ..images import MAX_PIXELS, load_image, load_label_image, png_bytes, to_tensor
 from ..stylizer import Stylizer, shrink_to_fit
 from .forms import file_field, flag_field, number_field, text_field
@@ -68,14 +68,18 @@ async def stylize_job(form: FormData, styles: list[str]) -> StylizeJob:
     return job
 
 
-def run_stylize(stylizer: Stylizer, job: StylizeJob, max_pixels: int = MAX_PIXELS) -> bytes:
-    """The job's result as PNG bytes, its settings in the PNG's text metadata."""
+def model_name(stylizer: Stylizer) -> str:
+    """What the server calls its model: the file's name, never the server's paths."""
+    return Path(str(getattr(stylizer, "path", None) or "model")).name
+
+
+def run_stylize(stylizer: Stylizer, job: StylizeJob, model: str, max_pixels: int = MAX_PIXELS) -> bytes:
+    """The job's result as PNG bytes, its settings (and ``model``, the model's name) in the PNG's metadata."""
     image = load_image("the uploaded image", max_pixels, data=job.image)
     mask = load_label_image("the uploaded mask", max_pixels, data=job.mask) if job.mask is not None else job.regions
     style = job.region_styles if mask is not None else job.style
     result = stylizer.stylize(image, style, max_size=job.max_size or None, mask=mask, strength=job.strength,
                               preserve_color=job.preserve_color)
-    model = Path(str(getattr(stylizer, "path", None) or "model")).name  # the file's name, never the server's paths
     settings = {"software": f"stylebank {__version__}", "model": model, **job.settings()}
     # the fastest compression: 2.5x faster than PNG's default on a 512² photo, for a file 10% larger
     return png_bytes(result, {"stylebank": json.dumps(settings), "Software": settings["software"]}, 1)
@@ -92,5 +96,5 @@ def run_regions(data: bytes, count: int, max_size: int, max_pixels: int = MAX_PI
     """K-means regions of the image shrunk to ``max_size``, as a greyscale PNG of labels 0..K-1, darkest first
     (what stylize's ``--regions kmeans:K`` uses)."""
     image = shrink_to_fit(to_tensor(load_image("the uploaded image", max_pixels, data=data)).unsqueeze(0), max_size)[0]
-    labels = kmeans_masks(image, count).argmax(0).numpy().astype(np.uint8)
+    labels = kmeans_labels(image, count).numpy().astype(np.uint8)
     return png_bytes(Image.fromarray(labels))
