@@ -109,9 +109,11 @@ def test_a_torchrun_job_writes_once_says_how_many_processes_trained_and_resumes_
     assert main(command(tiny_data, one, 4)) == 0
     a, b = load_model(one).net, load_model(two).net
     photo = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():  # they stylize alike: less than 5% apart of what each style changes
+    # they stylize alike: within half a grey level. (Four steps move a style by about one grey level, so a bound
+    # relative to that move measures rounding noise, which Adam scales up and which differs from CPU to CPU.)
+    with torch.no_grad():
         for style in range(a.num_styles):
-            assert (a(photo, style) - b(photo, style)).abs().max() < 0.05 * (a(photo, style) - a(photo)).abs().max()
+            assert (a(photo, style) - b(photo, style)).abs().max() < 0.5 / 255
 
 
 def children(pid: int) -> list[int]:
