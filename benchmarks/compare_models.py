@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 import stylebank
-from stylebank.images import load_image, resize_to_fit, to_tensor
+from stylebank.images import load_image
+from stylebank.tensors import resize_to_fit, to_tensor
 from study import exposure_psnr
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 
 import stylebank
-from stylebank.images import load_image, to_tensor
+from stylebank.images import load_image
+from stylebank.tensors import to_tensor
 from stylebank.losses import image_psnr
 
 

@@ -25,7 +25,7 @@ import torch
 
 from stylebank.api import load
 from stylebank.evaluate import evaluation_loss
-from stylebank.images import to_tensor
+from stylebank.tensors import to_tensor
 from stylebank.video.clips import CLIP_KINDS, make_frames, write_clip
 from stylebank.video.coherence import COHERENCE_MODES, Coherence, CoherentFrames
 from stylebank.video.pipeline import stylize_video

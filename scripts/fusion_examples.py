@@ -6,7 +6,8 @@
 import argparse
 
 import stylebank
-from stylebank.images import load_image, resize_to_fit, save_image, to_pil, to_tensor
+from stylebank.images import load_image, save_image
+from stylebank.tensors import resize_to_fit, to_pil, to_tensor
 from stylebank.sheet import labelled_grid
 
 EXAMPLES = [  # (label, stylize options): the same options as the command line's

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 import stylebank
-from stylebank.images import image_grid, load_image, resize_to_fit, save_image, to_tensor
+from stylebank.images import load_image, save_image
+from stylebank.tensors import image_grid, resize_to_fit, to_tensor
 from stylebank.samples import HELD_OUT_PHOTOS
 
 

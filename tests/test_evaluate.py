@@ -9,7 +9,8 @@ from PIL import Image
 import stylebank
 from stylebank.cli import main
 from stylebank.evaluate import centre_square, image_psnr, image_ssim
-from stylebank.images import load_image, to_tensor
+from stylebank.images import load_image
+from stylebank.tensors import to_tensor
 from stylebank.gatys import gatys_optimize, stylize_by_optimization
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.lossnet import random_vgg

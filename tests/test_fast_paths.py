@@ -15,7 +15,8 @@ import stylebank.api
 import stylebank.tiling
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
-from stylebank.images import load_image, resize_to_fit, to_tensor
+from stylebank.images import load_image
+from stylebank.tensors import resize_to_fit, to_tensor
 from stylebank.losses import image_psnr as psnr
 
 
@@ -204,8 +205,10 @@ def test_onnx_runtime_matches_pytorch(model, onnx_file):
     for style, strength in ((0, 1.0), ("1:0.25,3:0.75", 1.0), ("waves", 0.4)):
         expected = model.stylize(odd, style=style, strength=strength, precision="fp32")
         assert (runner.stylize(odd, style=style, strength=strength) - expected).abs().max() <= 1e-3
-    with pytest.raises(StyleBankError, match="PyTorch backend"):
-        runner.stylize(odd, style="0,1", mask="kmeans:2")
+    # regions, found or given
+    for mask, styles in (("kmeans:3", "0,1:0.5,3:0.5"), (np.arange(37 * 61).reshape(37, 61) % 3 == 0, "2,3")):
+        expected = model.stylize(odd, style=styles, mask=mask, precision="fp32")
+        assert (runner.stylize(odd, style=styles, mask=mask) - expected).abs().max() <= 1e-3
     with pytest.raises(StyleBankError, match="PyTorch backend"):
         runner.stylize(odd, tile=16)
 

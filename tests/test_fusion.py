@@ -9,7 +9,8 @@ from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.fusion import (kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
                               keep_content_colors)
-from stylebank.model import StyleBankNet, masks_to_features
+from stylebank.fusion import masks_to_features
+from stylebank.model import StyleBankNet
 
 NAMES = ["mosaic", "strokes", "waves", "ihc"]
 
@@ -123,7 +124,7 @@ def test_label_masks_order_and_resizing(model, photo):
     colours[0, 0] = (255, 0, 0)
     assert label_masks(Image.fromarray(colours)).shape == (2, 2, 2)
     soft = masks_to_features(label_masks(np.tile([[0] * 8 + [1] * 8], (16, 1)).astype(np.uint8)), (4, 4))
-    assert soft.shape == (2, 1, 4, 4) and torch.allclose(soft.sum(0), torch.ones(1, 4, 4))
+    assert soft.shape == (2, 1, 4, 4) and np.allclose(soft.sum(0), 1)
     # a mask drawn at another size is scaled to the image
     small = np.zeros((5, 5), np.uint8)
     small[:, 3:] = 1

@@ -5,7 +5,7 @@ import pytest
 from golden import CASES, MAX_DIFFERENCE, MIN_PSNR, reference_path, render
 from PIL import Image
 
-from stylebank.images import to_tensor
+from stylebank.tensors import to_tensor
 from stylebank.losses import image_psnr
 
 

@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from stylebank.errors import StyleBankError
-from stylebank.images import load_image, resize_to_fit, save_image, to_rgb, to_tensor
+from stylebank.images import load_image, save_image, to_rgb
+from stylebank.tensors import resize_to_fit, to_tensor
 
 
 def test_builtin_images_and_bad_names():

@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from stylebank.errors import StyleBankError
-from stylebank.images import load_image, resize_to_fit, to_tensor
+from stylebank.images import load_image
+from stylebank.tensors import resize_to_fit, to_tensor
 from stylebank.losses import image_psnr
 from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, NetworkConfig, StyleBankNet, parameter_counts
 

@@ -257,7 +257,8 @@ def test_stylize_cli_blends_regions_strength_and_colour(base_model, tiny_data, t
 
 
 def test_contact_sheet(base_model, tiny_data, tmp_path):
-    from stylebank.images import load_image, resize_to_fit, to_pil, to_tensor
+    from stylebank.images import load_image
+    from stylebank.tensors import resize_to_fit, to_pil, to_tensor
     from stylebank.sheet import INSET_BORDER, INSET_FRACTION, LABEL_HEIGHT, PADDING
 
     photo = tiny_data["content"] / "photo0.png"

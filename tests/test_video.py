@@ -16,7 +16,7 @@ from PIL import Image
 import stylebank
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
-from stylebank.images import to_tensor
+from stylebank.tensors import to_tensor
 from stylebank.stylizer import StylizeOptions, Stylizer
 from stylebank.video.clips import make_frames, write_clip
 from stylebank.video.coherence import Coherence, CoherentFrames

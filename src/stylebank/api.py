@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -13,23 +12,18 @@ from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_s
 from .config import TrainConfig
 from .data import recorded_style_pixels
 from .errors import StyleBankError
-from .fusion import (check_region_count, kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
-                     style_index)
-from .images import load_image, resize_to_fit, to_tensor
+from .formats import default_model_path
+from .fusion import check_region_count, parse_region_styles, parse_style, region_masks, style_index
+from .images import load_image
+from .tensors import resize_to_fit, to_tensor
 from .losses import image_psnr
 from .model import StyleBankNet, parameter_counts
-from .runtime import DTYPES, autocast, has_fast_bf16, resolve_device
-from .stylizer import Carry, MaskLike, StylizeOptions, Stylizer
-from .tiling import DEFAULT_TILE, TILE_PIXELS, stylize_tiled
+from .runtime import autocast, has_fast_bf16, resolve_device, torch_dtype
+from .stylizer import DEFAULT_TILE, TILE_PIXELS, Carry, MaskLike, StylizeOptions, Stylizer
+from .tiling import stylize_tiled
 
-DEFAULT_MODEL_NAME = "default.safetensors"
 # precision="auto" takes bf16 only if its output is at least this close to fp32's (PSNR, dB) on a probe photo.
 AUTO_BF16_MIN_PSNR = 35.0
-
-
-def default_model_path() -> Path:
-    """The model bundled with the package (trained offline on the bundled photos; see the README)."""
-    return Path(str(resources.files("stylebank") / "models" / DEFAULT_MODEL_NAME))
 
 
 def checked_style_name(name: str) -> str:
@@ -69,15 +63,8 @@ class StyleBankModel(Stylizer):
         return style_index(style, self.styles)
 
     def region_masks(self, mask: MaskLike, image: torch.Tensor) -> torch.Tensor:
-        """(R, H, W) masks at the image's size from a label image or ``'kmeans:K'``."""
-        if isinstance(mask, str):
-            return kmeans_masks(image.float().cpu(), parse_regions(mask))
-        if isinstance(mask, torch.Tensor):
-            mask = mask.cpu().numpy()
-        masks = label_masks(mask)
-        if masks.shape[-2:] != image.shape[-2:]:  # a mask drawn at another resolution: scale it to the image
-            masks = torch.nn.functional.interpolate(masks.unsqueeze(0), size=image.shape[-2:], mode="nearest")[0]
-        return masks
+        """(R, H, W) masks at the image's size from a label image or ``'kmeans:K'`` (see fusion.region_masks)."""
+        return torch.from_numpy(region_masks(mask, image))
 
     @torch.inference_mode()
     def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
@@ -92,8 +79,9 @@ class StyleBankModel(Stylizer):
                 mixes = parse_region_styles(options.style, self.styles)
                 outputs = []
                 for image in inputs:
-                    masks = self.region_masks(options.mask, image)
+                    masks = region_masks(options.mask, image)
                     check_region_count(masks, len(mixes))
+                    masks = torch.from_numpy(masks)
                     outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, options, carry))
                 output = torch.cat(outputs)
         return output.float().clamp_(0, 1).to(batch.device)
@@ -116,7 +104,7 @@ class StyleBankModel(Stylizer):
         """fp32 or bf16. 'auto' is bf16 where this device runs it natively and, on a probe photo, its output
         stays within AUTO_BF16_MIN_PSNR dB of fp32's; decided once per model."""
         if precision != "auto":
-            return DTYPES[precision]
+            return torch_dtype(precision)
         if self._auto_dtype is None:
             self._auto_dtype = torch.float32
             if has_fast_bf16(self.device):

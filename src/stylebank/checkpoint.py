@@ -21,20 +21,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from .atomic import atomic_write
 from .errors import StyleBankError
-from .images import to_tensor, to_uint8_array
+from .formats import (CHECKPOINT_FORMAT, FORMAT_VERSION, METADATA_KEY, MODEL_FORMAT, STYLE_FORMAT,  # noqa: F401
+                      STYLE_IMAGE_PREFIX, read_info)
+from .tensors import to_tensor, to_uint8_array
 from .model import NetworkConfig, StyleBankNet
 
-METADATA_KEY = "stylebank"
-MODEL_FORMAT = "stylebank-model"
-CHECKPOINT_FORMAT = "stylebank-checkpoint"
-STYLE_FORMAT = "stylebank-style"
-FORMAT_VERSION = 1
-STYLE_IMAGE_PREFIX = "style_image."
 
 # Style images in memory and in files: (3, H, W) uint8 pixels, or None where a file of an earlier version has none.
 StylePixels = list[torch.Tensor | None]
@@ -82,39 +78,6 @@ def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], info: 
     """Atomically write tensors + JSON: a temporary file, flushed and fsynced, then renamed over ``path``."""
     data = save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata={METADATA_KEY: json.dumps(info)})
     return atomic_write(path, lambda file: file.write(data))
-
-
-def read_info(path: str | Path, expected_format: str) -> dict:
-    """The JSON metadata of a stylebank file, checked for format and version."""
-    path = Path(path)
-    if not path.is_file():
-        raise StyleBankError(f"{path}: no such file")
-    try:  # parsing safetensors runs no code, so it comes first; only a file that fails is looked at further
-        with safe_open(str(path), "numpy") as handle:  # "pt" maps the file a second time: a race with a writer
-            raw = (handle.metadata() or {}).get(METADATA_KEY)
-    except (SafetensorError, OSError, ValueError) as error:
-        with open(path, "rb") as file:
-            start = file.read(2)
-        if start == b"PK" or (start[:1] == b"\x80" and start[1:] in (b"\x02", b"\x03", b"\x04", b"\x05")):
-            raise StyleBankError(f"{path}: a PyTorch/pickle file; stylebank reads only .safetensors models and "
-                                 "style files (unpickling can run code, so it never does)") from None
-        if path.suffix.lower() == ".onnx":
-            raise StyleBankError(f"{path}: an ONNX export; it runs with `stylebank stylize -m {path}`, while this "
-                                 "command needs the .safetensors model it was exported from") from None
-        raise StyleBankError(f"{path}: not a valid safetensors file, or truncated ({error})") from None
-    if raw is None:
-        raise StyleBankError(f"{path}: a safetensors file without stylebank metadata")
-    try:
-        info = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise StyleBankError(f"{path}: corrupt stylebank metadata ({error})") from None
-    if not isinstance(info, dict) or info.get("format") != expected_format:
-        found = info.get("format") if isinstance(info, dict) else None
-        raise StyleBankError(f"{path}: expected a {expected_format} file, found {found!r}")
-    if info.get("format_version") != FORMAT_VERSION:
-        raise StyleBankError(f"{path}: format version {info.get('format_version')!r}; "
-                             f"this stylebank reads version {FORMAT_VERSION}")
-    return info
 
 
 def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

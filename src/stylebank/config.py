@@ -13,12 +13,20 @@ from dataclasses import Field, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CHECKPOINT_FORMAT, read_info
 from .errors import StyleBankError
+from .formats import CHECKPOINT_FORMAT, read_info
 from .images import expand_sources, is_found
-from .losses import LossWeights
-from .model import EXPOSURE_LAYOUTS, NetworkConfig
+from .network_config import EXPOSURE_LAYOUTS, NetworkConfig
 from .runtime import TRAINING_PRECISIONS
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """alpha, beta, gamma of L_K = alpha L_c + beta L_s + gamma L_tv (stylebank.losses)."""
+
+    content: float = 1.0
+    style: float = 4.0
+    tv: float = 1.0
 
 
 @dataclass(frozen=True)

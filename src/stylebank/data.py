@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from .checkpoint import StylePixels, to_pixels
 from .errors import StyleBankError
-from .images import (BUILTIN_PREFIX, ImageNote, expand_sources, image_size, is_found, load_image,
-                     resize_longer_side, resize_shorter_side, to_tensor)
+from .images import BUILTIN_PREFIX, ImageNote, expand_sources, image_size, is_found, load_image
+from .tensors import resize_longer_side, resize_shorter_side, to_tensor
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
 MIN_CONTENT_SIZE = 16

@@ -11,7 +11,8 @@ from skimage.metrics import structural_similarity
 
 from .gatys import gatys_optimize
 from .errors import StyleBankError
-from .images import expand_sources, load_image, resize_shorter_side, to_tensor
+from .images import expand_sources, load_image
+from .tensors import resize_shorter_side, to_tensor
 from .losses import LossWeights, StylizingLoss, image_psnr
 from .lossnet import load_loss_network
 from .config import TrainConfig

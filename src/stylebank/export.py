@@ -1,10 +1,12 @@
 """ONNX export (the ONNX Runtime backend that runs the file is stylebank.onnx_backend).
 
-The exported graph takes the image (1, 3, H, W) of any size, one weight per style and a strength, and blends the
-style banks' filters inside the graph: a bank is one linear conv, so sum_i w_i K_i(F) is a single conv with
-the weighted sum of the filters, and strength s is (1 - s) identity + s blend. One file serves every style, every
-blend and every strength, and costs one bank conv whatever the number of styles. Regions (masks) need the
-PyTorch backend.
+The exported graph takes the image (1, 3, H, W) of any size, R regions' masks (R, H, W) with one weight per style
+for each region (R, S), and a strength, and blends the style banks' filters inside the graph: a bank is one
+linear conv, so sum_i w_i K_i(F) is a single conv with the weighted sum of the filters, and strength s is
+(1 - s) identity + s blend. The R regions' blends run as one conv with R times the output channels, each masked
+at the feature map's size as StyleBankNet.fuse masks them. One file serves every style, blend, region mask and
+strength; a single style or blend is one region whose mask is all ones, and costs one bank conv whatever the
+number of styles. Files exported before regions existed take ``style_weights`` (S,) and no masks.
 
 Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'`` (onnx, onnxscript, onnxruntime).
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import importlib
 import io
 import json
 import logging
@@ -22,7 +23,6 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import torch
 import torch.nn.functional as F
@@ -31,23 +31,16 @@ from torch import nn
 from .atomic import atomic_write
 from .checkpoint import weights_digest
 from .errors import StyleBankError
-from .lossnet import cache_dir
+from .fusion import masks_to_features
 from .model import MIN_SIZE, StyleBankNet
+from .onnx_backend import ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require
 
-ONNX_METADATA_KEY = "stylebank"
 OPSET = 18
 
 
-def require(module: str) -> ModuleType:
-    """An optional module of the ``onnx`` extra, or a StyleBankError saying how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise StyleBankError(f"the ONNX backend needs {module}: pip install 'stylebank[onnx]'") from None
-
-
 class BlendedBankNet(nn.Module):
-    """forward(image, style_weights, strength) = D((1 - s) E(I) + s sum_i w_i K_i(E(I))), banks blended as filters."""
+    """forward(image, region_weights, masks, strength) = D(sum_r M_r ((1 - s) E(I) + s sum_i w_ri K_i(E(I)))), the
+    banks blended as filters, the masks M_r taken to the feature map's size (fusion.masks_to_features)."""
 
     def __init__(self, net: StyleBankNet):
         super().__init__()
@@ -64,12 +57,16 @@ class BlendedBankNet(nn.Module):
         self.register_buffer("identity", identity)
         self.padding = kernel // 2
 
-    def forward(self, image: torch.Tensor, style_weights: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
-        weights = strength * style_weights
-        kernel = (1 - strength) * self.identity + torch.einsum("s,soikl->oikl", weights, self.bank_weights)
-        bias = weights @ self.bank_biases
+    def forward(self, image: torch.Tensor, region_weights: torch.Tensor, masks: torch.Tensor,
+                strength: torch.Tensor) -> torch.Tensor:
+        weights = strength * region_weights  # (R, S)
+        kernels = (1 - strength) * self.identity + torch.einsum("rs,soikl->roikl", weights, self.bank_weights)
+        regions, channels = kernels.shape[:2]
         features, encoded = self.net.encode(image)
-        fused = F.conv2d(F.pad(features, [self.padding] * 4, mode="reflect"), kernel, bias)
+        fused = F.conv2d(F.pad(features, [self.padding] * 4, mode="reflect"),
+                         kernels.reshape(regions * channels, *kernels.shape[2:]), (weights @ self.bank_biases).flatten())
+        feature_masks = masks_to_features(masks, features.shape[-2:])  # (R, 1, h, w), summing to 1
+        fused = (fused.reshape(regions, channels, *fused.shape[-2:]) * feature_masks).sum(0, keepdim=True)
         return self.net.decode(fused, encoded)
 
 
@@ -95,28 +92,35 @@ def export_onnx(net: StyleBankNet, styles: list[str], path: str | Path, source: 
     path = Path(path)
     module = BlendedBankNet(copy.deepcopy(net).to("cpu").float()).eval()
     # an example that needs padding on both sides, so that the padding stays in the graph for every size
-    example = (torch.rand(1, 3, 67, 90), torch.full((net.num_styles,), 1 / net.num_styles), torch.tensor(1.0))
+    example = (torch.rand(1, 3, 67, 90), torch.full((2, net.num_styles), 1 / net.num_styles),
+               torch.full((2, 67, 90), 0.5), torch.tensor(1.0))
     height, width = torch.export.Dim("height", min=MIN_SIZE), torch.export.Dim("width", min=MIN_SIZE)
+    regions = torch.export.Dim("regions", min=1)
     # the exporter writes its graph and a side file of weights (.data): both in a scratch folder that goes with
     # them; the one self-contained file is then written atomically, with the usual permissions
     with tempfile.TemporaryDirectory(prefix="stylebank-export-") as scratch:
         exported = Path(scratch) / "model.onnx"
         with quiet_exporter():
             torch.onnx.export(module, example, str(exported), dynamo=True, opset_version=OPSET, verbose=False,
-                              input_names=["image", "style_weights", "strength"], output_names=["stylized"],
-                              dynamic_shapes={"image": {2: height, 3: width}, "style_weights": None,
-                                              "strength": None})
+                              input_names=list(ONNX_INPUTS), output_names=["stylized"],
+                              dynamic_shapes={"image": {2: height, 3: width}, "region_weights": {0: regions},
+                                              "masks": {0: regions, 1: height, 2: width}, "strength": None})
         graph = onnx.load(str(exported))
     entry = graph.metadata_props.add()
-    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source)})
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source),
+                                                            "weights": weights_key(net, styles)})
     return atomic_write(path, lambda file: file.write(graph.SerializeToString()))
+
+
+def weights_key(net: StyleBankNet, styles: list[str]) -> str:
+    """onnx_backend.weights_key of ``net`` in memory: its style names and weights."""
+    return weights_digest(net, digest=hashlib.sha256(json.dumps(list(styles)).encode())).hexdigest()
 
 
 def onnx_cache_path(net: StyleBankNet, styles: list[str]) -> Path:
     """Where the cache keeps ``net``'s export: named by its weights and style names (not by a file's bytes, so
-    a model edited in memory, or the same model saved again, finds the right export) and the torch version."""
-    digest = weights_digest(net, digest=hashlib.sha256(json.dumps(list(styles)).encode()))
-    return cache_dir() / "onnx" / f"{digest.hexdigest()[:16]}-torch{torch.__version__.split('+')[0]}.onnx"
+    a model edited in memory, or the same model saved again, finds the right export); see cache_path_for."""
+    return cache_path_for(weights_key(net, styles))
 
 
 def cached_onnx(net: StyleBankNet, styles: list[str], source: str | Path | None = None) -> Path:

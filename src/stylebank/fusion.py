@@ -1,4 +1,6 @@
 """What to paint where: style specs and blends, region masks (label images or K-means), colour preservation.
+Without PyTorch: masks are numpy arrays; the helpers that both backends apply to their pictures (the feature grid,
+colour preservation) take numpy arrays or tensors alike.
 
 Spec grammar (command line and Python):
 - a style: an index or a name, ``2`` or ``waves``;
@@ -13,13 +15,20 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
-import torch
 from PIL import Image
 
 from .errors import StyleBankError
+from .images import fitted_size, resize_array
+from .network_config import SIZE_MULTIPLE
+
+if TYPE_CHECKING:
+    import torch
 
 StyleLike = int | str | Mapping[int | str, float]
+MaskLike = Any  # a label image (PIL, array or tensor) or "kmeans:K"
 
 
 def style_index(style: int | str, names: Sequence[str]) -> int:
@@ -83,8 +92,22 @@ def parse_region_styles(spec: str | Sequence[StyleLike], names: Sequence[str]) -
     return [parse_style(part, names) for part in parts]
 
 
-def label_masks(labels: Image.Image | np.ndarray) -> torch.Tensor:
-    """A label image -> (R, H, W) one-hot masks, one per distinct grey value or colour, in ascending order."""
+def array_namespace(array: np.ndarray | torch.Tensor) -> Any:
+    """numpy for an array, torch for a tensor (torch is only imported for a tensor, which it made)."""
+    if isinstance(array, np.ndarray):
+        return np
+    import torch
+
+    return torch
+
+
+def as_numpy(array: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A tensor's values as a numpy array on the CPU; an array as it is."""
+    return array if isinstance(array, np.ndarray) else array.detach().cpu().numpy()
+
+
+def label_masks(labels: Image.Image | np.ndarray) -> np.ndarray:
+    """A label image -> (R, H, W) float32 one-hot masks, one per distinct grey value or colour, in ascending order."""
     array = np.asarray(labels.convert("RGB") if isinstance(labels, Image.Image) and labels.mode not in ("L", "I", "1")
                        else labels)
     if array.ndim == 2:
@@ -93,15 +116,33 @@ def label_masks(labels: Image.Image | np.ndarray) -> torch.Tensor:
         values, inverse = np.unique(array.reshape(-1, array.shape[-1]), axis=0, return_inverse=True)
     else:
         raise StyleBankError(f"a mask must be a 2-D label image, got shape {array.shape}")
-    inverse = torch.from_numpy(inverse.reshape(array.shape[:2]).astype(np.int64))
-    return torch.nn.functional.one_hot(inverse, len(values)).permute(2, 0, 1).float()
+    return one_hot(inverse.reshape(array.shape[:2]), len(values))
+
+
+def one_hot(labels: np.ndarray, count: int) -> np.ndarray:
+    """(H, W) labels 0..count-1 -> (count, H, W) float32 masks."""
+    return (labels[None] == np.arange(count).reshape(-1, 1, 1)).astype(np.float32)
+
+
+def region_masks(mask: MaskLike, image: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(R, H, W) masks at the size of ``image`` (3, H, W) from a label image or ``'kmeans:K'``; a label image
+    drawn at another resolution is scaled to the image (nearest, so labels stay exact)."""
+    if isinstance(mask, str):
+        return kmeans_masks(image, parse_regions(mask))
+    masks = label_masks(mask if isinstance(mask, (Image.Image, np.ndarray)) else as_numpy(mask))
+    height, width = image.shape[-2:]
+    if masks.shape[-2:] != (height, width):
+        rows = np.arange(height) * masks.shape[-2] // height
+        cols = np.arange(width) * masks.shape[-1] // width
+        masks = masks[:, rows[:, None], cols[None, :]]
+    return masks
 
 
 # A region under this share of the pixels is "rare": a mask whose regions are mostly rare has blended edges.
 RARE_REGION = 0.01
 
 
-def check_region_count(masks: torch.Tensor, styles: int) -> None:
+def check_region_count(masks: np.ndarray, styles: int) -> None:
     """A StyleBankError unless the (R, H, W) masks have one region per region style. Where most regions are rare,
     the label image has blended edge colours (JPEG and WebP compression blur labels into many near colours, as
     does anti-aliased drawing): say so, since a count like "the mask has 931 regions" alone does not explain it."""
@@ -109,7 +150,7 @@ def check_region_count(masks: torch.Tensor, styles: int) -> None:
     if regions == styles:
         return
     message = f"the mask has {regions} regions but {styles} region styles were given"
-    rare = int((masks.mean(dim=(1, 2)) < RARE_REGION).sum())
+    rare = int((masks.mean((1, 2)) < RARE_REGION).sum())
     if regions > styles and rare > regions / 2:
         raise StyleBankError(f"{message}: {rare} of its {regions} colours are rare (under {RARE_REGION:.0%} of the "
                              "pixels each), the blurred edges of a lossy JPEG or WebP file (compression blurs labels) "
@@ -117,25 +158,29 @@ def check_region_count(masks: torch.Tensor, styles: int) -> None:
     raise StyleBankError(f"{message}; give one style per region")
 
 
-def kmeans_masks(image: torch.Tensor, regions: int, seed: int = 0) -> torch.Tensor:
+def kmeans_masks(image: np.ndarray | torch.Tensor, regions: int, seed: int = 0) -> np.ndarray:
     """Segment (3, H, W) by K-means on colour (the paper's Fig. 10): (K, H, W) masks, darkest region first."""
-    return torch.nn.functional.one_hot(kmeans_labels(image, regions, seed), regions).permute(2, 0, 1).float()
+    return one_hot(kmeans_labels(image, regions, seed), regions)
 
 
-def kmeans_labels(image: torch.Tensor, regions: int, seed: int = 0) -> torch.Tensor:
-    """kmeans_masks as one (H, W) label per pixel, 0 (darkest) to K - 1."""
+def kmeans_labels(image: np.ndarray | torch.Tensor, regions: int, seed: int = 0) -> np.ndarray:
+    """kmeans_masks as one (H, W) label per pixel, 0 (darkest) to K - 1. The centres are found on the image
+    shrunk to 128 pixels; every pixel then takes its nearest centre."""
     from scipy.cluster.vq import kmeans2
 
     if regions < 1:
         raise StyleBankError(f"kmeans needs at least 1 region, got {regions}")
-    small = torch.nn.functional.interpolate(image.unsqueeze(0), scale_factor=min(1.0, 128 / max(image.shape[-2:])),
-                                            mode="area")[0] if max(image.shape[-2:]) > 128 else image
-    pixels = small.reshape(3, -1).T.double().numpy()
-    centres, _ = kmeans2(pixels, regions, seed=seed, minit="++")
-    order = np.argsort(centres @ np.array([0.299, 0.587, 0.114]))  # regions by luminance, dark to bright
-    centres = torch.from_numpy(centres[order]).float()
-    distances = torch.cdist(image.reshape(3, -1).T, centres)  # every pixel to its nearest centre
-    return distances.argmin(1).reshape(image.shape[-2:])
+    image = as_numpy(image).astype(np.float32, copy=False)
+    small = resize_array(image, fitted_size(*image.shape[-2:], 128))
+    centres, _ = kmeans2(small.reshape(3, -1).T.astype(np.float64), regions, seed=seed, minit="++")
+    centres = centres[np.argsort(centres @ np.array([0.299, 0.587, 0.114]))].astype(np.float32)  # dark to bright
+    labels = np.zeros(image.shape[-2:], np.int64)
+    nearest = np.full(image.shape[-2:], np.inf, np.float32)
+    for index, centre in enumerate(centres):  # one distance map at a time: memory of one image plane per centre
+        distance = ((image - centre.reshape(3, 1, 1)) ** 2).sum(0)
+        closer = distance < nearest
+        labels[closer], nearest[closer] = index, distance[closer]
+    return labels
 
 
 def parse_regions(spec: str) -> int:
@@ -146,13 +191,44 @@ def parse_regions(spec: str) -> int:
     return int(count)
 
 
-# ITU-R BT.601 full range, as JPEG and PIL use.
-_RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+def to_feature_grid(maps: np.ndarray | torch.Tensor, feature_size: tuple[int, int]) -> np.ndarray | torch.Tensor:
+    """(C, H, W) maps at image size -> at the feature map's size: padded as the encoder pads the image (here
+    replicated) to a multiple of SIZE_MULTIPLE, then averaged over each feature pixel's block."""
+    height, width = maps.shape[-2:]
+    pad_h, pad_w = -height % SIZE_MULTIPLE, -width % SIZE_MULTIPLE
+    if isinstance(maps, np.ndarray):
+        padded = np.pad(maps, [(0, 0)] * (maps.ndim - 2) + [(0, pad_h), (0, pad_w)], mode="edge")
+    else:
+        import torch.nn.functional as F
+
+        padded = F.pad(maps.unsqueeze(0), (0, pad_w, 0, pad_h), mode="replicate")[0]
+    rows, cols = feature_size
+    blocks = padded.reshape(*padded.shape[:-2], rows, padded.shape[-2] // rows, cols, padded.shape[-1] // cols)
+    return blocks.mean((-3, -1))
 
 
-def keep_content_colors(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """The stylized luminance with the content's chrominance (YCbCr), for (..., 3, H, W) in [0, 1]."""
-    to_ycbcr = _RGB_TO_YCBCR.to(stylized)
-    luma = torch.einsum("ij,...jhw->...ihw", to_ycbcr[:1], stylized)
-    chroma = torch.einsum("ij,...jhw->...ihw", to_ycbcr[1:], content)
-    return torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(to_ycbcr), torch.cat([luma, chroma], -3)).clamp(0, 1)
+def masks_to_features(masks: np.ndarray | torch.Tensor, feature_size: tuple[int, int]) -> np.ndarray | torch.Tensor:
+    """Region masks (R, H, W) at image size -> (R, 1, h, w) at the feature map's size, still summing to 1.
+
+    Averaging keeps borders soft (a feature pixel covers 4x4 image pixels), so no seam shows.
+    """
+    resized = to_feature_grid(masks, feature_size)
+    return (resized / resized.sum(0, keepdims=True).clip(1e-8, None))[:, None]
+
+
+# ITU-R BT.601 full range, as JPEG and PIL use. Colour preservation takes Y from the stylized picture and Cb, Cr
+# from the photo, then goes back to RGB: RGB_out = LUMA_MAP @ stylized + CHROMA_MAP @ content.
+_RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+_LUMA_MAP = np.linalg.inv(_RGB_TO_YCBCR)[:, :1] @ _RGB_TO_YCBCR[:1]
+_CHROMA_MAP = np.linalg.inv(_RGB_TO_YCBCR)[:, 1:] @ _RGB_TO_YCBCR[1:]
+
+
+def keep_content_colors(stylized: np.ndarray | torch.Tensor, content: np.ndarray | torch.Tensor
+                        ) -> np.ndarray | torch.Tensor:
+    """The stylized luminance with the content's chrominance (YCbCr), for (..., 3, H, W) in [0, 1]; numpy arrays
+    or tensors."""
+    xp = array_namespace(stylized)
+    luma, chroma = (xp.asarray(matrix.astype(np.float32)) for matrix in (_LUMA_MAP, _CHROMA_MAP))
+    if xp is not np:
+        luma, chroma = luma.to(stylized), chroma.to(stylized)
+    return (xp.einsum("ij,...jhw->...ihw", luma, stylized) + xp.einsum("ij,...jhw->...ihw", chroma, content)).clip(0, 1)

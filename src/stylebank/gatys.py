@@ -11,7 +11,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .config import TrainConfig
-from .images import resize_longer_side, resize_to_fit, to_pil, to_tensor
+from .tensors import resize_longer_side, resize_to_fit, to_pil, to_tensor
 from .losses import LossWeights, StylizingLoss
 from .lossnet import load_loss_network
 from .runtime import resolve_device

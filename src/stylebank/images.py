@@ -1,4 +1,5 @@
-"""Reading, converting and writing images. Tensors are float (3, H, W) or (B, 3, H, W) in [0, 1], RGB."""
+"""Reading, converting and writing images, without PyTorch (its tensors are stylebank.tensors'). Float arrays are
+(3, H, W) or (B, 3, H, W) in [0, 1], RGB."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from .atomic import atomic_write
 from .errors import StyleBankError
 from .samples import builtin_image, builtin_training_content
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -207,55 +211,46 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
-    """(3, H, W) float in [0, 1] from a PIL image or an HxWx3 uint8 array."""
+def to_float_array(image: Image.Image | np.ndarray) -> np.ndarray:
+    """(3, H, W) float32 in [0, 1] from a PIL image or an HxWx3 uint8 array."""
     array = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise StyleBankError(f"expected an HxWx3 uint8 image, got shape {array.shape} and dtype {array.dtype}")
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255)
+    return array.transpose(2, 0, 1).astype(np.float32) / 255
 
 
-def to_uint8_array(tensor: torch.Tensor) -> np.ndarray:
-    """HxWx3 uint8 array from a (3, H, W) float tensor, clamped to [0, 1] and rounded."""
-    return tensor.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 from (3, H, W) floats, clamped to [0, 1] and rounded."""
+    return np.round(np.clip(array, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)
 
 
-def to_pil(tensor: torch.Tensor) -> Image.Image:
-    return Image.fromarray(to_uint8_array(tensor))
-
-
-def resize_to_fit(tensor: torch.Tensor, max_size: int | None) -> torch.Tensor:
-    """Shrink (never enlarge) so that the longer side is at most ``max_size``, keeping the aspect ratio."""
-    height, width = tensor.shape[-2:]
+def fitted_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
+    """(height, width) shrunk (never enlarged) so that the longer side is at most ``max_size``, keeping the
+    aspect ratio."""
     if not max_size or max(height, width) <= max_size:
-        return tensor
+        return height, width
     scale = max_size / max(height, width)
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    batched = tensor if tensor.dim() == 4 else tensor.unsqueeze(0)
-    resized = F.interpolate(batched, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-    return resized if tensor.dim() == 4 else resized[0]
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize_shorter_side(tensor: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (3, H, W) so that its shorter side is ``size``."""
-    height, width = tensor.shape[-2:]
-    scale = size / min(height, width)
-    new = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return F.interpolate(tensor.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
-
-
-def resize_longer_side(tensor: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize (3, H, W) so that its longer side is ``size``: shrunk, or enlarged (as style images are)."""
-    height, width = tensor.shape[-2:]
-    if max(height, width) < size:
-        tensor = resize_shorter_side(tensor, round(size * min(height, width) / max(height, width)))
-    return resize_to_fit(tensor, size)
+def resize_array(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(..., C, H, W) floats resized to ``size`` (height, width) by PIL's antialiased bilinear filter on each
+    channel in float (what torch's bilinear interpolation with antialias=True computes), clamped to [0, 1]."""
+    height, width = size
+    if array.shape[-2:] == (height, width):
+        return array
+    planes = array.reshape(-1, *array.shape[-2:]).astype(np.float32, copy=False)
+    resized = [np.asarray(Image.fromarray(plane, mode="F").resize((width, height), Image.Resampling.BILINEAR))
+               for plane in planes]
+    return np.clip(np.stack(resized).reshape(*array.shape[:-2], height, width), 0, 1)
 
 
 def save_image(image: Image.Image | torch.Tensor, path: str | Path) -> Path:
     """Write by extension (PNG, JPEG, WebP) to a temporary name, then rename: no half-written files.
     ``-`` writes PNG to standard output."""
-    if isinstance(image, torch.Tensor):
+    if not isinstance(image, Image.Image):
+        from .tensors import to_pil
+
         image = to_pil(image)
     if str(path) == STDIO:
         image.save(sys.stdout.buffer, format="PNG")
@@ -278,14 +273,3 @@ def png_bytes(image: Image.Image, text: dict[str, str] | None = None, compress_l
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", pnginfo=info, compress_level=compress_level)
     return buffer.getvalue()
-
-
-def image_grid(tiles: list[torch.Tensor], columns: int, padding: int = 2) -> torch.Tensor:
-    """Tiles of one size (3, H, W) laid out in rows on a white background."""
-    height, width = tiles[0].shape[-2:]
-    rows = -(-len(tiles) // columns)
-    grid = torch.ones(3, rows * (height + padding) + padding, columns * (width + padding) + padding)
-    for i, tile in enumerate(tiles):
-        top, left = padding + (i // columns) * (height + padding), padding + (i % columns) * (width + padding)
-        grid[:, top:top + height, left:left + width] = tile.clamp(0, 1)
-    return grid

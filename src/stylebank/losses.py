@@ -10,25 +10,15 @@ independent of the loss network's scale, so the same defaults serve the imagenet
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import LossWeights  # noqa: F401 (the weights of these losses)
 from .lossnet import VGG16Features
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2")
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """alpha, beta, gamma of L_K = alpha L_c + beta L_s + gamma L_tv (for the relative losses above)."""
-
-    content: float = 1.0
-    style: float = 4.0
-    tv: float = 1.0
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:

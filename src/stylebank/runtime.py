@@ -1,16 +1,24 @@
-"""Choosing the device."""
+"""Choosing the device and the precision. The names are read without PyTorch (the command line's choices); the
+functions import it when called."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import StyleBankError
 
+if TYPE_CHECKING:
+    import torch
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
+TRAINING_PRECISIONS = (*PRECISIONS, "fp16")
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """'auto' picks CUDA, then Apple's MPS, then the CPU; asking for one that isn't there is an error."""
+    import torch
+
     if isinstance(name, torch.device):
         return name
     name = name or "auto"
@@ -30,11 +38,10 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     return torch.device(name)
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
 def has_fast_bf16(device: torch.device) -> bool:
     """Whether bf16 runs natively here: CUDA GPUs that support it, CPUs with AVX-512 BF16 or AMX units."""
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported(including_emulation=False)  # emulated bf16 (pre-Ampere) is slower
     if device.type == "cpu":
@@ -45,19 +52,26 @@ def has_fast_bf16(device: torch.device) -> bool:
 
 def autocast(device: torch.device, dtype: torch.dtype) -> torch.autocast:
     """bf16 or fp16 autocast on ``device`` when ``dtype`` is one of them; a no-op context for fp32."""
+    import torch
+
     low = dtype in (torch.bfloat16, torch.float16)
     return torch.autocast(device.type, dtype=dtype if low else torch.bfloat16, enabled=low)
 
 
-TRAINING_PRECISIONS = (*PRECISIONS, "fp16")
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+def torch_dtype(precision: str) -> torch.dtype:
+    """The torch type of a precision name: fp32, bf16 or fp16."""
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def training_dtype(precision: str, device: torch.device) -> torch.dtype:
     """The autocast type of a training run: ``auto`` picks what ``device`` does natively (bf16 on GPUs and CPUs
     that have it; fp16, with a gradient scaler, on GPUs without it; fp32 otherwise)."""
+    import torch
+
     if precision != "auto":
-        return DTYPES[precision]
+        return torch_dtype(precision)
     if has_fast_bf16(device):
         return torch.bfloat16
     return torch.float16 if device.type == "cuda" else torch.float32

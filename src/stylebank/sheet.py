@@ -7,7 +7,7 @@ import math
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from .errors import StyleBankError
-from .images import resize_to_fit, to_pil, to_tensor
+from .tensors import resize_to_fit, to_pil, to_tensor
 
 LABEL_HEIGHT = 28
 PADDING = 6

@@ -1,29 +1,38 @@
 """The stylizing contract that every backend implements: the PyTorch model (``stylebank.api.StyleBankModel``),
 ONNX Runtime (``stylebank.onnx_backend.OnnxModel``), and whatever calls them (the command line, video, a server).
 
-A backend names its ``styles`` and implements ``render(batch, options)``; ``Stylizer`` gives it the rest:
-``stylize()`` for PIL images, arrays and tensors, the size checks, and preserve-colour.
+A backend names its ``styles`` and renders a batch: ``render(batch, options)`` on tensors, or
+``render_array(batch, options)`` on numpy arrays, or both; each defaults to the other, so a backend writes the one
+it computes in. ``Stylizer`` gives it the rest: ``stylize()`` for PIL images, arrays and tensors, the size checks,
+and preserve-colour. PIL images and arrays go through numpy only, so a backend that renders arrays (ONNX Runtime)
+stylizes them without importing PyTorch.
 """
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .errors import StyleBankError
-from .fusion import StyleLike, keep_content_colors
-from .images import resize_to_fit, to_pil, to_tensor, to_uint8_array
-from .model import MIN_SIZE
+from .fusion import MaskLike, StyleLike, keep_content_colors
+from .images import fitted_size, resize_array, to_float_array, to_uint8
+from .network_config import MIN_SIZE
 from .runtime import PRECISIONS
 
-ImageLike = Image.Image | np.ndarray | torch.Tensor
-MaskLike = Image.Image | np.ndarray | torch.Tensor | str
-Carry = Callable[[torch.Tensor], torch.Tensor]  # stylized features (B, C, h, w) -> what the decoder paints
+if TYPE_CHECKING:
+    import torch
+
+ImageLike = Any  # a PIL image, an HxWx3 uint8 array, or a float tensor (3, H, W) / (B, 3, H, W)
+Carry = Callable[["torch.Tensor"], "torch.Tensor"]  # stylized features (B, C, h, w) -> what the decoder paints
+# Above this many pixels stylize() tiles automatically (an untiled 2048x2048 pass peaks near 2 GB in fp32).
+TILE_PIXELS = 2048 * 2048
+DEFAULT_TILE = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,34 +55,68 @@ class StylizeOptions:
             raise StyleBankError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
-def shrink_to_fit(batch: torch.Tensor, max_size: int | None) -> torch.Tensor:
-    """resize_to_fit, with the size error in the user's terms (the image's own size, and what max_size did)."""
-    height, width = batch.shape[-2:]
+def is_tensor(image: object) -> bool:
+    """Whether ``image`` is a torch tensor, without importing torch (a tensor means torch is imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(image, torch.Tensor)
+
+
+def checked_size(height: int, width: int, max_size: int | None) -> tuple[int, int]:
+    """The size to stylize an image at: shrunk to ``max_size``, with the size error in the user's terms (the
+    image's own size, and what max_size did)."""
     if min(height, width) < MIN_SIZE:
         raise StyleBankError(f"image is {width}x{height}; StyleBank needs at least {MIN_SIZE}x{MIN_SIZE} pixels")
-    resized = resize_to_fit(batch, max_size)
-    if min(resized.shape[-2:]) < MIN_SIZE:
+    size = fitted_size(height, width, max_size)
+    if min(size) < MIN_SIZE:
         raise StyleBankError(f"image is {width}x{height}; shrunk to max size {max_size} it would be "
-                             f"{resized.shape[-1]}x{resized.shape[-2]}, below the {MIN_SIZE}x{MIN_SIZE} StyleBank "
+                             f"{size[1]}x{size[0]}, below the {MIN_SIZE}x{MIN_SIZE} StyleBank "
                              "needs: raise --max-size (0 keeps the size) or crop the image")
-    return resized
+    return size
+
+
+def shrink_to_fit(batch: np.ndarray | torch.Tensor, max_size: int | None) -> np.ndarray | torch.Tensor:
+    """(..., 3, H, W) shrunk so that its longer side fits ``max_size`` (see checked_size); arrays or tensors."""
+    size = checked_size(*batch.shape[-2:], max_size)
+    if isinstance(batch, np.ndarray):
+        return resize_array(batch, size)
+    from .tensors import resize_to_fit
+
+    return resize_to_fit(batch, max_size)
 
 
 class Stylizer(ABC):
     """What every backend shares: ``stylize()`` for PIL images, arrays and tensors on top of the backend's
-    ``render()`` and ``styles``."""
+    ``styles`` and its ``render()`` or ``render_array()``."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.render is Stylizer.render and cls.render_array is Stylizer.render_array:
+            raise TypeError(f"{cls.__name__} must implement render() or render_array()")
 
     @property
     @abstractmethod
     def styles(self) -> list[str]:
         """Style names, in bank order."""
 
-    @abstractmethod
     def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
-        """The backend's own work: (B, 3, H, W) floats in [0, 1] -> the stylized batch, same size and device,
-        clamped to [0, 1], before preserve-colour. ``carry``, where the backend has the network's stages: applied
-        to the stylized features before they are decoded (video's coherence). Refuses (StyleBankError) the options
-        it cannot honour."""
+        """The backend's own work on tensors: (B, 3, H, W) floats in [0, 1] -> the stylized batch, same size and
+        device, clamped to [0, 1], before preserve-colour. ``carry``, where the backend has the network's stages:
+        applied to the stylized features before they are decoded (video's coherence). Refuses (StyleBankError)
+        the options it cannot honour. By default: render_array on the batch's values."""
+        if carry is not None:
+            raise StyleBankError(f"{type(self).__name__} has no features to carry between frames; use "
+                                 "--coherence output or the PyTorch backend")
+        import torch
+
+        output = self.render_array(batch.detach().float().cpu().numpy(), options)
+        return torch.from_numpy(output).to(batch.device)
+
+    def render_array(self, batch: np.ndarray, options: StylizeOptions) -> np.ndarray:
+        """render() on numpy arrays: (B, 3, H, W) float32 in [0, 1] -> the stylized batch. By default: render on
+        the array as a tensor."""
+        import torch
+
+        return self.render(torch.from_numpy(batch), options).float().cpu().numpy()
 
     def stylize_batch(self, batch: torch.Tensor, options: StylizeOptions = StylizeOptions(),
                       carry: Carry | None = None) -> torch.Tensor:
@@ -81,6 +124,11 @@ class Stylizer(ABC):
         # a backend written before carry existed takes two arguments: it is only asked for carry when one is given
         output = self.render(batch, options) if carry is None else self.render(batch, options, carry)
         return keep_content_colors(output, batch.to(output)) if options.preserve_color else output
+
+    def stylize_arrays(self, batch: np.ndarray, options: StylizeOptions = StylizeOptions()) -> np.ndarray:
+        """stylize_batch on numpy arrays: (B, 3, H, W) float32 in [0, 1] -> the stylized batch."""
+        output = self.render_array(batch, options)
+        return keep_content_colors(output, batch) if options.preserve_color else output
 
     def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,
                 mask: MaskLike | None = None, strength: float = 1.0, preserve_color: bool = False,
@@ -101,7 +149,7 @@ class Stylizer(ABC):
           None tiles automatically above TILE_PIXELS (2048x2048), 0 never tiles.
         """
         options = StylizeOptions(style, mask, strength, preserve_color, precision, tile)
-        if isinstance(image, torch.Tensor):
+        if is_tensor(image):
             if image.dim() not in (3, 4) or image.shape[-3] != 3:
                 raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
             batch = shrink_to_fit(image if image.dim() == 4 else image.unsqueeze(0), max_size)
@@ -109,5 +157,6 @@ class Stylizer(ABC):
             return output if image.dim() == 4 else output[0]
         if not isinstance(image, (Image.Image, np.ndarray)):
             raise StyleBankError(f"cannot stylize a {type(image).__name__}: give a PIL image, array or tensor")
-        output = self.stylize_batch(shrink_to_fit(to_tensor(image).unsqueeze(0), max_size), options)[0]
-        return to_pil(output) if isinstance(image, Image.Image) else to_uint8_array(output)
+        batch = shrink_to_fit(to_float_array(image)[None], max_size)
+        output = to_uint8(self.stylize_arrays(batch, options)[0])
+        return Image.fromarray(output) if isinstance(image, Image.Image) else output

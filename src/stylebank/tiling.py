@@ -19,10 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet
+from .stylizer import DEFAULT_TILE
 
-# Above this many pixels stylize() tiles automatically (an untiled 2048x2048 pass peaks near 2 GB in fp32).
-TILE_PIXELS = 2048 * 2048
-DEFAULT_TILE = 1024
 # The normalisation statistics come from the image shrunk to at most this many pixels.
 STATS_PIXELS = 2048 * 2048
 

@@ -35,8 +35,9 @@ from .batches import StepBatch, StepBatches, default_workers, step_batches
 from .board import Board
 from .data import ContentImages, load_style_images, recorded_style_pixels, style_name
 from .distributed import barrier, check_batch_split, from_environment, join, leave, process_device, summed
-from .errors import StyleBankError
-from .images import ImageNote, image_grid, load_image, resize_to_fit, save_image, to_tensor
+from .errors import StyleBankError, TrainingInterrupted
+from .images import ImageNote, load_image, save_image
+from .tensors import image_grid, resize_to_fit, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
 from .lossnet import load_loss_network
 from .model import StyleBankNet
@@ -55,15 +56,6 @@ class TrainingDiverged(StyleBankError):
         kept = f"the last checkpoint, {checkpoint}, is intact" if checkpoint.exists() else "no checkpoint was written"
         super().__init__(f"training stopped at iteration {step}: {in_a_row} steps in a row had a non-finite loss or "
                          f"gradient (skipped); {kept}. Try a lower --lr, --precision fp32, or other images")
-
-
-class TrainingInterrupted(StyleBankError):
-    def __init__(self, step: int, checkpoint: Path, signum: int | None = None):
-        by = f" by {signal.Signals(signum).name}" if signum else ""
-        super().__init__(f"interrupted{by} at iteration {step}; checkpoint saved to {checkpoint}; "
-                         "run the same command with --resume to continue")
-        self.step = step
-        self.signum = signum or signal.SIGINT
 
 
 @contextmanager

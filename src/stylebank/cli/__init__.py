@@ -11,8 +11,7 @@ import sys
 import warnings
 
 from .. import __version__
-from ..errors import StyleBankError
-from ..train import TrainingInterrupted
+from ..errors import StyleBankError, TrainingInterrupted
 from .evaluation import add_eval, add_optimize, add_plot
 from .models import add_export, add_export_style, add_import_style, add_info, add_styles
 from .serving import add_serve

@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from ..config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, checkpoint_path, option_name
 from ..errors import StyleBankError
-from ..model import EXPOSURE_LAYOUTS
+from ..network_config import EXPOSURE_LAYOUTS
 from ..runtime import DEVICES, TRAINING_PRECISIONS
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, positive_int,
                       setting_type)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import StyleBankError
-from ..model import to_feature_grid
+from ..fusion import to_feature_grid
 from ..stylizer import StylizeOptions, Stylizer
 from .flow import FlowEstimator, consistent, flow_to_feature_grid, warp
 

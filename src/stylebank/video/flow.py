@@ -12,8 +12,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..images import to_uint8_array
-from ..model import SIZE_MULTIPLE, to_feature_grid
+from ..tensors import to_uint8_array
+from ..fusion import to_feature_grid
+from ..network_config import SIZE_MULTIPLE
 
 PRESETS = ("ultrafast", "fast", "medium")
 

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..fusion import StyleLike, kmeans_labels, parse_region_styles, parse_regions, parse_style
-from ..images import to_tensor, to_uint8_array
+from ..tensors import to_tensor, to_uint8_array
 from ..stylizer import MaskLike, StylizeOptions, Stylizer, shrink_to_fit
 from .coherence import Coherence, CoherentFrames
 from .reader import Frame, VideoReader
@@ -54,7 +54,7 @@ class VideoStylizer:
         """K-means regions found on the first frame, as a label image for all."""
         if not isinstance(self.options.mask, str):
             return self.options
-        labels = kmeans_labels(first, parse_regions(self.options.mask)).numpy().astype(np.uint8)
+        labels = kmeans_labels(first, parse_regions(self.options.mask)).astype(np.uint8)
         return replace(self.options, mask=labels)
 
     @property

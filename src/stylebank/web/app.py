@@ -23,7 +23,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import StyleBankError
-from ..images import MAX_PIXELS, png_bytes, to_pil
+from ..images import MAX_PIXELS, png_bytes
+from ..tensors import to_pil
 from ..stylizer import Stylizer
 from .forms import read_form
 from .jobs import model_name, regions_job, run_regions, run_stylize, stylize_job

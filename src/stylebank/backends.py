@@ -1,0 +1,157 @@
+"""Which backend stylizes: ``load_stylizer(model, backend, device)``, what the command line, the studio and video
+open a model with.
+
+``backend="auto"`` (the default) stylizes on the CPU with ONNX Runtime, numpy and PIL alone, so a command that
+stylizes one photo does not pay for importing PyTorch (about a second). The ONNX file is found beside the model
+(``model.onnx`` next to ``model.safetensors``; the bundled model ships one) or in the cache, each checked against
+the model's weights; a model without one is exported into the cache once (this needs PyTorch and the ``onnx``
+extra). What ONNX Runtime cannot do (tiles, bf16, carrying features between video frames) goes to the PyTorch
+model, loaded when first needed and said once; so does everything when a GPU may be present, when onnxruntime is
+not installed, or when the model cannot be exported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from .errors import StyleBankError
+from .formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, default_model_path, read_info
+from .onnx_backend import OnnxModel, cache_path_for, model_file_key
+from .stylizer import Carry, StylizeOptions, Stylizer
+
+if TYPE_CHECKING:
+    import torch
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+class BackendNote(UserWarning):
+    """Which backend stylizes, where the user would not expect it (the command line shows it as a note)."""
+
+
+def accelerator_present() -> bool:
+    """Whether PyTorch may find a GPU here, judged without importing it: an NVIDIA or AMD driver's device, or
+    Apple silicon (MPS)."""
+    return (Path("/dev/nvidiactl").exists() or Path("/dev/kfd").exists()
+            or (sys.platform == "darwin" and platform.machine() == "arm64"))
+
+
+def find_export(model: Path, styles: list[str]) -> OnnxModel | None:
+    """The ONNX export of ``model`` beside it or in the cache, if one is there whose recorded weights are the
+    model's (a stale or foreign file is passed over)."""
+    key = model_file_key(model, styles)
+    for candidate in (model.with_suffix(".onnx"), cache_path_for(key)):
+        if not candidate.is_file():
+            continue
+        try:
+            found = OnnxModel(candidate)
+        except StyleBankError:
+            continue
+        if found.weights_key == key and found.has_regions:
+            return found
+    return None
+
+
+def exported(model: Path, styles: list[str]) -> OnnxModel:
+    """find_export, or ``model`` exported into the cache now (needs PyTorch and the onnx extra)."""
+    found = find_export(model, styles)
+    if found is not None:
+        return found
+    from .api import load
+    from .export import cached_onnx
+    from .onnx_backend import require
+
+    require("onnxscript"), require("onnx")  # before a second of loading PyTorch, not after
+    warnings.warn(f"exporting {model.name} for ONNX Runtime once, into the cache (later runs start faster)",
+                  BackendNote, stacklevel=3)
+    torch_model = load(model, "cpu")
+    return OnnxModel(cached_onnx(torch_model.net, torch_model.styles, torch_model.path))
+
+
+class FallbackStylizer(Stylizer):
+    """ONNX Runtime where it can stylize, the PyTorch model (loaded when first needed) where it cannot; the
+    first time, a BackendNote says why."""
+
+    def __init__(self, fast: OnnxModel, model: Path):
+        self.fast, self.path = fast, model
+        self._torch: Stylizer | None = None
+
+    @property
+    def styles(self) -> list[str]:
+        return self.fast.styles
+
+    def torch_model(self, why: str) -> Stylizer:
+        """The PyTorch model of the same file, loaded once."""
+        if self._torch is None:
+            from .api import load
+
+            warnings.warn(f"{why}: stylizing with the PyTorch backend", BackendNote, stacklevel=4)
+            self._torch = load(self.path, "cpu")
+        return self._torch
+
+    def render_array(self, batch: np.ndarray, options: StylizeOptions) -> np.ndarray:
+        refusal = self.fast.refusal(options, batch.shape[-2:])
+        if refusal is None:
+            return self.fast.render_array(batch, options)
+        return self.torch_model(refusal).render_array(batch, options)
+
+    def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
+        if carry is not None:
+            return self.torch_model("coherence at the feature level").render(batch, options, carry)
+        return super().render(batch, options)
+
+    def style_picture(self, index: int) -> Image.Image:
+        """Style ``index``'s image as stored in the model file (see model_style_picture)."""
+        return model_style_picture(self.path, index, self.styles)
+
+    def __repr__(self) -> str:
+        return f"FallbackStylizer(onnx={self.fast.path}, model={self.path})"
+
+
+def model_style_picture(model: Path, index: int, styles: list[str]) -> Image.Image:
+    """Style ``index``'s image from a model file, read with numpy; a StyleBankError where the file keeps none."""
+    from safetensors import safe_open
+
+    with safe_open(str(model), "numpy") as handle:
+        name = f"{STYLE_IMAGE_PREFIX}{index}"
+        if name not in handle.keys():
+            raise StyleBankError(f"no image is kept for style {styles[index]!r} in {model.name}")
+        return Image.fromarray(np.ascontiguousarray(handle.get_tensor(name).transpose(1, 2, 0)))
+
+
+def load_stylizer(model: str | Path | None = None, backend: str = "auto", device: str = "auto") -> Stylizer:
+    """A model file (default: the bundled model), or an exported ``.onnx`` file, ready to stylize with
+    ``backend``: "torch", "onnxruntime" (CPU) or "auto" (see the module's notes)."""
+    if backend not in BACKENDS:
+        raise StyleBankError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    path = Path(model) if model else default_model_path()
+    if path.suffix.lower() == ".onnx":
+        if backend == "torch":
+            raise StyleBankError(f"{model} is an ONNX file: use --backend onnxruntime (or a .safetensors model)")
+        return OnnxModel(path)
+    if backend == "torch" or device not in ("auto", "cpu") or (device == "auto" and accelerator_present()):
+        if backend == "onnxruntime":
+            raise StyleBankError("the ONNX Runtime backend runs on the CPU; use --device cpu (or auto)")
+        from .api import load
+
+        return load(path, device)
+    styles = read_info(path, MODEL_FORMAT)["styles"]
+    if backend == "onnxruntime":
+        return exported(path, styles)
+    try:
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise StyleBankError("onnxruntime is not installed (pip install 'stylebank[onnx]')")
+        return FallbackStylizer(exported(path, styles), path)
+    except StyleBankError as why:
+        from .api import load
+
+        warnings.warn(f"{why}; stylizing with the PyTorch backend", BackendNote, stacklevel=2)
+        return load(path, device)
