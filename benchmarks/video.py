@@ -27,7 +27,8 @@ from stylebank.api import load
 from stylebank.evaluate import evaluation_loss
 from stylebank.tensors import to_tensor
 from stylebank.video.clips import CLIP_KINDS, make_frames, write_clip
-from stylebank.video.coherence import COHERENCE_MODES, Coherence, CoherentFrames
+from stylebank.video.coherence import CoherentFrames
+from stylebank.video.settings import COHERENCE_MODES, Coherence
 from stylebank.video.pipeline import stylize_video
 from stylebank.video.reader import Frame, VideoReader
 from stylebank.stylizer import StylizeOptions

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from stylebank.api import load
 from stylebank.video.clips import CLIP_KINDS, make_frames
-from stylebank.video.coherence import Coherence
+from stylebank.video.settings import Coherence
 from stylebank.video.pipeline import stylize_frames
 
 

@@ -51,6 +51,9 @@ def session_cache(tmp_path_factory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         folder = tmp_path_factory.mktemp("session-cache")
         patch.setenv("STYLEBANK_CACHE", str(folder))
+        # the command line's tests stylize with PyTorch, as their models ship without an ONNX export (one export
+        # costs ~15 s); the auto backend has tests of its own (test_auto_backend.py), which pass --backend auto
+        patch.setenv("STYLEBANK_BACKEND", "torch")
         yield folder
 
 

@@ -228,9 +228,11 @@ def test_onnx_from_the_command_line(model, onnx_file, tmp_path, monkeypatch):
     monkeypatch.setattr(stylebank.export, "export_onnx", export_onnx)
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8)).save(photo)
+    bare = Path(shutil.copy(model.path, tmp_path / "bare.safetensors"))  # the bundled model ships an export
     outputs = {}
-    for name, extra in (("torch", ["--precision", "fp32"]), ("file", ["-m", str(onnx_file)]),
-                        ("cached", ["--backend", "onnxruntime"]), ("again", ["--backend", "onnxruntime"])):
+    for name, extra in (("torch", ["--precision", "fp32"]), ("file", ["-m", str(onnx_file), "--backend", "auto"]),
+                        ("cached", ["-m", str(bare), "--backend", "onnxruntime"]),
+                        ("again", ["-m", str(bare), "--backend", "onnxruntime"])):
         outputs[name] = tmp_path / f"{name}.png"
         assert main(["stylize", str(photo), "-s", "1", "-o", str(outputs[name]), *extra]) == 0
     assert exports == [stylebank.export.onnx_cache_path(model.net, model.styles)]  # on the first run only

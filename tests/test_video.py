@@ -19,7 +19,8 @@ from stylebank.errors import StyleBankError
 from stylebank.tensors import to_tensor
 from stylebank.stylizer import StylizeOptions, Stylizer
 from stylebank.video.clips import make_frames, write_clip
-from stylebank.video.coherence import Coherence, CoherentFrames
+from stylebank.video.coherence import CoherentFrames
+from stylebank.video.settings import Coherence
 from stylebank.video.flow import FlowEstimator, consistent, warp
 from stylebank.video.pipeline import VideoStylizer, stylize_frames
 from stylebank.video.reader import upright

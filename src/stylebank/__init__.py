@@ -1,20 +1,59 @@
 """StyleBank: feed-forward neural style transfer with one shared encoder/decoder and a bank of per-style filters.
 
     >>> import stylebank
-    >>> model = stylebank.load()                 # the bundled model
+    >>> model = stylebank.load()                 # the bundled model (PyTorch)
     >>> out = model.stylize(image, style="mosaic")
+    >>> fast = stylebank.load_stylizer()         # the same model on ONNX Runtime where it can (no PyTorch import)
+
+Names are imported when first used (PEP 562), so that ``import stylebank`` and the command line do not pay for
+PyTorch where they do not need it.
 """
 
-from . import samples
-from .api import StyleBankModel, default_model_path, load, load_onnx
-from .config import TrainConfig
-from .errors import StyleBankError
-from .gatys import stylize_by_optimization
-from .model import NetworkConfig, StyleBankNet
-from .stylizer import StylizeOptions, Stylizer
-from .train import add_styles, train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["NetworkConfig", "StyleBankError", "StyleBankModel", "StyleBankNet", "StylizeOptions", "Stylizer",
-           "TrainConfig", "__version__", "add_styles", "default_model_path", "load", "load_onnx", "samples",
-           "stylize_by_optimization", "train"]
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "samples": ".samples",
+    "StyleBankModel": ".api", "load": ".api", "load_onnx": ".api",
+    "default_model_path": ".formats",
+    "load_stylizer": ".backends",
+    "TrainConfig": ".config",
+    "StyleBankError": ".errors",
+    "stylize_by_optimization": ".gatys",
+    "NetworkConfig": ".network_config",
+    "StyleBankNet": ".model",
+    "StylizeOptions": ".stylizer", "Stylizer": ".stylizer",
+    "add_styles": ".train", "train": ".train",
+}
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from . import samples
+    from .api import StyleBankModel, load, load_onnx
+    from .backends import load_stylizer
+    from .config import TrainConfig
+    from .errors import StyleBankError
+    from .formats import default_model_path
+    from .gatys import stylize_by_optimization
+    from .model import StyleBankNet
+    from .network_config import NetworkConfig
+    from .stylizer import StylizeOptions, Stylizer
+    from .train import add_styles, train
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'stylebank' has no attribute {name!r}")
+    module = importlib.import_module(_EXPORTS[name], __name__)
+    value = module if name == "samples" else getattr(module, name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

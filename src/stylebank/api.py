@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_style_file, save_model,
                          save_style_file)
@@ -15,7 +16,7 @@ from .errors import StyleBankError
 from .formats import default_model_path
 from .fusion import check_region_count, parse_region_styles, parse_style, region_masks, style_index
 from .images import load_image
-from .tensors import resize_to_fit, to_tensor
+from .tensors import resize_to_fit, to_pil, to_tensor
 from .losses import image_psnr
 from .model import StyleBankNet, parameter_counts
 from .runtime import autocast, has_fast_bf16, resolve_device, torch_dtype
@@ -134,6 +135,10 @@ class StyleBankModel(Stylizer):
         if pixels is None:
             raise StyleBankError(self.missing_style_image(index))
         return from_pixels(pixels)
+
+    def style_picture(self, style: int | str) -> Image.Image:
+        """style_image as a picture (what the studio shows)."""
+        return to_pil(self.style_image(style))
 
     def stored_or_recorded_pixels(self, index: int) -> torch.Tensor | None:
         """Style ``index``'s stored pixels, or (older files) those at its recorded path where it is found."""

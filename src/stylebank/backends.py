@@ -109,21 +109,25 @@ class FallbackStylizer(Stylizer):
         return super().render(batch, options)
 
     def style_picture(self, index: int) -> Image.Image:
-        """Style ``index``'s image as stored in the model file (see model_style_picture)."""
-        return model_style_picture(self.path, index, self.styles)
+        """Style ``index``'s image as stored in the model file; for a file of an earlier version, which names it
+        by a path, the PyTorch model finds it (see StyleBankModel.style_image)."""
+        picture = model_style_picture(self.path, index)
+        if picture is None:
+            return self.torch_model("an image named by its path").style_picture(index)
+        return picture
 
     def __repr__(self) -> str:
         return f"FallbackStylizer(onnx={self.fast.path}, model={self.path})"
 
 
-def model_style_picture(model: Path, index: int, styles: list[str]) -> Image.Image:
-    """Style ``index``'s image from a model file, read with numpy; a StyleBankError where the file keeps none."""
+def model_style_picture(model: Path, index: int) -> Image.Image | None:
+    """Style ``index``'s image as stored in a model file, read with numpy; None where the file stores none."""
     from safetensors import safe_open
 
     with safe_open(str(model), "numpy") as handle:
         name = f"{STYLE_IMAGE_PREFIX}{index}"
         if name not in handle.keys():
-            raise StyleBankError(f"no image is kept for style {styles[index]!r} in {model.name}")
+            return None
         return Image.fromarray(np.ascontiguousarray(handle.get_tensor(name).transpose(1, 2, 0)))
 
 

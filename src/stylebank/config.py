@@ -279,3 +279,6 @@ def add_style_config(base_info: dict, base_model: str, styles: list[str], output
                      **{name: getattr(TrainConfig, name) for name in MACHINE_SETTINGS},
                      vgg=base_info.get("loss_network") or base.vgg, preview=preview, init_from=None)
     return replace(config, **options)
+
+# Gatys et al.'s optimization (gatys.py, the eval baseline): steps by default.
+GATYS_STEPS = 300

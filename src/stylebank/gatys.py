@@ -10,13 +10,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .config import TrainConfig
+from .config import GATYS_STEPS, TrainConfig
 from .tensors import resize_longer_side, resize_to_fit, to_pil, to_tensor
 from .losses import LossWeights, StylizingLoss
 from .lossnet import load_loss_network
 from .runtime import resolve_device
 
-GATYS_STEPS = 300
 GATYS_LR = 0.02
 
 

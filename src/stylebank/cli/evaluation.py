@@ -6,8 +6,7 @@ import argparse
 import json
 import time
 
-from ..config import TrainConfig
-from ..gatys import GATYS_STEPS
+from ..config import GATYS_STEPS, TrainConfig
 from ..images import BUILTIN_PREFIX, load_image, save_image
 from ..runtime import DEVICES
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_float,

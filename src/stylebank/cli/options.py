@@ -4,12 +4,15 @@ the check that no output is written over an input or an existing file."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ..config import rule_of
+from ..backends import BACKENDS
 from ..errors import StyleBankError
 from ..images import BUILTIN_PREFIX, MAX_PIXELS, STDIO
+from ..runtime import DEVICES
 
 
 def parse_number(text: str, kind: type) -> int | float:
@@ -74,6 +77,16 @@ def add_max_pixels_option(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-pixels", type=non_negative_int, metavar="N",
                          help=f"refuse images above N pixels before decoding them, a guard against "
                               f"decompression bombs (default {MAX_PIXELS:,}; 0: no limit)")
+
+
+def add_backend_options(command: argparse.ArgumentParser) -> None:
+    """--backend and --device, for the commands that stylize (passed to stylebank.load_stylizer)."""
+    command.add_argument("--backend", choices=BACKENDS, default=os.environ.get("STYLEBANK_BACKEND", "auto"),
+                         help="auto (default; $STYLEBANK_BACKEND changes it): ONNX Runtime on a CPU without "
+                              "importing PyTorch, the model exported once into the cache where it ships without "
+                              "an export, PyTorch for what ONNX Runtime cannot do (tiles, bf16) and on GPUs; "
+                              "torch; or onnxruntime (implied by -m FILE.onnx)")
+    command.add_argument("--device", choices=DEVICES, default="auto")
 
 
 def input_paths(*inputs: str | None) -> set[Path]:

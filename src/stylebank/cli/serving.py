@@ -8,11 +8,11 @@ import ipaddress
 import socket
 import sys
 
+from ..backends import load_stylizer
 from ..errors import StyleBankError
 from ..images import MAX_PIXELS
-from ..runtime import DEVICES
-from .options import add_max_pixels_option, non_negative_int, positive_int
-from .stylize import stylizer_for
+from .options import add_backend_options, add_max_pixels_option, non_negative_int, positive_int
+
 
 def add_serve(commands: argparse._SubParsersAction) -> None:
     """``stylebank serve``: its options and handler."""
@@ -27,9 +27,7 @@ def add_serve(commands: argparse._SubParsersAction) -> None:
                        help="largest request body, in MB, refused while it is read (default 20)")
     serve.add_argument("--queue", type=non_negative_int, default=4,
                        help="requests that may wait while one is stylized; more get 503 (default 4)")
-    serve.add_argument("--backend", choices=("torch", "onnxruntime"),
-                       help="torch (default) or onnxruntime (as for stylize)")
-    serve.add_argument("--device", choices=DEVICES, default="auto")
+    add_backend_options(serve)
     add_max_pixels_option(serve)
     serve.set_defaults(handler=run_serve)
 
@@ -63,7 +61,7 @@ def run_serve(args: argparse.Namespace) -> int:
     limits = ServerLimits(max_upload_bytes=args.max_upload_mb * 1_000_000, queue=args.queue,
                           max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
     server_socket = listening_socket(args.host, args.port)  # before loading the model: a busy port fails at once
-    app = create_app(stylizer_for(args), limits)
+    app = create_app(load_stylizer(args.model, args.backend, args.device), limits)
     host, port = server_socket.getsockname()[:2]
     if not is_local(args.host):
         print(f"stylebank: note: listening on {host}, not only this machine: anyone who can reach it on the "

@@ -9,12 +9,13 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from ..backends import load_stylizer
 from ..errors import StyleBankError
 from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, load_label_image, save_image
 from ..runtime import DEVICES, PRECISIONS
 from ..stylizer import Stylizer
-from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_int,
-                      positive_int, unit_float)
+from .options import (add_backend_options, add_max_pixels_option, add_overwrite_option, check_output, input_paths,
+                      non_negative_int, positive_int, unit_float)
 
 
 def blend_label(mix: dict[int, float], names: list[str]) -> str:
@@ -64,23 +65,6 @@ def output_paths(inputs: list[str], output: str | None, label: str) -> tuple[lis
     return paths, False
 
 
-def stylizer_for(args: argparse.Namespace) -> Stylizer:
-    """The backend for stylize: PyTorch, or ONNX Runtime (an .onnx file, or the model exported once to the cache)."""
-    from ..api import load, load_onnx
-
-    onnx_file = bool(args.model) and Path(args.model).suffix.lower() == ".onnx"
-    if args.backend == "torch" and onnx_file:
-        raise StyleBankError(f"{args.model} is an ONNX file: use --backend onnxruntime (or a .safetensors model)")
-    if onnx_file:
-        return load_onnx(args.model)
-    if args.backend == "onnxruntime":
-        from ..export import cached_onnx
-
-        model = load(args.model, "cpu")
-        return load_onnx(cached_onnx(model.net, model.styles, model.path))
-    return load(args.model, args.device)
-
-
 def add_stylize(commands: argparse._SubParsersAction) -> None:
     """``stylebank stylize``: its options and handler."""
     stylize = commands.add_parser("stylize", help="stylize images with a trained model")
@@ -110,10 +94,7 @@ def add_stylize(commands: argparse._SubParsersAction) -> None:
     stylize.add_argument("--tile", type=non_negative_int, metavar="N",
                          help="stylize in N-pixel tiles (bounded memory, no seams); default: tiles of 1024 above "
                               "2048x2048 pixels; 0: never")
-    stylize.add_argument("--backend", choices=("torch", "onnxruntime"),
-                         help="torch (default) or onnxruntime (exports the model once into the cache; "
-                              "implied by -m FILE.onnx)")
-    stylize.add_argument("--device", choices=DEVICES, default="auto")
+    add_backend_options(stylize)
     stylize.add_argument("--json", action="store_true", help="print one JSON object for the run (inputs, outputs, "
                                                               "sizes, seconds, skipped, failures)")
     add_overwrite_option(stylize)
@@ -159,7 +140,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     if args.json and args.output == STDIO:
         raise StyleBankError("--json and -o - both write to standard output; choose one")
     started = time.perf_counter()
-    model = stylizer_for(args)
+    model = load_stylizer(args.model, args.backend, args.device)
     style, mask, mixes = style_choice(args, model.styles)
     inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
     outputs, named = output_paths(inputs, args.output, output_label(mixes, model.styles, args))

@@ -7,13 +7,14 @@ import json
 import re
 from pathlib import Path
 
+from ..backends import load_stylizer
 from ..errors import StyleBankError
-from ..runtime import DEVICES, PRECISIONS
-from ..video.coherence import COHERENCE_MODES, Coherence
+from ..runtime import PRECISIONS
+from ..video.settings import COHERENCE_MODES, Coherence
 from ..video.writer import is_folder_output
-from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, non_negative_int,
-                      unit_float)
-from .stylize import style_choice, stylizer_for
+from .options import (add_backend_options, add_max_pixels_option, add_overwrite_option, check_output, input_paths,
+                      non_negative_int, unit_float)
+from .stylize import style_choice
 
 
 def seconds(text: str) -> float:
@@ -53,8 +54,7 @@ def add_video(commands: argparse._SubParsersAction) -> None:
                        help="how much of the carried frame to keep where the flow is trusted: more is steadier, "
                             f"less keeps more of each frame's texture (default {Coherence.carry})")
     video.add_argument("--precision", choices=PRECISIONS, default="auto")
-    video.add_argument("--backend", choices=("torch", "onnxruntime"), help="as for stylize")
-    video.add_argument("--device", choices=DEVICES, default="auto")
+    add_backend_options(video)
     video.add_argument("--json", action="store_true", help="print what was done as JSON")
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     add_overwrite_option(video)
@@ -101,7 +101,7 @@ def run_video(args: argparse.Namespace) -> int:
         raise StyleBankError(f"stylebank video needs the video extra ({error.name} is missing): "
                              "pip install 'stylebank[video]'") from None
     check_video_output(args.output, args.overwrite, input_paths(args.input, args.model))
-    model = stylizer_for(args)
+    model = load_stylizer(args.model, args.backend, args.device)
     style, mask, _ = style_choice(args, model.styles)
     report = stylize_video(model, args.input, args.output, start=args.start, duration=args.duration,
                            max_pixels=args.max_pixels, progress=progress_bar(args.quiet or args.json), style=style,

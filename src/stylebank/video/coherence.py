@@ -20,33 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import StyleBankError
 from ..fusion import to_feature_grid
 from ..stylizer import StylizeOptions, Stylizer
 from .flow import FlowEstimator, consistent, flow_to_feature_grid, warp
-
-COHERENCE_MODES = ("output", "features", "none")
-
-
-@dataclass(frozen=True)
-class Coherence:
-    """How frames are tied together. ``carry``: the share of the carried-over result kept where the flow is
-    trusted (1 freezes the texture there, 0 is frame by frame); ``match``: the largest mean colour difference
-    (0-1) between a frame and its warped predecessor that still counts as the same content; ``scene_cut``: below
-    this share of trusted pixels, a frame starts afresh."""
-
-    mode: str = "output"
-    carry: float = 0.6  # benchmarks/video.py: 0.8 steadies more but costs waves 12% of its style; 0.6 keeps 10%
-    match: float = 0.06
-    scene_cut: float = 0.5
-    flow_preset: str = "fast"
-
-    def __post_init__(self) -> None:
-        if self.mode not in COHERENCE_MODES:
-            raise StyleBankError(f"coherence must be one of {', '.join(COHERENCE_MODES)}, got {self.mode!r}")
-        if not 0 <= self.carry <= 1:
-            raise StyleBankError(f"carry must be between 0 and 1, got {self.carry}")
-
+from .settings import Coherence
 
 @dataclass
 class Link:

@@ -19,7 +19,8 @@ from PIL import Image
 from ..fusion import StyleLike, kmeans_labels, parse_region_styles, parse_regions, parse_style
 from ..tensors import to_tensor, to_uint8_array
 from ..stylizer import MaskLike, StylizeOptions, Stylizer, shrink_to_fit
-from .coherence import Coherence, CoherentFrames
+from .coherence import CoherentFrames
+from .settings import Coherence
 from .reader import Frame, VideoReader
 from .writer import VideoWriter
 

@@ -24,7 +24,6 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import StyleBankError
 from ..images import MAX_PIXELS, png_bytes
-from ..tensors import to_pil
 from ..stylizer import Stylizer
 from .forms import read_form
 from .jobs import model_name, regions_job, run_regions, run_stylize, stylize_job
@@ -48,12 +47,12 @@ def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits()) -> Sta
     """The studio and its API around any backend that follows the Stylizer contract (PyTorch, ONNX Runtime)."""
     gate = Gate(limits.queue)
     model = model_name(stylizer)
-    has_images = hasattr(stylizer, "style_image")  # the PyTorch backend keeps them; an ONNX file does not
+    has_images = hasattr(stylizer, "style_picture")  # a model file keeps them; an ONNX file does not
 
     @functools.cache
     def style_png(index: int) -> bytes:
         try:
-            return png_bytes(to_pil(stylizer.style_image(index)))
+            return png_bytes(stylizer.style_picture(index))
         except StyleBankError as error:
             raise Rejected(404, str(error)) from None
 

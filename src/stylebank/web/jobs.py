@@ -13,8 +13,7 @@ from starlette.datastructures import FormData
 
 from .. import __version__
 from ..fusion import kmeans_labels, parse_region_styles, parse_regions, parse_style
-from ..images import MAX_PIXELS, load_image, load_label_image, png_bytes
-from ..tensors import to_tensor
+from ..images import MAX_PIXELS, load_image, load_label_image, png_bytes, to_float_array
 from ..stylizer import Stylizer, shrink_to_fit
 from .forms import file_field, flag_field, number_field, text_field
 from .limits import Rejected
@@ -96,6 +95,6 @@ async def regions_job(form: FormData) -> tuple[bytes, int, int]:
 def run_regions(data: bytes, count: int, max_size: int, max_pixels: int = MAX_PIXELS) -> bytes:
     """K-means regions of the image shrunk to ``max_size``, as a greyscale PNG of labels 0..K-1, darkest first
     (what stylize's ``--regions kmeans:K`` uses)."""
-    image = shrink_to_fit(to_tensor(load_image("the uploaded image", max_pixels, data=data)).unsqueeze(0), max_size)[0]
+    image = shrink_to_fit(to_float_array(load_image("the uploaded image", max_pixels, data=data))[None], max_size)[0]
     labels = kmeans_labels(image, count).astype(np.uint8)
     return png_bytes(Image.fromarray(labels))

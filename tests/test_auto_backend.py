@@ -1,0 +1,104 @@
+"""The auto backend (backends.load_stylizer): ONNX Runtime without PyTorch where it can, PyTorch where it cannot."""
+
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import stylebank
+import stylebank.export
+from stylebank.backends import BackendNote, FallbackStylizer, load_stylizer
+from stylebank.cli import main
+from stylebank.formats import default_model_path
+from stylebank.onnx_backend import OnnxModel, cache_path_for, model_file_key
+
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # any import of torch fails
+from stylebank.cli import main
+code = main(sys.argv[1:])
+assert "torch" not in [name.split(".")[0] for name in sys.modules if sys.modules[name] is not None]
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (44, 60, 3), np.uint8)).save(path)
+    return path
+
+
+def test_the_bundled_export_is_the_bundled_model():
+    """The ONNX file shipped beside the bundled model was exported from its weights (re-export after training:
+    stylebank export -o src/stylebank/models/default.onnx)."""
+    shipped = OnnxModel(default_model_path().with_suffix(".onnx"))
+    assert shipped.has_regions
+    assert shipped.weights_key == model_file_key(default_model_path(), shipped.styles)
+
+
+def test_stylize_runs_without_torch_and_paints_what_torch_paints(photo, tmp_path):
+    fast, slow = tmp_path / "fast.png", tmp_path / "slow.png"
+    run = subprocess.run([sys.executable, "-c", NO_TORCH, "stylize", str(photo), "-s", "waves", "--strength", "0.7",
+                          "--preserve-color", "-o", str(fast), "--backend", "auto"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "note" not in run.stderr  # nothing fell back
+    assert main(["stylize", str(photo), "-s", "waves", "--strength", "0.7", "--preserve-color", "-o", str(slow),
+                 "--backend", "torch", "--precision", "fp32"]) == 0
+    difference = np.abs(np.asarray(Image.open(fast), np.int16) - np.asarray(Image.open(slow), np.int16))
+    assert difference.max() <= 1
+
+
+def test_what_onnx_runtime_cannot_do_goes_to_torch_said_once(photo):
+    stylizer = load_stylizer(backend="auto", device="cpu")
+    assert isinstance(stylizer, FallbackStylizer)
+    image = Image.open(photo)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plain = stylizer.stylize(image, style=2)
+        assert stylizer._torch is None and not caught  # ONNX Runtime painted it
+        tiled = [stylizer.stylize(image, style=2, tile=32) for _ in range(2)]
+    notes = [str(w.message) for w in caught if issubclass(w.category, BackendNote)]
+    assert notes == ["tiles (--tile) need the PyTorch backend: stylizing with the PyTorch backend"]
+    expected = stylebank.load(None, "cpu").stylize(image, style=2, tile=32)
+    assert all(np.array_equal(np.asarray(t), np.asarray(expected)) for t in tiled)
+    assert np.abs(np.asarray(plain, np.int16) - np.asarray(tiled[0], np.int16)).mean() < 8  # the same picture
+
+
+def test_a_model_without_an_export_is_exported_once_into_the_cache(tmp_path, monkeypatch):
+    model = tmp_path / "model.safetensors"
+    shutil.copy(default_model_path(), model)
+    exports = []
+
+    def export_onnx(net, styles, path, source=None):  # a copy of the shipped export: an export takes ~15 s
+        exports.append(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return shutil.copy(default_model_path().with_suffix(".onnx"), path)
+    monkeypatch.setattr(stylebank.export, "export_onnx", export_onnx)
+    with pytest.warns(BackendNote, match="exporting model.safetensors for ONNX Runtime once"):
+        first = load_stylizer(model, "auto", "cpu")
+    again = load_stylizer(model, "auto", "cpu")
+    key = model_file_key(model, first.styles)
+    assert exports == [cache_path_for(key)] and first.fast.path == again.fast.path == cache_path_for(key)
+
+
+def test_a_stale_export_beside_a_model_is_passed_over(tmp_path, monkeypatch):
+    """An ONNX file beside the model whose weights are not the model's (it was retrained) is not used."""
+    model = tmp_path / "model.safetensors"
+    shutil.copy(default_model_path(), model)
+    stale = tmp_path / "model.onnx"
+    shutil.copy(default_model_path().with_suffix(".onnx"), stale)
+    assert load_stylizer(model, "onnxruntime").path == stale  # the same weights: taken
+    monkeypatch.setattr("stylebank.backends.model_file_key", lambda path, styles: "0" * 64)  # weights changed
+    monkeypatch.setattr(stylebank.export, "export_onnx", lambda net, styles, path, source=None: pytest.fail("x"))
+    with pytest.warns(BackendNote, match="exporting"), pytest.raises(pytest.fail.Exception):
+        load_stylizer(model, "onnxruntime")  # not found: it would export
+
+
+def test_an_unknown_backend_is_refused():
+    with pytest.raises(stylebank.StyleBankError, match="unknown backend 'tpu'"):
+        load_stylizer(backend="tpu")
