@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import stylebank
+from stylebank.images import load_image
 from studio_server import running_studio
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -34,21 +35,27 @@ def studio(tmp_path_factory):
 @pytest.fixture(scope="module")
 def photo(tmp_path_factory):
     path = tmp_path_factory.mktemp("photos") / "coffee.png"
-    stylebank.images.load_image("builtin:coffee").resize(PHOTO_SIZE).save(path)
+    load_image("builtin:coffee").resize(PHOTO_SIZE).save(path)
     return path
 
 
 @pytest.fixture
-def page(studio):
+def blank_page():
+    """A browser tab that has not opened the studio yet."""
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=BROWSER, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
         errors = []
         page.on("pageerror", lambda error: errors.append(error))
-        page.goto(studio.url)
         yield page
         browser.close()
         assert not errors, errors  # no script error on the page
+
+
+@pytest.fixture
+def page(blank_page, studio):
+    blank_page.goto(studio.url)
+    return blank_page
 
 
 def preview_version(page) -> int:
@@ -151,3 +158,17 @@ def test_problems_are_shown_on_the_page_in_plain_words(page, tmp_path):
     page.wait_for_selector("#error:not([hidden])")
     page.wait_for_function("document.getElementById('error').innerText.includes('megapixels')", timeout=30000)
     assert "400x300 is 0.12 megapixels, above the limit of 0.1" in page.locator("#error").inner_text()
+
+
+def test_a_photo_chosen_while_the_styles_load_is_taken(blank_page, studio, photo):
+    """The page is usable as soon as it shows: a photo picked before the model's styles have arrived (a busy
+    server) is loaded once they do, not dropped."""
+    held = []
+    # the server's answer is held back until the photo has been chosen
+    blank_page.route("**/api/styles", lambda route: held.append(route))
+    blank_page.goto(studio.url)
+    blank_page.set_input_files("#photo-input", str(photo))
+    assert held and blank_page.locator("#drop-zone").is_visible()
+    held[0].continue_()
+    wait_for_preview_after(blank_page, 0)
+    assert blank_page.locator("#workspace").is_visible() and blank_page.locator("#error").is_hidden()

@@ -298,6 +298,7 @@ async function automaticRegions() {
 // ---- loading a photo -------------------------------------------------------------------------------------
 
 async function loadPhoto(file) {
+  if (!(await started)) return;  // the server could not be reached: that error stays on the page
   showError(null);
   if (state.limits.max_upload_bytes && file.size > state.limits.max_upload_bytes) {
     showError(`This file is ${(file.size / 1e6).toFixed(1)} MB; the studio takes up to ` +
@@ -379,6 +380,8 @@ async function download() {
 // ---- start -----------------------------------------------------------------------------------------------
 
 async function start() {
+  // resolves to whether the model's styles arrived and the controls are set up; a photo chosen before then
+  // waits for it (loadPhoto), so a quick first pick is not lost
   try {
     const response = await fetch("/api/styles");
     const model = await response.json();
@@ -388,16 +391,18 @@ async function start() {
     $("model-name").textContent = `${model.model}: ${model.styles.map((style) => style.name).join(", ")}`;
   } catch (error) {
     showError(`Cannot reach the studio's server (${error.message}); is stylebank serve still running?`);
-    return;
+    return false;
   }
   renderLayers();
-  setUpDropZone();
   setUpBrush();
   $("kmeans").addEventListener("click", automaticRegions);
   $("clear").addEventListener("click", () => { state.labels.fill(0); drawOverlay(); schedulePreview(0); });
   $("strength").addEventListener("input", () => schedulePreview());
   $("preserve-color").addEventListener("change", () => schedulePreview(0));
   $("download").addEventListener("click", download);
+  document.body.dataset.ready = "true";
+  return true;
 }
 
-start();
+setUpDropZone();
+const started = start();
