@@ -102,3 +102,27 @@ def test_a_stale_export_beside_a_model_is_passed_over(tmp_path, monkeypatch):
 def test_an_unknown_backend_is_refused():
     with pytest.raises(stylebank.StyleBankError, match="unknown backend 'tpu'"):
         load_stylizer(backend="tpu")
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_many_images_go_to_torch_on_a_cpu_with_amx(amx, monkeypatch):
+    """A folder, a video or a server (many images) runs PyTorch's bf16 network where the CPU has AMX; a single
+    photo, or any number where it has not, runs on ONNX Runtime without importing PyTorch."""
+    monkeypatch.setattr(stylebank.backends, "cpu_has_amx", lambda: amx)
+    monkeypatch.setattr(stylebank.backends, "accelerator_present", lambda: False)
+    assert isinstance(load_stylizer(images=1), FallbackStylizer)
+    many = load_stylizer(images=stylebank.backends.TORCH_FROM_IMAGES)
+    assert isinstance(many, stylebank.StyleBankModel) == amx
+    assert isinstance(load_stylizer(backend="onnxruntime", images=1000), OnnxModel)  # as asked
+
+
+def test_amx_is_read_from_the_cpu_flags(tmp_path, monkeypatch):
+    import stylebank.runtime
+
+    for flags, expected in (("fpu avx512f avx512_bf16 amx_bf16 amx_tile", True), ("fpu avx512f avx512_bf16", False)):
+        cpuinfo = tmp_path / "cpuinfo"
+        cpuinfo.write_text(f"processor\t: 0\nmodel name\t: a CPU\nflags\t\t: {flags}\n")
+        monkeypatch.setattr(stylebank.runtime, "CPUINFO", str(cpuinfo))
+        assert stylebank.runtime.cpu_has_amx() == expected
+    monkeypatch.setattr(stylebank.runtime, "CPUINFO", str(tmp_path / "none"))
+    assert not stylebank.runtime.cpu_has_amx()

@@ -15,6 +15,7 @@ import stylebank.api
 import stylebank.tiling
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
+from stylebank.model import StyleBankNet
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_tensor
 from stylebank.losses import image_psnr as psnr
@@ -33,9 +34,9 @@ def photo():
 def recorded_parts(model, monkeypatch) -> list[tuple[int, int]]:
     """The (height, width) of every part of the image the network is run on, from now until the test ends."""
     parts = []
-    real = model.net.fuse
-    monkeypatch.setattr(model.net, "fuse", lambda images, *a, **k: parts.append(tuple(images.shape[-2:])) or
-                        real(images, *a, **k))
+    real = StyleBankNet.fuse  # the model may run a copy of its network (model.cpu_network)
+    monkeypatch.setattr(StyleBankNet, "fuse", lambda net, images, *a, **k: parts.append(tuple(images.shape[-2:]))
+                        or real(net, images, *a, **k))
     return parts
 
 
@@ -87,6 +88,26 @@ def test_statistics_from_a_shrunk_image_stay_close(model, monkeypatch):
 def test_bf16_stays_close_to_fp32(model, photo):
     exact = model.stylize(photo, style=0, precision="fp32")
     assert psnr(model.stylize(photo, style=0, precision="bf16"), exact) >= 35
+
+
+def test_the_cpu_runs_a_channels_last_copy_in_the_precision_made_again_when_the_weights_change(model, photo):
+    """On a CPU the model stylizes with a copy of its network in the compute dtype, channels-last (bf16 whole,
+    not autocast); the copy follows the model's weights: edited, the model paints with the new ones."""
+    before = model.stylize(photo, style=1, precision="fp32")
+    network = model.cpu_network(torch.bfloat16)
+    weight = network.bank[1][1].weight
+    assert weight.dtype == torch.bfloat16 and weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.cpu_network(torch.bfloat16) is network  # made once
+    trained = model.net.bank[1][1].weight.detach().clone()
+    try:
+        with torch.no_grad():  # in place, as an optimizer step changes it
+            model.net.bank[1][1].weight.copy_(torch.flip(trained, dims=(0,)))
+        assert model.cpu_network(torch.bfloat16) is not network
+        assert psnr(model.stylize(photo, style=1, precision="fp32"), before) < 30
+    finally:
+        with torch.no_grad():
+            model.net.bank[1][1].weight.copy_(trained)
+    assert torch.equal(model.stylize(photo, style=1, precision="fp32"), before)
 
 
 def fast_bf16_cpu(monkeypatch, avx512_bf16: bool = True, amx: bool = False) -> None:

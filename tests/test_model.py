@@ -5,7 +5,7 @@ from stylebank.errors import StyleBankError
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_tensor
 from stylebank.losses import image_psnr
-from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, NetworkConfig, StyleBankNet, parameter_counts
+from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, InstanceNorm, NetworkConfig, StyleBankNet, parameter_counts
 
 
 def test_parameter_counts_match_the_paper_layout():
@@ -144,3 +144,42 @@ def test_tiles_match_the_whole_image_in_every_layout(exposure):
         whole = net(photo, 0)
         tiled = stylize_tiled(net, photo, lambda part, rows, cols: net(part, 0), tile=32)
     assert (tiled - whole).abs().max() < 1e-5
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def test_channels_last_norms_are_instance_norms_and_stay_channels_last():
+    """The CPU inference layout: InstanceNorm computes a channels-last tensor's norm as batch norm over its pixel
+    rows (with the modulation folded into the weights), per sample, and returns it channels-last."""
+    torch.manual_seed(0)
+    norm = InstanceNorm(6)
+    torch.nn.init.normal_(norm.weight), torch.nn.init.normal_(norm.bias)
+    x = torch.randn(3, 6, 10, 12) * torch.rand(3, 6, 1, 1) * 3 + torch.randn(3, 6, 1, 1)  # own statistics
+    modulation = (torch.randn(3, 6, 1, 1), torch.randn(3, 6, 1, 1))
+    for extra in ((), (modulation,)):
+        expected = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias, eps=norm.eps)
+        if extra:
+            expected = expected * (1 + modulation[0]) + modulation[1]
+        fast = norm(channels_last(x), *extra)
+        assert fast.is_contiguous(memory_format=torch.channels_last) and not fast.is_contiguous()
+        assert torch.allclose(fast, expected, atol=1e-5) and torch.allclose(norm(x, *extra), expected, atol=1e-5)
+
+
+def test_the_channels_last_network_paints_what_the_nchw_one_paints():
+    """Every layer keeps a channels-last input channels-last (the upsampling phases interleaved in that layout)
+    and computes the same values, for plain styles, blends, regions and strengths, in every exposure layout."""
+    for exposure in EXPOSURE_LAYOUTS:
+        net = exposure_aware(exposure)
+        photo = torch.rand(2, 3, 37, 50)
+        masks = torch.zeros(2, 37, 50)
+        masks[0, :, :20], masks[1, :, 20:] = 1, 1
+        with torch.no_grad():
+            for args in (([{0: 1.0}],), ([{0: 1.0}, {0: 0.5}], masks, 0.6)):
+                plain = net.fuse(photo, *args)
+                fast = net.fuse(channels_last(photo), *args)
+                assert fast.stride(1) == 1 and fast.shape == plain.shape  # channels innermost (a cropped view)
+                assert (fast - plain).abs().max() < 1e-5, exposure
+            block = net.decoder[0]
+            assert block(channels_last(torch.rand(1, 128, 9, 6))).is_contiguous(memory_format=torch.channels_last)

@@ -118,7 +118,8 @@ def test_json_reports_the_run(tmp_path, capsys):
             assert entry["output_size"] == list(image.size) == [24, 17]
         assert entry["input_size"] == [28, 20] and entry["seconds"] > 0
     assert report["failures"] == [{"input": missing, "error": f"{missing}: no such file"}]
-    assert report["skipped"] == [] and report["seconds"] >= sum(i["seconds"] for i in report["images"])
+    # each image's seconds run from its reading to its writing, which overlap other images' work
+    assert report["skipped"] == [] and report["seconds"] >= max(i["seconds"] for i in report["images"])
     assert main(["stylize", inputs[0], "-o", str(out), "--json", *SMALL]) == 0
     assert json.loads(capsys.readouterr().out)["skipped"] == [{"input": inputs[0],
                                                                 "output": str(out / "photo0_mosaic.jpg")}]

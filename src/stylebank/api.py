@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class StyleBankModel(Stylizer):
         # each style's image as stored in the model file (None in files of earlier versions; see style_image)
         self.style_pixels = list(style_pixels) if style_pixels is not None else [None] * net.num_styles
         self._auto_dtype: torch.dtype | None = None  # what precision="auto" chose (see compute_dtype)
+        self._cpu_network: tuple[tuple, StyleBankNet] | None = None  # (weights' key, network): see cpu_network
 
     @property
     def styles(self) -> list[str]:
@@ -72,34 +74,49 @@ class StyleBankModel(Stylizer):
         """(B, 3, H, W) floats in [0, 1] -> stylized batch of the same size, clamped to [0, 1]. See ``stylize``;
         ``carry``: see Stylizer.render (the batch is then never tiled)."""
         dtype = self.compute_dtype(options.precision)
-        inputs = batch.to(self.device, torch.float32)
-        with autocast(self.device, dtype):
+        if self.device.type == "cpu":  # the network itself in dtype, channels-last (see cpu_network)
+            net, autocast_dtype = self.cpu_network(dtype), torch.float32
+            inputs = batch.to(self.device, dtype).contiguous(memory_format=torch.channels_last)
+        else:
+            net, autocast_dtype = self.net, dtype
+            inputs = batch.to(self.device, torch.float32)
+        with autocast(self.device, autocast_dtype):
             if options.mask is None:
-                output = self._fuse(inputs, [parse_style(options.style, self.styles)], None, options, carry)
+                output = self._fuse(net, inputs, [parse_style(options.style, self.styles)], None, options, carry)
             else:
                 mixes = parse_region_styles(options.style, self.styles)
                 outputs = []
                 for image in inputs:
-                    masks = region_masks(options.mask, image)
+                    masks = region_masks(options.mask, image.float())
                     check_region_count(masks, len(mixes))
                     masks = torch.from_numpy(masks)
-                    outputs.append(self._fuse(image.unsqueeze(0), mixes, masks, options, carry))
+                    outputs.append(self._fuse(net, image.unsqueeze(0), mixes, masks, options, carry))
                 output = torch.cat(outputs)
         return output.float().clamp_(0, 1).to(batch.device)
 
-    def _fuse(self, batch: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None,
-              options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
+    def cpu_network(self, dtype: torch.dtype) -> StyleBankNet:
+        """The network as a CPU stylizes with it: a copy in ``dtype`` (bf16 throughout rather than autocast, which
+        casts every layer's input and keeps the norms in fp32), its weights channels-last, the layout its
+        convolutions and norms keep from layer to layer (see model.cpu_channels_last). Made once, and again
+        when the weights change (trained, edited, styles added or removed)."""
+        key = (dtype, tuple((id(p), p._version) for p in self.net.parameters()))
+        if self._cpu_network is None or self._cpu_network[0] != key:
+            network = copy.deepcopy(self.net).to(dtype=dtype, memory_format=torch.channels_last).eval()
+            self._cpu_network = (key, network)
+        return self._cpu_network[1]
+
+    def _fuse(self, net: StyleBankNet, batch: torch.Tensor, mixes: list[dict[int, float]],
+              masks: torch.Tensor | None, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
         """The network's fuse(), in tiles when asked to (``options.tile``) or when the image is above TILE_PIXELS;
         never tiled with ``carry`` (it takes the whole picture's features)."""
         def run(part: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-            return self.net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength,
-                                 carry)
+            return net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength, carry)
 
         height, width = batch.shape[-2:]
         tile = options.tile
         if carry is not None or tile == 0 or (tile is None and height * width <= TILE_PIXELS):
             return run(batch, slice(None), slice(None))
-        return stylize_tiled(self.net, batch, run, tile or DEFAULT_TILE)
+        return stylize_tiled(net, batch, run, tile or DEFAULT_TILE)
 
     def compute_dtype(self, precision: str = "auto") -> torch.dtype:
         """fp32 or bf16. 'auto' is bf16 where this device runs it natively and, on a probe photo, its output

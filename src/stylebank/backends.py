@@ -7,7 +7,8 @@ stylizes one photo does not pay for importing PyTorch (about a second). The ONNX
 the model's weights; a model without one is exported into the cache once (this needs PyTorch and the ``onnx``
 extra). What ONNX Runtime cannot do (tiles, bf16, carrying features between video frames) goes to the PyTorch
 model, loaded when first needed and said once; so does everything when a GPU may be present, when onnxruntime is
-not installed, or when the model cannot be exported.
+not installed, or when the model cannot be exported, and so do many images (a folder, a video, a server) on a CPU
+with AMX, where PyTorch's bf16 network is several times faster than ONNX Runtime's fp32 one.
 """
 
 from __future__ import annotations
@@ -25,12 +26,17 @@ from PIL import Image
 from .errors import StyleBankError
 from .formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, default_model_path, read_info
 from .onnx_backend import OnnxModel, cache_path_for, model_file_key
+from .runtime import cpu_has_amx
 from .stylizer import Carry, StylizeOptions, Stylizer
 
 if TYPE_CHECKING:
     import torch
 
 BACKENDS = ("auto", "torch", "onnxruntime")
+# From this many images on, "auto" stylizes with PyTorch on a CPU with AMX: its bf16 network there is ~3x faster
+# than ONNX Runtime's fp32 one, which wins the ~1.5 s PyTorch takes to start back within a few images
+# (benchmarks/speed.py measures both; a single photo is faster on ONNX Runtime).
+TORCH_FROM_IMAGES = 6
 
 
 class BackendNote(UserWarning):
@@ -131,9 +137,20 @@ def model_style_picture(model: Path, index: int) -> Image.Image | None:
         return Image.fromarray(np.ascontiguousarray(handle.get_tensor(name).transpose(1, 2, 0)))
 
 
-def load_stylizer(model: str | Path | None = None, backend: str = "auto", device: str = "auto") -> Stylizer:
+def torch_is_faster(backend: str, device: str, images: int) -> bool:
+    """Whether PyTorch does the work better here than ONNX Runtime on the CPU: on a GPU, and for many images on a
+    CPU with AMX (see TORCH_FROM_IMAGES)."""
+    if device not in ("auto", "cpu") or (device == "auto" and accelerator_present()):
+        return True
+    return backend == "auto" and images >= TORCH_FROM_IMAGES and cpu_has_amx()
+
+
+def load_stylizer(model: str | Path | None = None, backend: str = "auto", device: str = "auto",
+                  images: int = 1) -> Stylizer:
     """A model file (default: the bundled model), or an exported ``.onnx`` file, ready to stylize with
-    ``backend``: "torch", "onnxruntime" (CPU) or "auto" (see the module's notes)."""
+    ``backend``: "torch", "onnxruntime" (CPU) or "auto" (see the module's notes). ``images``: about how many
+    images it will stylize (a folder's count; a video or a server: many), which "auto" weighs against PyTorch's
+    start-up."""
     if backend not in BACKENDS:
         raise StyleBankError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     path = Path(model) if model else default_model_path()
@@ -141,7 +158,7 @@ def load_stylizer(model: str | Path | None = None, backend: str = "auto", device
         if backend == "torch":
             raise StyleBankError(f"{model} is an ONNX file: use --backend onnxruntime (or a .safetensors model)")
         return OnnxModel(path)
-    if backend == "torch" or device not in ("auto", "cpu") or (device == "auto" and accelerator_present()):
+    if backend == "torch" or torch_is_faster(backend, device, images):
         if backend == "onnxruntime":
             raise StyleBankError("the ONNX Runtime backend runs on the CPU; use --device cpu (or auto)")
         from .api import load

@@ -27,6 +27,49 @@ from .network_config import EXPOSURE_LAYOUTS, MIN_SIZE, SIZE_MULTIPLE, NetworkCo
 FEW_OUTPUT_CHANNELS = 16
 
 
+def cpu_channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x`` is a CPU tensor stored channels-last: the layout the inference path keeps from layer to layer
+    (oneDNN's convolutions run 2-8x faster in it than on NCHW, which they reorder to and from)."""
+    return (x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last))
+
+
+Modulation = tuple[torch.Tensor, torch.Tensor]  # (scale, shift), each (B, C, 1, 1): x * (1 + scale) + shift
+
+
+class InstanceNorm(nn.InstanceNorm2d):
+    """Affine instance normalisation, then an optional modulation (see ``Modulation``), that keeps a channels-last
+    CPU tensor channels-last.
+
+    PyTorch's instance norm returns NCHW from a channels-last input, at 3-4x the time, and the next convolution
+    reorders it back. Each sample of a channels-last tensor is an (H*W, C) matrix in memory, and normalising each
+    channel over H and W is what batch norm does over the rows of that matrix (with the batch's statistics):
+    the same values, without the layout changes, and with the modulation folded into the affine weights. Other
+    tensors take nn.InstanceNorm2d's path."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, affine=True)
+
+    def forward(self, x: torch.Tensor, modulation: Modulation | None = None) -> torch.Tensor:
+        if not cpu_channels_last(x):
+            out = super().forward(x)
+            return out if modulation is None else modulate(out, modulation)
+        batch, channels, height, width = x.shape
+        weights, biases = self.weight.expand(batch, -1), self.bias.expand(batch, -1)
+        if modulation is not None:
+            scale, shift = (m.reshape(batch, channels) for m in modulation)
+            weights, biases = weights * (1 + scale), biases * (1 + scale) + shift
+        rows = [F.batch_norm(sample.permute(1, 2, 0).reshape(height * width, channels), None, None, weight, bias,
+                             training=True, eps=self.eps) for sample, weight, bias in zip(x, weights, biases)]
+        out = rows[0].unsqueeze(0) if batch == 1 else torch.stack(rows)
+        return out.view(batch, height, width, channels).permute(0, 3, 1, 2)
+
+
+def modulate(x: torch.Tensor, modulation: Modulation) -> torch.Tensor:
+    scale, shift = modulation
+    return x * (1 + scale) + shift
+
+
 class ConvLayer(nn.Sequential):
     """Reflection padding then a convolution, so borders carry no zero-padding artefacts."""
 
@@ -66,29 +109,29 @@ def phase_conv(padded: torch.Tensor, conv: nn.Conv2d, size: tuple[int, int]) -> 
 
 class ConvNormReLU(nn.Sequential):
     """(Nearest x2 up-sampling,) conv, instance norm (unless ``norm`` is False), ReLU. ``forward`` takes an
-    optional (scale, shift) that modulates the normalised features: x * (1 + scale) + shift."""
+    optional Modulation of the normalised features."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, upsample: bool = False,
                  norm: bool = True):
         layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")] if upsample else []
         layers.append(ConvLayer(in_channels, out_channels, kernel_size, stride))
         if norm:
-            layers.append(nn.InstanceNorm2d(out_channels, affine=True))
+            layers.append(InstanceNorm(out_channels))
         super().__init__(*layers, nn.ReLU(inplace=True))
         self.upsample = upsample and kernel_size == 3 and norm
 
-    def forward(self, x: torch.Tensor, modulation: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, modulation: Modulation | None = None) -> torch.Tensor:
         *layers, relu = self
         if self.upsample:
             _, conv_layer, norm = layers
-            x = norm(upsample_conv3x3(x, conv_layer[1]))
-        else:
-            for layer in layers:
-                x = layer(x)
-        if modulation is not None:
-            scale, shift = modulation
-            x = x * (1 + scale) + shift
-        return relu(x)
+            return relu(norm(upsample_conv3x3(x, conv_layer[1]), modulation))
+        *layers, last = layers
+        for layer in layers:
+            x = layer(x)
+        if isinstance(last, InstanceNorm):
+            return relu(last(x, modulation))
+        x = last(x)
+        return relu(x if modulation is None else modulate(x, modulation))
 
 
 def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -96,23 +139,40 @@ def upsample_conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
 
     Each output pixel of a 3x3 conv over a nearest-upsampled map sees only 2x2 distinct input pixels, with the
     taps that fall on the same pixel summed; there are four such 2x2 kernels, one per output phase (row and
-    column parity). They run as one conv with 4x the output channels over x padded by 1 (reflecting the
-    upsampled map at its border is replicating x), and phase (a, b) is that output shifted by (a, b).
-    The result equals the plain computation up to float rounding, with the same parameters and gradients.
+    column parity a, b). They run as one conv with 4x the output channels over x padded by 1 (reflecting the
+    upsampled map at its border is replicating x), and output pixel (2i + a, 2j + b) is phase (a, b)'s output at
+    (i + a, j + b). The result equals the plain computation up to float rounding, with the same parameters and
+    gradients.
     """
     weight, bias = conv.weight, conv.bias
     top, middle, bottom = weight[:, :, 0], weight[:, :, 1], weight[:, :, 2]
-    kernels = []
+    kernels = []  # phase (a, b) is kernels[2a + b], a 2x2 kernel
     for rows in (torch.stack([top, middle + bottom], 2), torch.stack([top + middle, bottom], 2)):
         left, centre, right = rows[..., 0], rows[..., 1], rows[..., 2]
         kernels += [torch.stack([left, centre + right], -1), torch.stack([left + centre, right], -1)]
-    batch, height, width, channels = x.shape[0], x.shape[-2], x.shape[-1], weight.shape[0]
     out = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), torch.cat(kernels),
                    None if bias is None else bias.repeat(4))
+    height, width = x.shape[-2:]
+    if cpu_channels_last(out):
+        return interleave_channels_last(out, height, width)
+    batch, channels = x.shape[0], weight.shape[0]
     out = out.view(batch, 2, 2, channels, height + 1, width + 1)
     phases = torch.stack([torch.stack([out[:, a, b, :, a:a + height, b:b + width] for b in (0, 1)], -1)
                           for a in (0, 1)], -3)  # (batch, channels, height, 2, width, 2)
     return phases.reshape(batch, channels, 2 * height, 2 * width)
+
+
+def interleave_channels_last(out: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """upsample_conv3x3's phases (B, 4C, height + 1, width + 1), channels-last, interleaved into (B, C, 2 height,
+    2 width), channels-last: four copies of whole pixels (the stacking of the NCHW path, done there as strided
+    element copies, costs several times more, and ONNX has no cheap form of these writes, so it stays)."""
+    batch, channels = out.shape[0], out.shape[1] // 4
+    phases = out.permute(0, 2, 3, 1).view(batch, height + 1, width + 1, 2, 2, channels)
+    result = out.new_empty(batch, height, 2, width, 2, channels)
+    for a in (0, 1):
+        for b in (0, 1):
+            result[:, :, a, :, b] = phases[:, a:a + height, b:b + width, a, b]
+    return result.view(batch, 2 * height, 2 * width, channels).permute(0, 3, 1, 2)
 
 
 class Encoder(nn.Sequential):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet
+from .model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet, modulate
 from .stylizer import DEFAULT_TILE
 
 # The normalisation statistics come from the image shrunk to at most this many pixels.
@@ -50,8 +50,8 @@ def whole_image_statistics(net: StyleBankNet, frozen: dict[int, object] | None =
     recorded: dict[int, object] = {}
 
     def norm_hook(index: int) -> Callable:
-        def hook(module: nn.InstanceNorm2d, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
-            x = inputs[0]
+        def hook(module: nn.InstanceNorm2d, inputs: tuple, output: torch.Tensor) -> torch.Tensor | None:
+            x, modulation = inputs[0], (inputs[1] if len(inputs) > 1 else None)
             if frozen is None:
                 variance, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
                 recorded[index] = (mean, variance)
@@ -60,6 +60,8 @@ def whole_image_statistics(net: StyleBankNet, frozen: dict[int, object] | None =
             normalised = (x.float() - mean) * torch.rsqrt(variance + module.eps)
             if module.affine:
                 normalised = normalised * module.weight.view(1, -1, 1, 1) + module.bias.view(1, -1, 1, 1)
+            if modulation is not None:
+                normalised = modulate(normalised, modulation)
             return normalised.to(output.dtype)
         return hook
 

@@ -8,7 +8,7 @@ import ipaddress
 import socket
 import sys
 
-from ..backends import load_stylizer
+from ..backends import TORCH_FROM_IMAGES, load_stylizer
 from ..errors import StyleBankError
 from ..images import MAX_PIXELS
 from .options import add_backend_options, add_max_pixels_option, non_negative_int, positive_int
@@ -61,7 +61,8 @@ def run_serve(args: argparse.Namespace) -> int:
     limits = ServerLimits(max_upload_bytes=args.max_upload_mb * 1_000_000, queue=args.queue,
                           max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
     server_socket = listening_socket(args.host, args.port)  # before loading the model: a busy port fails at once
-    app = create_app(load_stylizer(args.model, args.backend, args.device), limits)
+    # a server stylizes many pictures over its life: PyTorch's start-up is paid once
+    app = create_app(load_stylizer(args.model, args.backend, args.device, images=TORCH_FROM_IMAGES), limits)
     host, port = server_socket.getsockname()[:2]
     if not is_local(args.host):
         print(f"stylebank: note: listening on {host}, not only this machine: anyone who can reach it on the "

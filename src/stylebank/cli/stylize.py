@@ -6,11 +6,17 @@ import argparse
 import json
 import sys
 import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+from PIL import Image
+
 from ..backends import load_stylizer
 from ..errors import StyleBankError
+from ..overlap import SKIPPED, run_overlapped
 from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, load_label_image, save_image
 from ..runtime import DEVICES, PRECISIONS
 from ..stylizer import Stylizer
@@ -119,53 +125,93 @@ def style_choice(args: argparse.Namespace, names: list[str]) -> tuple[str, objec
     return args.style, None, [parse_style(args.style, names)]
 
 
-def stylize_file(model: Stylizer, source: str, target: Path, style: str, mask: object, args: argparse.Namespace,
-                 log: TextIO) -> dict:
-    """Stylize one image into ``target``; what was done, for --json."""
-    started = time.perf_counter()
-    image = load_image(source, args.max_pixels)
-    result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
-                           preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
-    save_image(result, target)
-    source_name = "standard input" if source == STDIO else source
-    print(f"{source_name} -> {'standard output' if str(target) == STDIO else target}", file=log)
-    if result.size != image.size:  # said after the line it belongs to
-        print(f"stylebank: note: {source_name} is {image.width}x{image.height}; stylized at {result.width}x"
-              f"{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
-    return {"input": source, "output": str(target), "input_size": list(image.size),
-            "output_size": list(result.size), "seconds": round(time.perf_counter() - started, 3)}
+@dataclass
+class ImageJob:
+    """One input and the file its result goes to; ``named``: the user named that file (-o FILE)."""
+
+    source: str
+    target: Path
+    named: bool
+    started: float = 0.0
+
+
+def already_done(job: ImageJob, args: argparse.Namespace, protected: set[Path]) -> bool:
+    """An output under a default name that exists (from an earlier run, or an earlier input of this one) is
+    skipped rather than refused, so that a stopped folder run can be run again."""
+    return (not job.named and job.target.exists() and not args.overwrite
+            and job.target.resolve() not in protected)
 
 
 def run_stylize(args: argparse.Namespace) -> int:
     if args.json and args.output == STDIO:
         raise StyleBankError("--json and -o - both write to standard output; choose one")
     started = time.perf_counter()
-    model = load_stylizer(args.model, args.backend, args.device)
-    style, mask, mixes = style_choice(args, model.styles)
     inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
+    model = load_stylizer(args.model, args.backend, args.device, images=len(inputs))
+    style, mask, mixes = style_choice(args, model.styles)
     outputs, named = output_paths(inputs, args.output, output_label(mixes, model.styles, args))
     log = sys.stderr if args.json or args.output == STDIO else sys.stdout  # stdout carries the data then
     report = {"model": str(model.path), "style": style, "strength": args.strength,
               "preserve_color": args.preserve_color, "precision": args.precision,
               "images": [], "skipped": [], "failures": []}
     protected = input_paths(*inputs)
+    jobs = []
     for source, target in zip(inputs, outputs):
-        try:
-            if not named and target.exists() and not args.overwrite and target.resolve() not in protected:
-                report["skipped"].append({"input": source, "output": str(target)})  # done by an earlier run
-                continue
-            check_output(target, args.overwrite, protected)
-            report["images"].append(stylize_file(model, source, target, style, mask, args, log))
-        except StyleBankError as error:
-            message = str(error)
-            report["failures"].append({"input": source, "error": message})
-            print(f"stylebank: error: {message if message.startswith(source) else f'{source}: {message}'}",
-                  file=sys.stderr)
+        job = ImageJob(source, target, named)
+        if already_done(job, args, protected):  # decided before reading ahead, so that it reads nothing
+            report["skipped"].append({"input": source, "output": str(target)})
+        else:
+            jobs.append(job)
+    run_overlapped(jobs, read=partial(read_job, args), work=partial(stylize_job, model, style, mask, args, protected),
+                   write=write_job, done=partial(report_job, report, log, args), target=lambda job: job.target)
     report["seconds"] = round(time.perf_counter() - started, 3)
     print_summary(report, len(inputs))
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if report["failures"] else 0
+
+
+def read_job(args: argparse.Namespace, job: ImageJob) -> Image.Image:
+    job.started = time.perf_counter()
+    return load_image(job.source, args.max_pixels)
+
+
+def write_job(job: ImageJob, images: tuple[Image.Image, Image.Image]) -> tuple[Image.Image, Image.Image]:
+    save_image(images[1], job.target)
+    return images
+
+
+def stylize_job(model: Stylizer, style: str, mask: object, args: argparse.Namespace, protected: set[Path],
+                job: ImageJob, image: Image.Image) -> tuple[Image.Image, Image.Image] | object:
+    """The network's part of a job (in order, so that an earlier input's output is seen): (input, result)."""
+    if already_done(job, args, protected):
+        return SKIPPED
+    check_output(job.target, args.overwrite, protected)
+    result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
+                           preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
+    return image, result
+
+
+def report_job(report: dict, log: TextIO, args: argparse.Namespace, job: ImageJob, outcome: Future) -> None:
+    """What became of a job, said in input order: its line (and a note if it was shrunk), or its error."""
+    source_name = "standard input" if job.source == STDIO else job.source
+    if outcome.exception() is not None:
+        message = str(outcome.exception())
+        report["failures"].append({"input": job.source, "error": message})
+        print(f"stylebank: error: {message if message.startswith(job.source) else f'{job.source}: {message}'}",
+              file=sys.stderr)
+        return
+    if outcome.result() is SKIPPED:
+        report["skipped"].append({"input": job.source, "output": str(job.target)})
+        return
+    print(f"{source_name} -> {'standard output' if str(job.target) == STDIO else job.target}", file=log)
+    image, result = outcome.result()
+    if result.size != image.size:  # said after the line it belongs to
+        print(f"stylebank: note: {source_name} is {image.width}x{image.height}; stylized at {result.width}x"
+              f"{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
+    report["images"].append({"input": job.source, "output": str(job.target), "input_size": list(image.size),
+                             "output_size": list(result.size),
+                             "seconds": round(time.perf_counter() - job.started, 3)})
 
 
 def print_summary(report: dict, count: int) -> None:

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from ..backends import load_stylizer
+from ..backends import TORCH_FROM_IMAGES, load_stylizer
 from ..errors import StyleBankError
 from ..runtime import PRECISIONS
 from ..video.settings import COHERENCE_MODES, Coherence
@@ -101,7 +101,7 @@ def run_video(args: argparse.Namespace) -> int:
         raise StyleBankError(f"stylebank video needs the video extra ({error.name} is missing): "
                              "pip install 'stylebank[video]'") from None
     check_video_output(args.output, args.overwrite, input_paths(args.input, args.model))
-    model = load_stylizer(args.model, args.backend, args.device)
+    model = load_stylizer(args.model, args.backend, args.device, images=TORCH_FROM_IMAGES)  # frames
     style, mask, _ = style_choice(args, model.styles)
     report = stylize_video(model, args.input, args.output, start=args.start, duration=args.duration,
                            max_pixels=args.max_pixels, progress=progress_bar(args.quiet or args.json), style=style,
