@@ -1,5 +1,6 @@
 """The auto backend (backends.load_stylizer): ONNX Runtime without PyTorch where it can, PyTorch where it cannot."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -126,3 +127,15 @@ def test_amx_is_read_from_the_cpu_flags(tmp_path, monkeypatch):
         assert stylebank.runtime.cpu_has_amx() == expected
     monkeypatch.setattr(stylebank.runtime, "CPUINFO", str(tmp_path / "none"))
     assert not stylebank.runtime.cpu_has_amx()
+
+
+def test_info_and_help_run_without_torch():
+    """`stylebank info` reads a model's header (names, shapes, metadata): what it says is what the loaded model
+    says, and it needs no PyTorch (nor does --help)."""
+    run = subprocess.run([sys.executable, "-c", NO_TORCH, "info", "--json"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    model = stylebank.load(None, "cpu")
+    assert summary["parameters"] == model.parameter_counts and summary["styles"] == model.styles
+    assert [image["stored"] for image in summary["style_images"]] == [list(p.shape[1:]) for p in model.style_pixels]
+    assert subprocess.run([sys.executable, "-c", NO_TORCH, "--help"], capture_output=True).returncode == 0

@@ -5,6 +5,7 @@ from stylebank.errors import StyleBankError
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_tensor
 from stylebank.losses import image_psnr
+from stylebank.network_config import expected_shapes
 from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, InstanceNorm, NetworkConfig, StyleBankNet, parameter_counts
 
 
@@ -183,3 +184,14 @@ def test_the_channels_last_network_paints_what_the_nchw_one_paints():
                 assert (fast - plain).abs().max() < 1e-5, exposure
             block = net.decoder[0]
             assert block(channels_last(torch.rand(1, 128, 9, 6))).is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("config", [NetworkConfig(), NetworkConfig(exposure="paper"),
+                                    NetworkConfig(exposure="no_first_norm", bank_depth=3, bank_kernel_size=5,
+                                                  channels=(8, 16, 24))])
+def test_the_layout_read_without_torch_is_the_networks(config):
+    """What `info` and the loaders check a file against (network_config.expected_shapes) is the network's own
+    state dict, name for name and shape for shape."""
+    for styles in (0, 1, 3):
+        state = StyleBankNet(styles, config).state_dict()
+        assert expected_shapes(config, styles) == {name: list(t.shape) for name, t in state.items()}

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from .atomic import atomic_write
 from .errors import StyleBankError
 from .formats import (CHECKPOINT_FORMAT, FORMAT_VERSION, METADATA_KEY, MODEL_FORMAT, STYLE_FORMAT,  # noqa: F401
-                      STYLE_IMAGE_PREFIX, read_info)
+                      STYLE_IMAGE_PREFIX, check_weights, read_arrays, read_info)
 from .tensors import to_tensor, to_uint8_array
 from .model import NetworkConfig, StyleBankNet
 
@@ -80,36 +79,18 @@ def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], info: 
     return atomic_write(path, lambda file: file.write(data))
 
 
-def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The file's tensors; refuses weights that are not finite (they would only ever paint NaN)."""
-    try:
-        tensors = load_file(str(path), device=str(device))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise StyleBankError(f"{path}: cannot read tensors ({error})") from None
-    broken = [name for name, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
-    if broken:
-        raise StyleBankError(f"{path}: non-finite weights (NaN or inf) in {', '.join(sorted(broken)[:3])}")
-    return tensors
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """The file's tensors (see formats.read_arrays: non-finite weights are refused)."""
+    return {name: torch.from_numpy(array.copy()) for name, array in read_arrays(path).items()}
 
 
 def build_network(info: dict, tensors: dict[str, torch.Tensor], path: str | Path, prefix: str = "") -> StyleBankNet:
     """A StyleBankNet from a file's metadata and tensors, with a clear error on any mismatch."""
-    try:
-        config = NetworkConfig.from_dict(info["network"])
-        styles = info["styles"]
-        if not isinstance(styles, list) or not all(isinstance(s, str) and s for s in styles):
-            raise ValueError(f"styles must be a list of names, got {styles!r:.80}")
-        net = StyleBankNet(len(styles), config)
-    except (KeyError, TypeError, ValueError) as error:
-        raise StyleBankError(f"{path}: bad network description in metadata ({error})") from None
     state = {k[len(prefix):]: v for k, v in tensors.items()
              if k.startswith(prefix) and not k.startswith(STYLE_IMAGE_PREFIX)}
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()
-        raise StyleBankError(f"{path}: weights don't match the network described in the file "
-                             f"({' '.join(line.strip() for line in first[:3])})") from None
+    config = check_weights(info, {name: list(tensor.shape) for name, tensor in state.items()}, path)
+    net = StyleBankNet(len(info["styles"]), config)
+    net.load_state_dict(state)
     return net
 
 

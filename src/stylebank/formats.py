@@ -8,9 +8,11 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 from safetensors import SafetensorError, safe_open
 
 from .errors import StyleBankError
+from .network_config import NetworkConfig, expected_shapes
 
 METADATA_KEY = "stylebank"
 MODEL_FORMAT = "stylebank-model"
@@ -57,3 +59,46 @@ def read_info(path: str | Path, expected_format: str) -> dict:
         raise StyleBankError(f"{path}: format version {info.get('format_version')!r}; "
                              f"this stylebank reads version {FORMAT_VERSION}")
     return info
+
+
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """A file's tensors as numpy arrays; refuses weights that are not finite (they would only ever paint NaN)."""
+    from safetensors.numpy import load_file
+
+    try:
+        arrays = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise StyleBankError(f"{path}: cannot read tensors ({error})") from None
+    broken = [name for name, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+    if broken:
+        raise StyleBankError(f"{path}: non-finite weights (NaN or inf) in {', '.join(sorted(broken)[:3])}")
+    return arrays
+
+
+def network_of(info: dict, path: str | Path) -> tuple[NetworkConfig, list[str]]:
+    """The network's shape and the style names a file's metadata describes, checked."""
+    try:
+        config = NetworkConfig.from_dict(info["network"])
+        styles = info["styles"]
+        if not isinstance(styles, list) or not all(isinstance(s, str) and s for s in styles):
+            raise ValueError(f"styles must be a list of names, got {styles!r:.80}")
+    except (KeyError, TypeError, ValueError) as error:
+        raise StyleBankError(f"{path}: bad network description in metadata ({error})") from None
+    return config, styles
+
+
+def check_weights(info: dict, shapes: dict[str, list[int]], path: str | Path) -> NetworkConfig:
+    """That the weights' names and shapes (style images aside) are those of the network the metadata
+    describes; returns its shape."""
+    config, styles = network_of(info, path)
+    expected = expected_shapes(config, len(styles))
+    weights = {name: list(shape) for name, shape in shapes.items() if not name.startswith(STYLE_IMAGE_PREFIX)}
+    problems = [f"missing {name}" for name in expected if name not in weights]
+    problems += [f"unexpected {name}" for name in weights if name not in expected]
+    problems += [f"{name} is {weights[name]}, expected {shape}" for name, shape in expected.items()
+                 if name in weights and weights[name] != shape]
+    if problems:
+        more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise StyleBankError(f"{path}: weights don't match the network described in the file "
+                             f"({'; '.join(problems[:3])}{more})")
+    return config

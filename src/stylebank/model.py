@@ -21,6 +21,7 @@ from torch import nn
 from .errors import StyleBankError
 from .fusion import masks_to_features
 from .network_config import EXPOSURE_LAYOUTS, MIN_SIZE, SIZE_MULTIPLE, NetworkConfig  # noqa: F401 (the network's names)
+from .network_config import parameter_counts as count_by_shapes
 
 # A stride-1 conv with fewer output channels than this runs as phase_conv: CPU conv kernels work on blocks of
 # 8-16 output channels, so D's last conv (32 -> 3, 9x9) otherwise wastes most of its arithmetic (2.4x slower).
@@ -357,24 +358,7 @@ class StyleBankNet(nn.Module):
         return self.decode(features, encoded)
 
 
-def count_parameters(module: nn.Module, kind: type[nn.Module] | None = None) -> int:
-    """Number of parameters in ``module``, or only in its submodules of type ``kind``."""
-    modules = [m for m in module.modules() if isinstance(m, kind)] if kind else [module]
-    return sum(p.numel() for m in modules for p in m.parameters(recurse=kind is None))
-
-
 def parameter_counts(net: StyleBankNet) -> dict[str, int]:
-    """Every parameter, grouped: encoder, decoder, per style, plus the conv/norm split."""
-    per_style = count_parameters(net.bank[0]) if net.num_styles else count_parameters(net.new_bank())
-    return {
-        "encoder": count_parameters(net.encoder),
-        "decoder": count_parameters(net.decoder),
-        "per_style": per_style,
-        "styles": net.num_styles,
-        "total": count_parameters(net),
-        "encoder_conv": count_parameters(net.encoder, nn.Conv2d),
-        "encoder_norm": count_parameters(net.encoder, nn.InstanceNorm2d),
-        "decoder_conv": count_parameters(net.decoder, nn.Conv2d),
-        "decoder_norm": count_parameters(net.decoder, nn.InstanceNorm2d),
-        "decoder_exposure": count_parameters(net.decoder, nn.Linear),
-    }
+    """Every parameter, grouped: encoder, decoder, per style, plus the conv/norm split (see
+    network_config.parameter_counts)."""
+    return count_by_shapes({name: tuple(p.shape) for name, p in net.named_parameters()}, net.config)

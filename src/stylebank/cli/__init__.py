@@ -12,6 +12,7 @@ import warnings
 
 from .. import __version__
 from ..errors import StyleBankError, TrainingInterrupted
+from ..runtime import keep_freed_memory
 from .evaluation import add_eval, add_optimize, add_plot
 from .models import add_export, add_export_style, add_import_style, add_info, add_styles
 from .serving import add_serve
@@ -47,6 +48,7 @@ def show_note(message, category, filename, lineno, file=None, line=None) -> None
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # a command's big tensors are reused rather than mapped afresh each time
     try:
         with warnings.catch_warnings():
             warnings.showwarning = show_note

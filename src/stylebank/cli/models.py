@@ -20,27 +20,41 @@ def add_info(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=run_info)
 
 
-def run_info(args: argparse.Namespace) -> int:
-    from ..api import load
+def model_summary(model: str | None) -> dict:
+    """What ``info`` shows of a model file, read and checked as loading it would, with numpy (no PyTorch)."""
+    from ..formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, check_weights, default_model_path, read_arrays, read_info
+    from ..network_config import parameter_counts
 
-    model = load(args.model, "cpu")
-    training = model.info.get("training", {})
-    style_images = [{"source": source, "stored": None if pixels is None else list(pixels.shape[1:])}
-                    for source, pixels in zip(model.style_sources, model.style_pixels)]
-    summary = {"path": str(model.path), "format_version": model.info["format_version"], "styles": model.styles,
-               "style_images": style_images, "parameters": model.parameter_counts, "network": model.info["network"],
-               "loss_network": model.info.get("loss_network"), "training": training}
+    path = Path(model) if model else default_model_path()
+    info = read_info(path, MODEL_FORMAT)
+    shapes = {name: list(array.shape) for name, array in read_arrays(path).items()}
+    config = check_weights(info, shapes, path)
+    sources = info.get("style_images") or [None] * len(info["styles"])
+    stored = [shapes.get(f"{STYLE_IMAGE_PREFIX}{index}") for index in range(len(sources))]
+    style_images = [{"source": source, "stored": None if shape is None else shape[1:]}
+                    for source, shape in zip(sources, stored)]
+    weights = {name: shape for name, shape in shapes.items() if not name.startswith(STYLE_IMAGE_PREFIX)}
+    return {"path": str(path), "format_version": info["format_version"], "styles": info["styles"],
+            "style_images": style_images, "parameters": parameter_counts(weights, config),
+            "network": info["network"], "loss_network": info.get("loss_network"),
+            "training": info.get("training", {})}
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..network_config import NetworkConfig
+
+    summary = model_summary(args.model)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    counts = model.parameter_counts
-    print(f"{model.path}  (stylebank model, format {summary['format_version']})")
-    print(f"styles ({len(model.styles)}):")
-    for index, (name, image) in enumerate(zip(model.styles, style_images)):
+    counts, training = summary["parameters"], summary["training"]
+    print(f"{summary['path']}  (stylebank model, format {summary['format_version']})")
+    print(f"styles ({len(summary['styles'])}):")
+    for index, (name, image) in enumerate(zip(summary["styles"], summary["style_images"])):
         print(f"  {index}: {name}  ({style_image_note(image)})")
     print(f"parameters: encoder {counts['encoder']:,}  decoder {counts['decoder']:,}  "
           f"per style {counts['per_style']:,}  total {counts['total']:,}")
-    network = model.net.config
+    network = NetworkConfig.from_dict(summary["network"])
     print(f"network: widths {'/'.join(map(str, network.channels))}, banks {network.bank_depth} x "
           f"{network.bank_kernel_size}x{network.bank_kernel_size} conv, exposure layout {network.exposure}")
     print(f"loss network: {summary['loss_network']}")

@@ -82,7 +82,7 @@ def run_stylize(stylizer: Stylizer, job: StylizeJob, model: str, max_pixels: int
                               preserve_color=job.preserve_color)
     settings = {"software": f"stylebank {__version__}", "model": model, **job.settings()}
     # the fastest compression: 2.5x faster than PNG's default on a 512² photo, for a file 10% larger
-    return png_bytes(result, {"stylebank": json.dumps(settings), "Software": settings["software"]}, 1)
+    return png_bytes(result, {"stylebank": json.dumps(settings), "Software": settings["software"]})
 
 
 async def regions_job(form: FormData) -> tuple[bytes, int, int]:
