@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import stylebank
 from stylebank.images import load_image, save_image
-from stylebank.tensors import image_grid, resize_to_fit, to_tensor
+from stylebank.tensors import image_grid, resize_to_fit, to_pil, to_tensor
 from stylebank.samples import HELD_OUT_PHOTOS
 
 
@@ -30,7 +30,7 @@ def main() -> None:
     tiles = [torch.ones(3, height, width)] + [fit(model.style_image(name)) for name in model.styles]
     for photo in photos:
         tiles += [fit(photo)] + [fit(model.stylize(photo, style=name)) for name in model.styles]
-    save_image(image_grid(tiles, columns=1 + len(model.styles), padding=4), args.output)
+    save_image(to_pil(image_grid(tiles, columns=1 + len(model.styles), padding=4)), args.output)
     print(f"wrote {args.output}")
 
 

@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
@@ -22,9 +20,6 @@ from PIL.PngImagePlugin import PngInfo
 from .atomic import atomic_write
 from .errors import StyleBankError
 from .samples import builtin_image, builtin_training_content
-
-if TYPE_CHECKING:
-    import torch
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -248,13 +243,9 @@ def resize_array(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(np.stack(resized).reshape(*array.shape[:-2], height, width), 0, 1)
 
 
-def save_image(image: Image.Image | torch.Tensor, path: str | Path) -> Path:
+def save_image(image: Image.Image, path: str | Path) -> Path:
     """Write by extension (PNG, JPEG, WebP) to a temporary name, then rename: no half-written files.
-    ``-`` writes PNG to standard output."""
-    if not isinstance(image, Image.Image):
-        from .tensors import to_pil
-
-        image = to_pil(image)
+    ``-`` writes PNG to standard output. (A tensor: tensors.to_pil first.)"""
     if str(path) == STDIO:
         image.save(sys.stdout.buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
         sys.stdout.buffer.flush()

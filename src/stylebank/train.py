@@ -37,7 +37,7 @@ from .data import ContentImages, load_style_images, recorded_style_pixels, style
 from .distributed import barrier, check_batch_split, from_environment, join, leave, process_device, summed
 from .errors import StyleBankError, TrainingInterrupted
 from .images import ImageNote, load_image, save_image
-from .tensors import image_grid, resize_to_fit, to_tensor
+from .tensors import image_grid, resize_to_fit, to_pil, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
 from .lossnet import load_loss_network
 from .model import StyleBankNet
@@ -372,7 +372,7 @@ class Trainer:
         self.board.image(self.step, grid)
         path = self.config.samples_dir / f"step_{self.step:07d}.png"
         with reported_write_errors(path, "the last checkpoint is intact"):
-            return save_image(grid, path)
+            return save_image(to_pil(grid), path)
 
     def write_log_lines(self, log, started: float) -> None:
         """One JSON line per branch trained since the last ones: each term's mean over those iterations (a
