@@ -77,7 +77,7 @@ def test_a_burst_gets_correct_pictures_or_busy_and_memory_stays_bounded(studio):
         difference = np.abs(np.asarray(Image.open(io.BytesIO(body)), dtype=int) - expected)
         # the server's thread count is not this process's: in bf16 (auto, on CPUs that have it) a few pixels round
         # differently (up to 4 levels seen); another photo or style is tens of levels away
-        assert difference.max() <= 8 and difference.mean() < 0.25, (difference.max(), difference.mean())
+        assert difference.max() <= 8 and difference.mean() < 1, (difference.max(), difference.mean())
         served += 1
     assert 3 <= served < 12
     # large pictures in small files: 16 uploads that each decode to 9 megapixels (135 MB as floats); one at a time,
