@@ -172,3 +172,4 @@ def test_a_photo_chosen_while_the_styles_load_is_taken(blank_page, studio, photo
     held[0].continue_()
     wait_for_preview_after(blank_page, 0)
     assert blank_page.locator("#workspace").is_visible() and blank_page.locator("#error").is_hidden()
+    assert blank_page.locator(".style").count() == len(stylebank.load(device="cpu").styles)  # all there to pick
