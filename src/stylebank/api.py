@@ -49,7 +49,7 @@ class StyleBankModel(Stylizer):
         # each style's image as stored in the model file (None in files of earlier versions; see style_image)
         self.style_pixels = list(style_pixels) if style_pixels is not None else [None] * net.num_styles
         self._auto_dtype: torch.dtype | None = None  # what precision="auto" chose (see compute_dtype)
-        self._cpu_network: tuple[tuple, StyleBankNet] | None = None  # (weights' key, network): see cpu_network
+        self._cpu_networks: dict[torch.dtype, tuple[tuple, StyleBankNet]] = {}  # (weights' key, network) by dtype
 
     @property
     def styles(self) -> list[str]:
@@ -99,11 +99,12 @@ class StyleBankModel(Stylizer):
         casts every layer's input and keeps the norms in fp32), its weights channels-last, the layout its
         convolutions and norms keep from layer to layer (see model.cpu_channels_last). Made once, and again
         when the weights change (trained, edited, styles added or removed)."""
-        key = (dtype, tuple((id(p), p._version) for p in self.net.parameters()))
-        if self._cpu_network is None or self._cpu_network[0] != key:
+        key = tuple((id(p), p._version) for p in self.net.parameters())
+        made = self._cpu_networks.get(dtype)
+        if made is None or made[0] != key:
             network = copy.deepcopy(self.net).to(dtype=dtype, memory_format=torch.channels_last).eval()
-            self._cpu_network = (key, network)
-        return self._cpu_network[1]
+            self._cpu_networks[dtype] = made = (key, network)
+        return made[1]
 
     def _fuse(self, net: StyleBankNet, batch: torch.Tensor, mixes: list[dict[int, float]],
               masks: torch.Tensor | None, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
