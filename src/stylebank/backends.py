@@ -33,10 +33,11 @@ if TYPE_CHECKING:
     import torch
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-# From this many images on, "auto" stylizes with PyTorch on a CPU with AMX: its bf16 network there is ~3x faster
-# than ONNX Runtime's fp32 one, which wins the ~1.5 s PyTorch takes to start back within a few images
-# (benchmarks/speed.py measures both; a single photo is faster on ONNX Runtime).
-TORCH_FROM_IMAGES = 6
+# From this many images on, "auto" stylizes with PyTorch on a CPU with AMX: its bf16 network there is ~3-4x faster
+# than ONNX Runtime's fp32 one, which wins back the second or so PyTorch takes to start within a few photos
+# (benchmarks/end_to_end.py: at 1024 px, even at 2 photos and 1.3x faster at 4; a single photo is faster on ONNX
+# Runtime; smaller photos need more).
+TORCH_FROM_IMAGES = 4
 
 
 class BackendNote(UserWarning):
@@ -51,19 +52,22 @@ def accelerator_present() -> bool:
 
 
 def find_export(model: Path, styles: list[str]) -> OnnxModel | None:
-    """The ONNX export of ``model`` beside it or in the cache, if one is there whose recorded weights are the
-    model's (a stale or foreign file is passed over)."""
+    """The ONNX export of ``model`` beside it or else in the cache, if one is there whose recorded weights are
+    the model's (a stale or foreign file is passed over)."""
     key = model_file_key(model, styles)
-    for candidate in (model.with_suffix(".onnx"), cache_path_for(key)):
-        if not candidate.is_file():
-            continue
-        try:
-            found = OnnxModel(candidate)
-        except StyleBankError:
-            continue
-        if found.weights_key == key and found.has_regions:
-            return found
-    return None
+    beside = export_of(model.with_suffix(".onnx"), key)
+    return beside if beside is not None else export_of(cache_path_for(key), key)
+
+
+def export_of(path: Path, key: str) -> OnnxModel | None:
+    """The export at ``path`` if there is one, of the weights with this key, with region inputs."""
+    if not path.is_file():
+        return None
+    try:
+        found = OnnxModel(path)
+    except StyleBankError:
+        return None
+    return found if found.weights_key == key and found.has_regions else None
 
 
 def exported(model: Path, styles: list[str]) -> OnnxModel:
@@ -169,7 +173,7 @@ def load_stylizer(model: str | Path | None = None, backend: str = "auto", device
         return exported(path, styles)
     try:
         if importlib.util.find_spec("onnxruntime") is None:
-            raise StyleBankError("onnxruntime is not installed (pip install 'stylebank[onnx]')")
+            raise StyleBankError("onnxruntime cannot be imported here (pip install onnxruntime)")
         return FallbackStylizer(exported(path, styles), path)
     except StyleBankError as why:
         from .api import load

@@ -8,7 +8,7 @@ at the feature map's size as StyleBankNet.fuse masks them. One file serves every
 strength; a single style or blend is one region whose mask is all ones, and costs one bank conv whatever the
 number of styles. Files exported before regions existed take ``style_weights`` (S,) and no masks.
 
-Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'`` (onnx, onnxscript, onnxruntime).
+Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'`` (onnx, onnxscript; onnxruntime runs the file).
 """
 
 from __future__ import annotations

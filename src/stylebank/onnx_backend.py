@@ -1,12 +1,11 @@
 """The ONNX Runtime backend: an exported model (stylebank.export) run on the CPU with numpy and ONNX Runtime
 alone, behind the same ``Stylizer`` contract as the PyTorch model; and the key that names a model file's export.
-Needs onnxruntime: ``pip install 'stylebank[onnx]'``."""
+Needs onnxruntime (a dependency of stylebank); exporting needs the ``onnx`` extra."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.metadata
 import json
 from pathlib import Path
 from types import ModuleType
@@ -46,9 +45,11 @@ def weights_key(tensors: dict[str, np.ndarray], styles: list[str]) -> str:
 def cache_path_for(key: str) -> Path:
     """The cache's file for the export of the weights with this weights_key, by this graph version and torch
     version (read from the installed package's metadata, so that finding a cached export imports no torch)."""
+    from importlib import metadata  # ~15 ms to import: only where an export is looked for in the cache
+
     try:
-        version = importlib.metadata.version("torch").split("+")[0]
-    except importlib.metadata.PackageNotFoundError:
+        version = metadata.version("torch").split("+")[0]
+    except metadata.PackageNotFoundError:
         version = "none"
     return cache_dir() / "onnx" / f"{key[:16]}-v{GRAPH_VERSION}-torch{version}.onnx"
 
