@@ -51,6 +51,12 @@ def test_preserve_color_is_the_contracts_not_each_backends():
                           atol=1e-4)  # the stylized brightness...
     assert torch.allclose(torch.einsum("ic,chw->ihw", chroma, negative), torch.einsum("ic,chw->ihw", chroma, photo),
                           atol=1e-4)  # ...with the photo's colours
+    # PIL images and arrays (what the command line and ONNX Runtime stylize) get the same, in numpy
+    pixels = np.round(photo.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    expected = Negative().stylize(torch.from_numpy(pixels).permute(2, 0, 1).float() / 255, preserve_color=True)
+    expected = np.round(expected.permute(1, 2, 0).numpy() * 255)
+    for picture in (pixels, Image.fromarray(pixels)):
+        assert np.abs(np.asarray(Negative().stylize(picture, preserve_color=True), dtype=float) - expected).max() <= 1
 
 
 @pytest.mark.parametrize("options, message", [(dict(strength=1.5), "strength must be between 0 and 1"),
