@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import torch
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-# From this many images on, "auto" stylizes with PyTorch on a CPU with AMX: its bf16 network there is ~3-4x faster
+# From this many images on, "auto" stylizes with PyTorch on a CPU with AMX: its bf16 network there is 3-4x faster
 # than ONNX Runtime's fp32 one, which wins back the second or so PyTorch takes to start within a few photos
 # (benchmarks/end_to_end.py: at 1024 px, even at 2 photos and 1.3x faster at 4; a single photo is faster on ONNX
 # Runtime; smaller photos need more).

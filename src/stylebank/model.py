@@ -30,7 +30,8 @@ FEW_OUTPUT_CHANNELS = 16
 
 def cpu_channels_last(x: torch.Tensor) -> bool:
     """Whether ``x`` is a CPU tensor stored channels-last: the layout the inference path keeps from layer to layer
-    (oneDNN's convolutions run 2-8x faster in it than on NCHW, which they reorder to and from)."""
+    (oneDNN's convolutions run several times faster in it than on NCHW, which they reorder to and from:
+    benchmarks/speed.py's channels-last rows against the NCHW ones)."""
     return (x.device.type == "cpu" and x.dim() == 4 and not x.is_contiguous()
             and x.is_contiguous(memory_format=torch.channels_last))
 
@@ -42,8 +43,8 @@ class InstanceNorm(nn.InstanceNorm2d):
     """Affine instance normalisation, then an optional modulation (see ``Modulation``), that keeps a channels-last
     CPU tensor channels-last.
 
-    PyTorch's instance norm returns NCHW from a channels-last input, at 3-4x the time, and the next convolution
-    reorders it back. Each sample of a channels-last tensor is an (H*W, C) matrix in memory, and normalising each
+    PyTorch's instance norm returns NCHW from a channels-last input, slowly, and the next convolution reorders it
+    back. Each sample of a channels-last tensor is an (H*W, C) matrix in memory, and normalising each
     channel over H and W is what batch norm does over the rows of that matrix (with the batch's statistics):
     the same values, without the layout changes, and with the modulation folded into the affine weights. Other
     tensors take nn.InstanceNorm2d's path."""
