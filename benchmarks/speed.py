@@ -33,7 +33,7 @@ import end_to_end  # noqa: E402
 from peers import TransformerNet  # noqa: E402
 
 import stylebank  # noqa: E402
-from stylebank.losses import CONTENT_LAYER, STYLE_LAYERS, gram_matrix, relative_squared_error, total_variation  # noqa: E402
+from stylebank.losses import gram_matrix, relative_squared_error, total_variation  # noqa: E402
 from stylebank.lossnet import load_loss_network  # noqa: E402
 from stylebank.model import ConvNormReLU  # noqa: E402
 from stylebank.runtime import autocast, keep_freed_memory  # noqa: E402
@@ -264,13 +264,14 @@ def plain_training_step(trainer: Trainer) -> Callable[[], None]:
         styles = torch.randint(0, len(style_images), (config.batch_size,), generator=generator)
         optimizer.zero_grad()
         output = net(images, styles)
-        features = vgg(output, STYLE_LAYERS)
-        content = vgg(images, (CONTENT_LAYER,))[CONTENT_LAYER]
-        style_features = vgg(torch.stack([style_images[i] for i in styles]), STYLE_LAYERS)
-        loss = (config.content_weight * relative_squared_error(features[CONTENT_LAYER], content).mean()
+        content_layer, style_layers = vgg.layers.content, vgg.layers.style
+        features = vgg(output, (content_layer, *style_layers))
+        content = vgg(images, (content_layer,))[content_layer]
+        style_features = vgg(torch.stack([style_images[i] for i in styles]), style_layers)
+        loss = (config.content_weight * relative_squared_error(features[content_layer], content).mean()
                 + config.style_weight * sum(relative_squared_error(gram_matrix(features[layer]),
                                                                    gram_matrix(style_features[layer])).mean()
-                                            for layer in STYLE_LAYERS)
+                                            for layer in style_layers)
                 + config.tv_weight * total_variation(output))
         loss.backward()
         optimizer.step()

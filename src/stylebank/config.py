@@ -87,7 +87,10 @@ class TrainConfig:
     style_size: int = setting(256, int, minimum=1)
     iterations: int = setting(4000, int, minimum=1)
     batch_size: int = setting(4, int, minimum=1)  # m
-    vgg: str = "imagenet"
+    vgg: str = "vgg19"  # the loss network's weights (stylebank.lossnet.load_loss_network)
+    # the layers the losses read (None: the loss network's defaults, stylebank.lossnet.DEFAULT_LAYERS)
+    content_layer: str | None = None
+    style_layers: tuple[str, ...] | None = None
     seed: int = setting(0, int)
     lr: float = setting(1e-3, float, minimum=0, exclusive=True)
     lr_decay: float = setting(0.8, float, minimum=0, exclusive=True)
@@ -127,6 +130,8 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.channels, list):  # as JSON and the command line give it
             self.channels = tuple(self.channels)
+        if isinstance(self.style_layers, list):
+            self.style_layers = tuple(self.style_layers)
 
     @classmethod
     def paper(cls, **overrides) -> "TrainConfig":

@@ -14,7 +14,7 @@ from .errors import StyleBankError
 from .images import expand_sources, load_image
 from .tensors import resize_shorter_side, to_tensor
 from .losses import LossWeights, StylizingLoss, image_psnr
-from .lossnet import load_loss_network
+from .lossnet import LossLayers, load_loss_network
 from .config import TrainConfig
 from .stylizer import StylizeOptions
 
@@ -68,7 +68,10 @@ def evaluation_loss(model, vgg: str | None) -> StylizingLoss:
     """The objective ``model`` was trained for (its loss weights and style images), measured by ``vgg`` (default:
     the loss network it was trained with)."""
     training = TrainConfig.from_dict(model.info.get("training") or {})
-    loss_network = load_loss_network(vgg or model.info.get("loss_network") or training.vgg, model.device)
+    trained_with = model.info.get("loss_network") or training.vgg
+    # the layers the model was trained for, where it is measured by the network it was trained with
+    layers = LossLayers(training.content_layer, training.style_layers) if vgg in (None, trained_with) else None
+    loss_network = load_loss_network(vgg or trained_with, model.device, layers)
     weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
     style_images = []
     for index, name in enumerate(model.styles):

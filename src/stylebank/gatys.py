@@ -40,7 +40,7 @@ def gatys_optimize(criterion: StylizingLoss, content: torch.Tensor, style: int, 
 
 def stylize_by_optimization(content: Image.Image, style: Image.Image, steps: int = GATYS_STEPS,
                             max_size: int | None = 512, style_size: int = TrainConfig.style_size,
-                            vgg: str = "imagenet", weights: LossWeights = LossWeights(), lr: float = GATYS_LR,
+                            vgg: str = "vgg19", weights: LossWeights = LossWeights(), lr: float = GATYS_LR,
                             device: str | torch.device = "auto", progress: bool = False
                             ) -> tuple[Image.Image, list[float]]:
     """``content`` in the style of ``style`` by the Gatys optimisation: no trained model, any style, slow.

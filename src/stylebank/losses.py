@@ -1,8 +1,9 @@
 """Losses of the two branches.
 
 Normalisation (our choice, documented in the README): every perceptual term is a *relative* squared error,
-  content  L_c = ||phi(O) - phi(I)||^2 / ||phi(I)||^2                         at relu4_2,
-  style    L_s = sum_l ||G(phi_l(O)) - G(phi_l(S))||^2 / ||G(phi_l(S))||^2     at relu1_2, relu2_2, relu3_2, relu4_2,
+  content  L_c = ||phi(O) - phi(I)||^2 / ||phi(I)||^2                         at the content layer,
+  style    L_s = sum_l ||G(phi_l(O)) - G(phi_l(S))||^2 / ||G(phi_l(S))||^2     over the style layers,
+the layers being the loss network's (stylebank.lossnet.LossLayers: relu4_2 and relu1_1-relu5_1 for VGG-19),
 with the Gram matrix G per sample, divided by C*H*W. Relative errors make every layer and every style count
 about equally (a high-contrast style no longer drowns the others) and make the weights alpha, beta, gamma
 independent of the loss network's scale, so the same defaults serve the imagenet, hed and random sources.
@@ -15,10 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import LossWeights  # noqa: F401 (the weights of these losses)
-from .lossnet import VGG16Features
-
-CONTENT_LAYER = "relu4_2"
-STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_2", "relu4_2")
+from .lossnet import VGGFeatures
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -49,28 +47,29 @@ def channels_last(images: torch.Tensor) -> torch.Tensor:
 class StylizingLoss(nn.Module):
     """L_K of the stylizing branch, with the style Gram targets computed once per style."""
 
-    def __init__(self, loss_network: VGG16Features, style_images: list[torch.Tensor], weights: LossWeights):
+    def __init__(self, loss_network: VGGFeatures, style_images: list[torch.Tensor], weights: LossWeights):
         super().__init__()
+        self.content_layer, self.style_layers = loss_network.layers.content, loss_network.layers.style
         # channels-last convolutions are ~15% faster for VGG on CPUs (fp32 and bf16); the values are the same
         self.loss_network = loss_network.to(memory_format=torch.channels_last)
         self.weights = weights
         with torch.no_grad():
             grams = [self.style_grams(image.unsqueeze(0)) for image in style_images]
-        for layer in STYLE_LAYERS:  # one (num_styles, C, C) buffer per layer
+        for layer in self.style_layers:  # one (num_styles, C, C) buffer per layer
             self.register_buffer(f"target_{layer}", torch.cat([g[layer] for g in grams]), persistent=False)
 
     def style_grams(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {layer: gram_matrix(f) for layer, f in self.loss_network(images, STYLE_LAYERS).items()}
+        return {layer: gram_matrix(f) for layer, f in self.loss_network(images, self.style_layers).items()}
 
     def forward(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each sample b of ``output`` is judged against ``content[b]`` and the style ``styles[b]``."""
         with torch.no_grad():
-            content_features = self.loss_network(channels_last(content), (CONTENT_LAYER,))[CONTENT_LAYER]
-        features = self.loss_network(channels_last(output), STYLE_LAYERS)
-        content_loss = relative_squared_error(features[CONTENT_LAYER], content_features).mean()
+            content_features = self.loss_network(channels_last(content), (self.content_layer,))[self.content_layer]
+        features = self.loss_network(channels_last(output), (self.content_layer, *self.style_layers))
+        content_loss = relative_squared_error(features[self.content_layer], content_features).mean()
         style_loss = sum(
             relative_squared_error(gram_matrix(features[layer]), getattr(self, f"target_{layer}")[styles]).mean()
-            for layer in STYLE_LAYERS
+            for layer in self.style_layers
         )
         tv_loss = total_variation(output)
         total = self.weights.content * content_loss + self.weights.style * style_loss + self.weights.tv * tv_loss

@@ -1,4 +1,5 @@
-"""Images that need no download: scikit-image's bundled photos and procedurally generated styles and content.
+"""Images that need no download: public-domain paintings shipped in the package (``paintings/``, sources in
+docs/paintings.md), scikit-image's bundled photos and procedurally generated styles and content.
 
 ``builtin:NAME`` works wherever a file path does. The photos are split once, for every command:
 TRAINING_PHOTOS are what ``--content builtin`` trains on, HELD_OUT_PHOTOS are never trained on and serve
@@ -19,8 +20,15 @@ TRAINING_PHOTOS = ("chelsea", "rocket", "motorcycle_left", "motorcycle_right", "
 HELD_OUT_PHOTOS = ("astronaut", "coffee")
 TEXTURE_PHOTOS = ("ihc", "hubble_deep_field", "brick", "grass", "gravel")
 GENERATED_STYLES = ("mosaic", "strokes", "waves")
+# public-domain paintings (docs/paintings.md): the bundled model's styles
+PAINTINGS = ("starry_night", "the_scream", "wave", "composition_vii", "udnie", "shipwreck", "woman_with_hat")
 DEAD_LEAVES_COUNT = 12  # procedural content with natural-image statistics, added to the training photos
 STYLE_SIZE = 384
+
+
+def painting(name: str) -> Image.Image:
+    with Image.open(Path(__file__).parent / "paintings" / f"{name}.jpg") as image:
+        return image.convert("RGB")
 
 
 def skimage_photo(name: str) -> Image.Image:
@@ -99,6 +107,8 @@ def dead_leaves(index: int, size: int = 320) -> Image.Image:
 def _builtin_image(name: str) -> Image.Image:
     if name in GENERATED_STYLES:
         return globals()[name]()
+    if name in PAINTINGS:
+        return painting(name)
     if name.startswith("deadleaves-") and name[11:].isdigit():
         return dead_leaves(int(name[11:]))
     return skimage_photo(name)
@@ -110,7 +120,7 @@ def builtin_image(name: str) -> Image.Image:
 
 
 def builtin_names() -> list[str]:
-    return [*HELD_OUT_PHOTOS, *TRAINING_PHOTOS, *TEXTURE_PHOTOS, *GENERATED_STYLES,
+    return [*HELD_OUT_PHOTOS, *TRAINING_PHOTOS, *PAINTINGS, *TEXTURE_PHOTOS, *GENERATED_STYLES,
             *(f"deadleaves-{i}" for i in range(DEAD_LEAVES_COUNT))]
 
 

@@ -39,7 +39,7 @@ from .errors import StyleBankError, TrainingInterrupted
 from .images import ImageNote, load_image, save_image
 from .tensors import image_grid, resize_to_fit, to_pil, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
-from .lossnet import load_loss_network
+from .lossnet import LossLayers, load_loss_network
 from .model import StyleBankNet
 from .runtime import autocast, resolve_device, training_dtype
 
@@ -128,7 +128,8 @@ class Trainer:
                                      color_jitter=config.color_jitter)
         self.style_images = load_style_images(config.styles, config.style_size, config.max_pixels)
         new_pixels = [to_pixels(s) for s in self.style_images]
-        self.loss_network = load_loss_network(config.vgg, self.device)
+        self.loss_network = load_loss_network(config.vgg, self.device,
+                                              LossLayers(config.content_layer, config.style_layers))
         self.criterion = StylizingLoss(self.loss_network, [s.to(self.device) for s in self.style_images],
                                        LossWeights(config.content_weight, config.style_weight, config.tv_weight))
         self.batches = StepBatches(self.content, config.seed, config.batch_size, len(config.styles),

