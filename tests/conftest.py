@@ -44,6 +44,11 @@ def pytest_configure(config):
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
+# "": PyTorch on this CPU, the default; "auto": the auto backend (ONNX Runtime, PyTorch where it cannot) on a CPU
+# without bf16; "amx": the auto backend on a CPU with AMX, where PyTorch takes many images and runs them in bf16
+MACHINES = ("", "auto", "amx")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def session_cache(tmp_path_factory) -> Iterator[Path]:
     """The cache of the session-scoped fixtures (which run before any test's own isolated_cache is set): never
@@ -52,8 +57,18 @@ def session_cache(tmp_path_factory) -> Iterator[Path]:
         folder = tmp_path_factory.mktemp("session-cache")
         patch.setenv("STYLEBANK_CACHE", str(folder))
         # the command line's tests stylize with PyTorch, as their models ship without an ONNX export (one export
-        # costs ~15 s); the auto backend has tests of its own (test_auto_backend.py), which pass --backend auto
-        patch.setenv("STYLEBANK_BACKEND", "torch")
+        # costs ~15 s); the auto backend has tests of its own (test_auto_backend.py), which pass --backend auto.
+        # test_other_machines.py reruns the command line, studio and video tests as other machines run them.
+        machine = os.environ.get("STYLEBANK_TEST_MACHINE", "")
+        if machine not in MACHINES:
+            raise pytest.UsageError(f"STYLEBANK_TEST_MACHINE={machine!r}: use one of {', '.join(MACHINES)}")
+        patch.setenv("STYLEBANK_BACKEND", "torch" if machine == "" else "auto")
+        if machine == "amx":
+            import stylebank.backends
+            import torch
+
+            patch.setattr(stylebank.backends, "cpu_has_amx", lambda: True)
+            patch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
         yield folder
 
 
@@ -116,3 +131,11 @@ def copy_of(model: Path, folder: Path) -> Path:
     for path in model.parent.glob(model.name.removesuffix(".safetensors") + ".*"):
         (shutil.copytree if path.is_dir() else shutil.copy2)(path, folder / path.name)
     return folder / model.name
+
+
+def same_picture(first, second) -> bool:
+    """Equal pixels where the command line stylizes with PyTorch (the default); on the auto backend
+    (STYLEBANK_TEST_MACHINE), ONNX Runtime's float rounding may differ from PyTorch's by a level or two."""
+    first, second = np.asarray(first, np.int16), np.asarray(second, np.int16)
+    tolerance = 0 if os.environ.get("STYLEBANK_TEST_MACHINE", "") == "" else 2
+    return first.shape == second.shape and int(np.abs(first - second).max(initial=0)) <= tolerance

@@ -85,6 +85,29 @@ def test_statistics_from_a_shrunk_image_stay_close(model, monkeypatch):
     assert psnr(model.stylize(photo, style=2, precision="fp32", tile=64), whole) > 25
 
 
+def test_images_above_the_statistics_size_stylize_in_each_precision(model, photo, monkeypatch):
+    """Above STATS_PIXELS the statistics come from a shrunk copy of the image, shrunk in the compute dtype: in
+    bf16 PyTorch has no antialiased kernel (a phone photo once crashed with NotImplementedError, issue 27)."""
+    whole = model.stylize(photo, style=1, precision="fp32", tile=0)
+    monkeypatch.setattr(stylebank.tiling, "STATS_PIXELS", 64 * 64)  # the 150x100 photo is above it
+    tiled = {precision: model.stylize(photo, style=1, precision=precision, tile=48) for precision in ("fp32", "bf16")}
+    assert all(t.dtype == whole.dtype and t.shape == whole.shape for t in tiled.values())
+    assert psnr(tiled["fp32"], whole) > 20  # statistics from a copy of half the size: close, not equal
+    assert psnr(tiled["bf16"], tiled["fp32"]) > 30
+
+
+def test_antialiased_resize_keeps_the_dtype_and_matches_float32():
+    from stylebank.tensors import antialiased_resize
+
+    image = torch.rand(1, 3, 40, 60, generator=torch.Generator().manual_seed(0))
+    exact = antialiased_resize(image, (20, 30))
+    for dtype in (torch.bfloat16, torch.float16):
+        low = antialiased_resize(image.to(dtype), (20, 30))
+        assert low.dtype == dtype and low.shape == exact.shape
+        assert (low.float() - exact).abs().max() < 0.01
+    assert antialiased_resize(image, scale_factor=0.5).shape[-2:] == (20, 30)
+
+
 def test_bf16_stays_close_to_fp32(model, photo):
     exact = model.stylize(photo, style=0, precision="fp32")
     assert psnr(model.stylize(photo, style=0, precision="bf16"), exact) >= 35

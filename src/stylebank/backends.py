@@ -70,8 +70,14 @@ def export_of(path: Path, key: str) -> OnnxModel | None:
     return found if found.weights_key == key and found.has_regions else None
 
 
+class CannotExport(StyleBankError):
+    """The model is sound but cannot be run on ONNX Runtime here (no onnxruntime, no onnx extra, a failed
+    export): "auto" then stylizes with PyTorch."""
+
+
 def exported(model: Path, styles: list[str]) -> OnnxModel:
-    """find_export, or ``model`` exported into the cache now (needs PyTorch and the onnx extra)."""
+    """find_export, or ``model`` exported into the cache now (needs PyTorch and the onnx extra). A broken model
+    file raises its own StyleBankError; what stops the export here raises CannotExport."""
     found = find_export(model, styles)
     if found is not None:
         return found
@@ -79,11 +85,17 @@ def exported(model: Path, styles: list[str]) -> OnnxModel:
     from .export import cached_onnx
     from .onnx_backend import require
 
-    require("onnxscript"), require("onnx")  # before a second of loading PyTorch, not after
+    try:
+        require("onnxscript"), require("onnx")  # before a second of loading PyTorch, not after
+    except StyleBankError as why:
+        raise CannotExport(str(why)) from None
+    torch_model = load(model, "cpu")  # a broken file is said once, as an error, not as a failed export
     warnings.warn(f"exporting {model.name} for ONNX Runtime once, into the cache (later runs start faster)",
                   BackendNote, stacklevel=3)
-    torch_model = load(model, "cpu")
-    return OnnxModel(cached_onnx(torch_model.net, torch_model.styles, torch_model.path))
+    try:
+        return OnnxModel(cached_onnx(torch_model.net, torch_model.styles, torch_model.path))
+    except StyleBankError as why:
+        raise CannotExport(str(why)) from None
 
 
 class FallbackStylizer(Stylizer):
@@ -149,6 +161,16 @@ def torch_is_faster(backend: str, device: str, images: int) -> bool:
     return backend == "auto" and images >= TORCH_FROM_IMAGES and cpu_has_amx()
 
 
+def style_names(model: str | Path | None) -> list[str] | None:
+    """The style names of a model file (default: the bundled model) read from its metadata, without loading or
+    exporting it; None for an ONNX file or metadata without them (loading the model says what is wrong)."""
+    path = Path(model) if model else default_model_path()
+    if path.suffix.lower() == ".onnx":
+        return None
+    styles = read_info(path, MODEL_FORMAT).get("styles")
+    return styles if isinstance(styles, list) and all(isinstance(name, str) for name in styles) else None
+
+
 def load_stylizer(model: str | Path | None = None, backend: str = "auto", device: str = "auto",
                   images: int = 1) -> Stylizer:
     """A model file (default: the bundled model), or an exported ``.onnx`` file, ready to stylize with
@@ -168,14 +190,18 @@ def load_stylizer(model: str | Path | None = None, backend: str = "auto", device
         from .api import load
 
         return load(path, device)
-    styles = read_info(path, MODEL_FORMAT)["styles"]
+    styles = style_names(path)
+    if styles is None:  # metadata without style names: the PyTorch loader says what is wrong with the file
+        from .api import load
+
+        return load(path, device)
     if backend == "onnxruntime":
         return exported(path, styles)
     try:
         if importlib.util.find_spec("onnxruntime") is None:
-            raise StyleBankError("onnxruntime cannot be imported here (pip install onnxruntime)")
+            raise CannotExport("onnxruntime cannot be imported here (pip install onnxruntime)")
         return FallbackStylizer(exported(path, styles), path)
-    except StyleBankError as why:
+    except CannotExport as why:
         from .api import load
 
         warnings.warn(f"{why}; stylizing with the PyTorch backend", BackendNote, stacklevel=2)

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 
 from .checkpoint import StylePixels, to_pixels
 from .errors import StyleBankError
 from .images import BUILTIN_PREFIX, ImageNote, expand_sources, image_size, is_found, load_image
-from .tensors import resize_longer_side, resize_shorter_side, to_tensor
+from .tensors import antialiased_resize, resize_longer_side, resize_shorter_side, to_tensor
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
 MIN_CONTENT_SIZE = 16
@@ -123,8 +122,7 @@ class ContentImages:
         top = min(int(draw.top * (height - side + 1)), height - side)
         left = min(int(draw.left * (width - side + 1)), width - side)
         crop = image[:, top:top + side, left:left + side].unsqueeze(0)
-        crop = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
-                             align_corners=False)[0].clamp(0, 1)
+        crop = antialiased_resize(crop, (self.image_size, self.image_size))[0].clamp(0, 1)
         crop = crop.flip(-1) if draw.flip else crop
         return jittered(crop, draw.jitter) if draw.jitter else crop
 

@@ -24,13 +24,24 @@ def to_pil(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(to_uint8_array(tensor))
 
 
+def antialiased_resize(images: torch.Tensor, size: tuple[int, int] | None = None,
+                       scale_factor: float | None = None) -> torch.Tensor:
+    """Bilinear, antialiased resize of (N, C, H, W), in the input's dtype. PyTorch's antialiased kernel exists
+    only for float32/float64 on CPUs (bf16 and fp16 raise NotImplementedError), so lower precisions go through
+    float32."""
+    working = images if images.dtype in (torch.float32, torch.float64) else images.float()
+    resized = F.interpolate(working, size=size, scale_factor=scale_factor, mode="bilinear", antialias=True,
+                            align_corners=False)
+    return resized.to(images.dtype)
+
+
 def resize_to_fit(tensor: torch.Tensor, max_size: int | None) -> torch.Tensor:
     """Shrink (never enlarge) so that the longer side is at most ``max_size``, keeping the aspect ratio."""
     size = fitted_size(*tensor.shape[-2:], max_size)
     if size == tuple(tensor.shape[-2:]):
         return tensor
     batched = tensor if tensor.dim() == 4 else tensor.unsqueeze(0)
-    resized = F.interpolate(batched, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    resized = antialiased_resize(batched, size).clamp(0, 1)
     return resized if tensor.dim() == 4 else resized[0]
 
 
@@ -39,7 +50,7 @@ def resize_shorter_side(tensor: torch.Tensor, size: int) -> torch.Tensor:
     height, width = tensor.shape[-2:]
     scale = size / min(height, width)
     new = (max(1, round(height * scale)), max(1, round(width * scale)))
-    return F.interpolate(tensor.unsqueeze(0), size=new, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+    return antialiased_resize(tensor.unsqueeze(0), new)[0].clamp(0, 1)
 
 
 def resize_longer_side(tensor: torch.Tensor, size: int) -> torch.Tensor:

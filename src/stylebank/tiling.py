@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet, modulate
 from .stylizer import DEFAULT_TILE
+from .tensors import antialiased_resize
 
 # The normalisation statistics come from the image shrunk to at most this many pixels.
 STATS_PIXELS = 2048 * 2048
@@ -90,8 +90,7 @@ def stylize_tiled(net: StyleBankNet, images: torch.Tensor, run: Callable[[torch.
     core = max(SIZE_MULTIPLE, tile // SIZE_MULTIPLE * SIZE_MULTIPLE)
     pad = margin(net)
     scale = min(1.0, (STATS_PIXELS / (height * width)) ** 0.5)
-    small = images if scale == 1 else F.interpolate(images, scale_factor=scale, mode="bilinear", antialias=True,
-                                                    align_corners=False)
+    small = images if scale == 1 else antialiased_resize(images, scale_factor=scale)
     with whole_image_statistics(net) as statistics:
         run(small, slice(None), slice(None))  # the output is not needed, only the statistics
     output = torch.empty_like(images)

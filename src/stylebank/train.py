@@ -37,7 +37,7 @@ from .data import ContentImages, load_style_images, recorded_style_pixels, style
 from .distributed import barrier, check_batch_split, from_environment, join, leave, process_device, summed
 from .errors import StyleBankError, TrainingInterrupted
 from .images import ImageNote, load_image, save_image
-from .tensors import image_grid, resize_to_fit, to_pil, to_tensor
+from .tensors import antialiased_resize, image_grid, resize_to_fit, to_pil, to_tensor
 from .losses import LossWeights, StylizingLoss, identity_loss, psnr
 from .lossnet import LossLayers, load_loss_network
 from .model import StyleBankNet
@@ -367,7 +367,7 @@ class Trainer:
         tiles = [preview, self.net.reconstruct(batch)[0]] + [self.net(batch, i)[0] for i in trained]
         size = preview.shape[-2:]
         tiles += [torch.ones_like(preview)] * 2 + [
-            torch.nn.functional.interpolate(s.unsqueeze(0), size=size, mode="bilinear", antialias=True)[0]
+            antialiased_resize(s.unsqueeze(0), size)[0]
             for s in self.style_images]
         grid = image_grid([t.cpu() for t in tiles], columns=2 + len(trained))
         self.board.image(self.step, grid)

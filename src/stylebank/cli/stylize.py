@@ -14,7 +14,7 @@ from typing import TextIO
 
 from PIL import Image
 
-from ..backends import load_stylizer
+from ..backends import load_stylizer, style_names
 from ..errors import StyleBankError
 from ..overlap import SKIPPED, run_overlapped
 from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, load_label_image, save_image
@@ -147,8 +147,12 @@ def run_stylize(args: argparse.Namespace) -> int:
         raise StyleBankError("--json and -o - both write to standard output; choose one")
     started = time.perf_counter()
     inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
+    names = style_names(args.model)
+    if names is not None:  # a bad style or mask is refused before the auto backend exports the model (seconds)
+        style, mask, mixes = style_choice(args, names)
     model = load_stylizer(args.model, args.backend, args.device, images=len(inputs))
-    style, mask, mixes = style_choice(args, model.styles)
+    if names is None:
+        style, mask, mixes = style_choice(args, model.styles)
     outputs, named = output_paths(inputs, args.output, output_label(mixes, model.styles, args))
     log = sys.stderr if args.json or args.output == STDIO else sys.stdout  # stdout carries the data then
     report = {"model": str(model.path), "style": style, "strength": args.strength,
