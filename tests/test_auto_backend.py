@@ -139,3 +139,28 @@ def test_info_and_help_run_without_torch():
     assert summary["parameters"] == model.parameter_counts and summary["styles"] == model.styles
     assert [image["stored"] for image in summary["style_images"]] == [list(p.shape[1:]) for p in model.style_pixels]
     assert subprocess.run([sys.executable, "-c", NO_TORCH, "--help"], capture_output=True).returncode == 0
+
+
+def test_where_a_gpu_may_be_the_auto_backend_is_pytorch_unless_told_cpu(monkeypatch):
+    monkeypatch.setattr(stylebank.backends, "accelerator_present", lambda: True)
+    monkeypatch.setattr(stylebank.backends, "cpu_has_amx", lambda: False)
+    assert isinstance(load_stylizer(images=1), stylebank.StyleBankModel)  # device auto: the GPU, if torch finds one
+    assert isinstance(load_stylizer(device="cpu", images=1), FallbackStylizer)  # the user chose the CPU
+
+
+def test_onnx_runtime_refuses_bf16_and_a_region_count_that_does_not_match(photo, capsys):
+    stylizer = load_stylizer(backend="onnxruntime")
+    image = Image.open(photo)
+    with pytest.raises(stylebank.StyleBankError, match="computes in fp32; use --precision fp32 or auto"):
+        stylizer.stylize(image, style=1, precision="bf16")
+    labels = np.zeros((44, 60), np.uint8)
+    labels[:, 30:] = 1
+    with pytest.raises(stylebank.StyleBankError, match="2 regions but 3 region styles"):
+        stylizer.stylize(image, style="0,1,2", mask=labels)
+    painted = np.asarray(stylizer.stylize(image, style="0,3", mask=labels), np.int16)
+    expected = np.asarray(stylebank.load(None, "cpu").stylize(image, style="0,3", mask=labels, precision="fp32"),
+                          np.int16)
+    assert np.abs(painted - expected).max() <= 2
+    assert main(["stylize", str(photo), "-s", "1", "--backend", "onnxruntime", "--precision", "bf16",
+                 "-o", str(photo.with_name("out.png"))]) == 1
+    assert "computes in fp32" in capsys.readouterr().err and not photo.with_name("out.png").exists()

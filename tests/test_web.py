@@ -186,7 +186,11 @@ def test_a_body_over_the_limit_is_refused_while_it_arrives(client):
 def test_the_page_and_its_files_are_served_from_the_package(client):
     page = client.get("/")
     assert page.status_code == 200 and "StyleBank studio" in page.text
-    files = [page.text] + [client.get(f"/static/{name}").text for name in ("studio.js", "studio.css")]
+    assert page.headers["content-type"].startswith("text/html")
+    answers = [client.get(f"/static/{name}") for name in ("studio.js", "studio.css")]
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert "javascript" in answers[0].headers["content-type"] and "css" in answers[1].headers["content-type"]
+    files = [page.text] + [answer.text for answer in answers]
     for text in files:  # offline: nothing the page loads comes from another host
         assert "//" not in text.replace("// ", "").replace("http://127.0.0.1", ""), text[:80]
         assert "@import" not in text and "url(" not in text
@@ -221,3 +225,34 @@ def test_the_gate_runs_one_job_at_a_time_and_refuses_beyond_its_queue():
     refused = [result for result in results if isinstance(result, Rejected)]
     assert len(served) == 3 and len(refused) == 3 and most[0] == 1
     assert refused[0].status == 503 and refused[0].headers == {"Retry-After": "3"}
+
+
+def test_kmeans_regions_on_stylize_paint_the_kmeans_labels(client, model):
+    answer = client.post("/api/stylize", files={"image": ("p.png", png(PHOTO))},
+                         data={"regions": "kmeans:2", "region_styles": "0;3"})
+    assert answer.status_code == 200, answer.text
+    expected = model.stylize(PHOTO, "0;3", mask="kmeans:2")
+    assert np.array_equal(pixels(answer.content), np.asarray(expected))
+    one_style = model.stylize(PHOTO, "0")
+    assert not np.array_equal(pixels(answer.content), np.asarray(one_style))  # both styles are in it
+
+
+def test_the_pixel_limit_guards_the_regions_route_too(model):
+    with TestClient(create_app(model, ServerLimits(max_pixels=40 * 40))) as small:
+        refused = small.post("/api/regions", files={"image": ("p.png", png(PHOTO))}, data={"regions": "2"})
+        assert refused.status_code == 400 and "above the limit" in refused.json()["error"]
+        fits = small.post("/api/regions", files={"image": ("p.png", png(smooth_image(5, 30, 40)))},
+                          data={"regions": "2"})
+        assert fits.status_code == 200
+
+
+def test_an_unexpected_error_is_a_json_500_without_its_traceback(model, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(model, "stylize", broken)
+    with TestClient(create_app(model), raise_server_exceptions=False) as fresh:
+        answer = fresh.post("/api/stylize", files={"image": ("p.png", png(PHOTO))})
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "internal error (RuntimeError); see the server's log"}
+    assert "secret internals" in caplog.text  # the log has it, the client does not
