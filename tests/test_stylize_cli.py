@@ -124,3 +124,41 @@ def test_json_reports_the_run(tmp_path, capsys):
     assert main(["stylize", inputs[0], "-o", str(out), "--json", *SMALL]) == 0
     assert json.loads(capsys.readouterr().out)["skipped"] == [{"input": inputs[0],
                                                                 "output": str(out / "photo0_mosaic.jpg")}]
+
+
+def test_upper_case_suffixes_are_photos_and_keep_their_format(tmp_path, monkeypatch):
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (20, 28, 3), np.uint8)).save(folder / "IMG_0001.JPG", format="JPEG")
+    Image.fromarray(rng.integers(0, 256, (20, 28, 3), np.uint8)).save(folder / "SCAN.PNG", format="PNG")
+    (folder / "notes.TXT").write_text("not a photo")
+    monkeypatch.chdir(tmp_path)
+    assert main(["stylize", str(folder), "-o", "out", *SMALL]) == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["IMG_0001_mosaic.jpg", "SCAN_mosaic.png"], written  # the format kept, its suffix lower-case
+    with Image.open(tmp_path / "out" / "IMG_0001_mosaic.jpg") as image:
+        assert image.format == "JPEG"
+
+
+def test_overwrite_replaces_default_named_outputs(tmp_path, capsys):
+    inputs = [str(p) for p in photos(tmp_path / "in", 2)]
+    out = tmp_path / "out"
+    assert main(["stylize", *inputs, "-o", str(out), *SMALL]) == 0
+    stale = out / "photo1_mosaic.png"
+    Image.new("RGB", (5, 5)).save(stale)  # not what the photo gives
+    capsys.readouterr()
+    assert main(["stylize", *inputs, "-o", str(out), "--overwrite", *SMALL]) == 0
+    assert "skipped" not in capsys.readouterr().err
+    with Image.open(stale) as image:
+        assert image.size == (24, 17)  # the photo's picture, at --max-size 24
+
+
+def test_a_corrupt_photo_met_mid_run_is_noted_and_the_rest_are_stylized(tmp_path, capsys):
+    inputs = photos(tmp_path / "in", 3)
+    inputs[1].write_bytes(inputs[1].read_bytes()[:60])  # cut short: the header reads, the pixels do not
+    out = tmp_path / "out"
+    assert main(["stylize", *map(str, inputs), "-o", str(out), *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 3 inputs failed" in err and "photo1.png" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["photo0_mosaic.jpg", "photo2_mosaic.png"]
