@@ -102,6 +102,7 @@ def test_add_style_from_the_command_line_reports_time(base_model, tiny_data, cap
                  "--iterations", "3", "--quiet"]) == 0
     said = capsys.readouterr().out
     assert "added blobs" in said and "3 iterations" in said and "2 styles" in said
+    assert out.exists() and not out.with_name("cli-plus.checkpoint.safetensors").exists()  # done: not left behind
     assert main(["add-style", "-m", str(out), "--style", str(tiny_data["styles"][1]), "-o", str(out)]) == 1
     assert "refusing to overwrite" in capsys.readouterr().err
 

@@ -90,7 +90,10 @@ def test_stdin_errors_and_names(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     assert main(["stylize", "-", *SMALL]) == 1
-    assert "-: nothing on standard input" in capsys.readouterr().err
+    assert "standard input: nothing to read" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not a picture")))
+    assert main(["stylize", "-", *SMALL]) == 1
+    assert "error: standard input: not an image" in capsys.readouterr().err
     photo = photos(tmp_path / "in", 1)[0]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(photo.read_bytes())))
     assert main(["stylize", "-", "-s", "strokes", *SMALL]) == 0 and (tmp_path / "stdin_strokes.png").exists()
@@ -162,3 +165,14 @@ def test_a_corrupt_photo_met_mid_run_is_noted_and_the_rest_are_stylized(tmp_path
     err = capsys.readouterr().err
     assert "1 of 3 inputs failed" in err and "photo1.png" in err and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["photo0_mosaic.jpg", "photo2_mosaic.png"]
+
+
+def test_a_folder_run_says_the_max_size_note_once_and_counts_the_rest(tmp_path, capsys):
+    inputs = [str(p) for p in photos(tmp_path / "in", 3)]
+    assert main(["stylize", *inputs, "-o", str(tmp_path / "out"), *SMALL]) == 0
+    err = capsys.readouterr().err
+    assert err.count("stylized at 24x17 (--max-size 24; --max-size 0 keeps the size)") == 1, err
+    assert "3 of 3 images were shrunk to fit --max-size" in err
+    assert main(["stylize", inputs[0], "-o", str(tmp_path / "one.png"), *SMALL]) == 0
+    err = capsys.readouterr().err
+    assert "stylized at 24x17" in err and "were shrunk" not in err

@@ -150,7 +150,7 @@ def readable_file(source: str | Path, data: bytes | None = None) -> Path | Binar
     if str(source) == STDIO:
         data = sys.stdin.buffer.read()
         if not data:
-            raise StyleBankError("-: nothing on standard input")
+            raise StyleBankError("standard input: nothing to read (pipe an image in, e.g. < photo.jpg)")
         return io.BytesIO(data)
     path = Path(source)
     if not path.exists():
@@ -168,6 +168,8 @@ def opened_image(source: str | Path, max_pixels: int | None, decode: bool = True
     """A PIL image (decoded unless ``decode`` is False) of ``source`` or of ``data`` (see readable_file); every way
     a file can fail becomes a StyleBankError naming it and the cause."""
     file = readable_file(source, data)
+    if str(source) == STDIO and data is None:
+        source = "standard input"  # named in the errors below as a user would say it, not as "-"
     pil_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None  # our limit replaces PIL's (a warning at 89 MP, an error at 179 MP)
     try:

@@ -142,6 +142,8 @@ def run_export(args: argparse.Namespace) -> int:
     check_output(args.output, args.overwrite, input_paths(args.model))
     model = load(args.model, "cpu")
     started = time.perf_counter()
+    print(f"exporting {model.path.name} to ONNX ({len(model.styles)} styles); this takes a minute or two…",
+          file=sys.stderr, flush=True)
     path = model.export_onnx(args.output)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, styles {', '.join(model.styles)}) in "
           f"{time.perf_counter() - started:.0f} s")

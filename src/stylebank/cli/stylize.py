@@ -202,7 +202,7 @@ def report_job(report: dict, log: TextIO, args: argparse.Namespace, job: ImageJo
     if outcome.exception() is not None:
         message = str(outcome.exception())
         report["failures"].append({"input": job.source, "error": message})
-        print(f"stylebank: error: {message if message.startswith(job.source) else f'{job.source}: {message}'}",
+        print(f"stylebank: error: {message if message.startswith(source_name) else f'{source_name}: {message}'}",
               file=sys.stderr)
         return
     if outcome.result() is SKIPPED:
@@ -210,7 +210,8 @@ def report_job(report: dict, log: TextIO, args: argparse.Namespace, job: ImageJo
         return
     print(f"{source_name} -> {'standard output' if str(job.target) == STDIO else job.target}", file=log)
     image, result = outcome.result()
-    if result.size != image.size:  # said after the line it belongs to
+    shrunk = sum(entry["input_size"] != entry["output_size"] for entry in report["images"])
+    if result.size != image.size and not shrunk:  # said after the line it belongs to, once (print_summary counts)
         print(f"stylebank: note: {source_name} is {image.width}x{image.height}; stylized at {result.width}x"
               f"{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
     report["images"].append({"input": job.source, "output": str(job.target), "input_size": list(image.size),
@@ -225,6 +226,9 @@ def print_summary(report: dict, count: int) -> None:
         print(f"stylebank: skipped {skipped[0]['output']}, which exists (--overwrite replaces it)", file=sys.stderr)
     elif skipped:
         print(f"stylebank: skipped {len(skipped)} outputs that exist (--overwrite replaces them)", file=sys.stderr)
+    shrunk = sum(entry["input_size"] != entry["output_size"] for entry in report["images"])
+    if shrunk > 1:
+        print(f"stylebank: note: {shrunk} of {count} images were shrunk to fit --max-size", file=sys.stderr)
     failures = [failure["input"] for failure in report["failures"]]
     if failures and count > 1:
         print(f"stylebank: {len(failures)} of {count} inputs failed: {', '.join(failures)}", file=sys.stderr)

@@ -173,6 +173,8 @@ def run_add_style(args: argparse.Namespace) -> int:
     model = load(path, "cpu")
     iterations = model.info["training"]["steps_done"]
     seconds = time.perf_counter() - started
+    # the run is done and its model written: its checkpoint (the size of the model) would only be left behind
+    checkpoint_path(args.output).unlink(missing_ok=True)
     print(f"added {', '.join(model.styles[-len(args.styles):])} to {base} in {seconds:.0f} s "
           f"({iterations} iterations); wrote {path} with {len(model.styles)} styles")
     return 0
