@@ -283,3 +283,20 @@ def test_without_the_video_extra_the_command_says_what_to_install(tmp_path, caps
     monkeypatch.setitem(sys.modules, "av", None)  # as if stylebank[video] were not installed
     assert main(["video", "in.mp4", "-o", str(tmp_path / "out.mp4")]) == 1
     assert "pip install 'stylebank[video]'" in capsys.readouterr().err
+
+
+def test_video_shrinks_large_frames_by_default_and_says_so(tmp_path, capsys, monkeypatch):
+    import stylebank.cli.video
+
+    monkeypatch.setattr(stylebank.cli.video, "DEFAULT_MAX_SIZE", 40)  # as 1024 is to a 4K clip
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for index, frame in enumerate(make_frames("pan", 3, (64, 48))):
+        Image.fromarray(frame).save(folder / f"f{index}.png")
+    assert main(["video", str(folder), "-o", str(tmp_path / "out"), "--no-coherence"]) == 0
+    written = sorted((tmp_path / "out").iterdir())
+    assert len(written) == 3 and Image.open(written[0]).size == (40, 30)
+    assert "the frames are 64x48; stylized at 40x30 (--max-size 40; --max-size 0 keeps" in capsys.readouterr().err
+    assert main(["video", str(folder), "-o", str(tmp_path / "full"), "--no-coherence", "--max-size", "0"]) == 0
+    assert Image.open(sorted((tmp_path / "full").iterdir())[0]).size == (64, 48)
+    assert "note" not in capsys.readouterr().err

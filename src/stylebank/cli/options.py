@@ -35,6 +35,9 @@ def positive_int(text: str) -> int:
     return whole_number(text, 1)
 
 
+DEFAULT_MAX_SIZE = 1024  # stylize's and video's: a photo or frame's longer side, unless --max-size says otherwise
+
+
 def non_negative_int(text: str) -> int:
     return whole_number(text, 0)
 

@@ -20,8 +20,8 @@ from ..overlap import SKIPPED, run_overlapped
 from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, load_label_image, save_image
 from ..runtime import DEVICES, PRECISIONS
 from ..stylizer import Stylizer
-from .options import (add_backend_options, add_max_pixels_option, add_overwrite_option, check_output, input_paths,
-                      non_negative_int, positive_int, unit_float)
+from .options import (DEFAULT_MAX_SIZE, add_backend_options, add_max_pixels_option, add_overwrite_option, check_output,
+                      input_paths, non_negative_int, positive_int, unit_float)
 
 
 def blend_label(mix: dict[int, float], names: list[str]) -> str:
@@ -83,8 +83,9 @@ def add_stylize(commands: argparse._SubParsersAction) -> None:
                                                 "for several (default: the current folder). Default names say the "
                                                 "settings: STEM_STYLE[_strengthS][_preserve-color].EXT, EXT the "
                                                 "input's (.png, .jpg, .webp; else .png); existing ones are skipped")
-    stylize.add_argument("--max-size", type=non_negative_int, default=1024,
-                         help="shrink so the longer side is at most N pixels; 0 keeps the size (default 1024)")
+    stylize.add_argument("--max-size", type=non_negative_int, default=DEFAULT_MAX_SIZE,
+                         help=f"shrink so the longer side is at most N pixels; 0 keeps the size (default "
+                              f"{DEFAULT_MAX_SIZE})")
     regions = stylize.add_mutually_exclusive_group()
     regions.add_argument("--mask", metavar="LABELS", help="label image: each distinct grey value or colour "
                                                           "(ascending) is a region")

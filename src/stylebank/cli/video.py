@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import re
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from ..errors import StyleBankError
 from ..runtime import PRECISIONS
 from ..video.settings import COHERENCE_MODES, Coherence
 from ..video.writer import is_folder_output
-from .options import (add_backend_options, add_max_pixels_option, add_overwrite_option, check_output, input_paths,
-                      non_negative_int, unit_float)
+from .options import (DEFAULT_MAX_SIZE, add_backend_options, add_max_pixels_option, add_overwrite_option, check_output,
+                      input_paths, non_negative_int, unit_float)
 from .stylize import style_choice
 
 
@@ -41,8 +42,9 @@ def add_video(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--region-styles", metavar="SPEC", help="one style per region, as for stylize")
     video.add_argument("--strength", type=unit_float, default=1.0, help="0 = the frames reconstructed, 1 = full style")
     video.add_argument("--preserve-color", action="store_true", help="keep the video's colours")
-    video.add_argument("--max-size", type=non_negative_int, default=0,
-                       help="shrink frames so the longer side is at most N pixels (default 0: keep the size)")
+    video.add_argument("--max-size", type=non_negative_int, default=DEFAULT_MAX_SIZE,
+                       help=f"shrink frames so the longer side is at most N pixels (default {DEFAULT_MAX_SIZE}, as "
+                            "stylize: a 4K clip at full size takes many seconds a frame on a CPU; 0 keeps the size)")
     video.add_argument("--start", type=seconds, default=0.0, metavar="T", help="start at T (seconds or mm:ss)")
     video.add_argument("--duration", type=seconds, metavar="T", help="stylize T of the video (default: to the end)")
     video.add_argument("--coherence", choices=COHERENCE_MODES, default=Coherence.mode,
@@ -116,4 +118,7 @@ def run_video(args: argparse.Namespace) -> int:
               f"{', audio copied' if report['audio'] else ''}; {report['seconds']:.1f} s "
               f"({report['frames_per_second']:.2f} frames/s)"
               f"{scene_cuts(report['scene_cuts'])}")
+        if report["input_size"] and report["input_size"] != report["size"]:
+            print(f"stylebank: note: the frames are {'x'.join(map(str, report['input_size']))}; stylized at "
+                  f"{width}x{height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
     return 0

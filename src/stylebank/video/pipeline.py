@@ -75,15 +75,18 @@ def stylize_video(stylizer: Stylizer, source: str | Path, target: str | Path, *,
                   progress: Callable[[int | None], Callable[[], None]] | None = None, **settings) -> dict:
     """Stylize the video (or folder of numbered images) ``source`` into ``target`` (.mp4/.mov/.mkv, or a folder of
     PNG frames): same frame times, the audio copied. ``progress(total_frames)`` gives a function called after
-    each frame. Returns what was done: frames, size, rate, seconds, scene cuts."""
+    each frame. Returns what was done: frames, the first frame's size and the output's, rate, seconds, scene
+    cuts."""
     started = time.perf_counter()
     video = VideoStylizer(stylizer, **settings)
     with VideoReader(source, max_pixels, start, duration) as reader:
         writer = VideoWriter(target, reader.source.rate, reader.source.audio)
         step = progress(reader.source.frames) if progress else None
+        input_size = None
         try:
             for item in reader:
                 if isinstance(item, Frame):
+                    input_size = input_size or [item.pixels.shape[1], item.pixels.shape[0]]
                     writer.write(video(item.pixels), item.time)
                     if step:
                         step()
@@ -94,7 +97,8 @@ def stylize_video(stylizer: Stylizer, source: str | Path, target: str | Path, *,
             writer.abandon()
             raise
     seconds = time.perf_counter() - started
-    return {"input": str(source), "output": str(written), "frames": writer.count, "size": list(writer.size),
+    return {"input": str(source), "output": str(written), "frames": writer.count, "input_size": input_size,
+            "size": list(writer.size),
             "rate": float(reader.source.rate), "audio": writer.audio is not None,
             "scene_cuts": video.scene_cuts, "seconds": round(seconds, 2),
             "frames_per_second": round(writer.count / seconds, 2)}
