@@ -57,3 +57,11 @@ def test_the_readme_set_up_says_how_to_get_the_pinned_cpu_build_of_torch():
     set_up = (ROOT / "README.md").read_text(encoding="utf-8").split("```bash\n", 1)[1].split("```", 1)[0]
     assert pin and f"--index-url https://download.pytorch.org/whl/cpu torch=={pin[1]}" in set_up
     assert "installs the CPU build" not in set_up
+
+
+def test_ci_installs_as_the_readme_says():
+    """.ci/run runs the README's set-up lines, in order (a step only CI knows would hide a missing one)."""
+    set_up = (ROOT / "README.md").read_text(encoding="utf-8").split("```bash\n", 1)[1].split("# main job", 1)[0]
+    readme_lines = [line for line in set_up.splitlines() if line and not line.startswith("#")]
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line in readme_lines]
+    assert readme_lines and ci_lines == readme_lines, (readme_lines, ci_lines)
