@@ -141,13 +141,18 @@ def main() -> None:
                             "seconds": round(time.perf_counter() - started, 1)})
             print(f"{outcome:8s} {mutant.module}:{mutant.line} {mutant.rule}: {mutant.original[:50]!r} -> "
                   f"{mutant.mutated[:50]!r} ({results[-1]['seconds']} s)", flush=True)
+            if args.json:  # after each mutant: a stopped run keeps what it measured
+                write_results(args.json, results, chosen, every, args)
     caught = sum(r["outcome"] == "caught" for r in results)
-    total_made = sum(map(len, every.values()))
-    print(f"\n{caught} of {len(results)} rule mutants caught (drawn from {total_made}, seed {args.seed})")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"caught": caught, "total": len(results), "made": total_made,
-                                               "seed": args.seed, "per_module": args.per_module,
-                                               "mutants": results}, indent=1) + "\n")
+    print(f"\n{caught} of {len(results)} rule mutants caught (drawn from {sum(map(len, every.values()))}, "
+          f"seed {args.seed})")
+
+
+def write_results(path: str, results: list[dict], chosen: list[RuleMutant], every: dict, args) -> None:
+    Path(path).write_text(json.dumps({
+        "caught": sum(r["outcome"] == "caught" for r in results), "run": len(results), "drawn": len(chosen),
+        "made": sum(map(len, every.values())), "seed": args.seed, "per_module": args.per_module,
+        "mutants": results}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

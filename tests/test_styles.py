@@ -1,7 +1,9 @@
+import json
+
 import numpy as np
 import pytest
 import torch
-from conftest import copy_of, unchanged
+from conftest import copy_of, smooth_image, unchanged
 from PIL import Image
 
 import stylebank
@@ -302,3 +304,22 @@ def test_python_add_styles_keeps_edits_made_in_memory(base_model, tiny_data, tmp
     model.add_styles([str(tiny_data["styles"][1])], output=tmp_path / "plus.safetensors", iterations=2,
                      progress=False)
     assert model.styles == ["stripes", "blobs"] and stylebank.load(model.path, "cpu").styles == ["stripes", "blobs"]
+
+
+def test_info_shows_the_whole_history_of_a_model(base_model, tiny_data, tmp_path, capsys):
+    plus = tmp_path / "plus.safetensors"
+    add_styles(base_model, [str(tiny_data["styles"][1])], plus, iterations=3, progress=False)
+    again = tmp_path / "again.safetensors"
+    smooth_image(21, 40, 40).save(tmp_path / "dots.png")
+    add_styles(plus, [str(tmp_path / "dots.png")], again, iterations=2, progress=False)
+    assert main(["info", str(again), "--json"]) == 0
+    history = json.loads(capsys.readouterr().out)["history"]
+    base = stylebank.load(base_model, "cpu").info["training"]
+    assert [run["command"] for run in history] == ["train", "add-style", "add-style"]
+    assert history[0]["styles"] == stylebank.load(base_model, "cpu").styles
+    assert history[0]["iterations"] == base["steps_done"]
+    assert [run["styles"] for run in history[1:]] == [["blobs"], ["dots"]]
+    assert [run["iterations"] for run in history[1:]] == [3, 2]
+    assert main(["info", str(again)]) == 0
+    said = capsys.readouterr().out
+    assert "trained in 3 runs:" in said and "  3. add-style dots: 2 iterations" in said

@@ -102,3 +102,23 @@ def check_weights(info: dict, shapes: dict[str, list[int]], path: str | Path) ->
         raise StyleBankError(f"{path}: weights don't match the network described in the file "
                              f"({'; '.join(problems[:3])}{more})")
     return config
+
+
+def run_summary(training: dict, styles: list[str], loss_network: str) -> dict:
+    """One run in a model's history: what it was and what it trained."""
+    return {"command": "add-style" if training.get("base_model") else "train", "styles": list(styles),
+            "iterations": training.get("steps_done"), "image_size": training.get("image_size"),
+            "batch_size": training.get("batch_size"), "lr": training.get("lr"), "loss_network": loss_network,
+            "world_size": training.get("world_size", 1)}
+
+
+def model_history(info: dict) -> list[dict]:
+    """The runs that made a model, oldest first: its recorded history or, for a file written before models kept
+    one, its last run alone (marked "earlier runs unrecorded" where it started from another model)."""
+    training = info.get("training") or {}
+    if isinstance(training.get("history"), list):
+        return training["history"]
+    if not training:
+        return []
+    last = run_summary(training, info.get("styles", []), info.get("loss_network", "unknown"))
+    return [{**last, "earlier_runs_unrecorded": bool(training.get("init_from") or training.get("base_model"))}]

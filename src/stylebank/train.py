@@ -30,6 +30,7 @@ from tqdm import tqdm
 from .atomic import remove_stale_temporaries
 from .checkpoint import (MODEL_FORMAT, ModelFile, StylePixels, load_checkpoint, load_model, read_info,
                          save_checkpoint, save_model, to_pixels)
+from .formats import model_history, run_summary
 from .config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config, resumed_config
 from .batches import StepBatch, StepBatches, default_workers, step_batches
 from .board import Board
@@ -263,9 +264,19 @@ class Trainer:
 
     def save_model(self) -> Path:
         training = {**self.config.to_dict(), "steps_done": self.step, "world_size": self.processes.world_size}
+        trained = self.style_names[self.base_style_count:]
+        training["history"] = self.earlier_history() + [run_summary(training, trained, self.loss_network.source)]
         with reported_write_errors(self.config.output, f"the checkpoint {self.config.checkpoint_path} holds the run"):
             return save_model(self.config.output, self.net, self.style_names, self.loss_network.source, training,
                               self.style_sources, self.style_pixels)
+
+    def earlier_history(self) -> list[dict]:
+        """The runs that made the model this one starts from (add-style's base, --init-from's model), read from
+        its file when the model is written, so that a resumed run has them too."""
+        start = self.config.base_model or self.config.init_from
+        if not start or not Path(start).is_file():
+            return []
+        return model_history(read_info(start, MODEL_FORMAT))
 
     def train_step(self, batch: StepBatch | None = None) -> dict[str, float]:
         """One iteration of whichever branch the schedule says, on ``batch`` (default: this step's, made here);

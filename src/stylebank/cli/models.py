@@ -22,7 +22,8 @@ def add_info(commands: argparse._SubParsersAction) -> None:
 
 def model_summary(model: str | None) -> dict:
     """What ``info`` shows of a model file, read and checked as loading it would, with numpy (no PyTorch)."""
-    from ..formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, check_weights, default_model_path, read_arrays, read_info
+    from ..formats import (MODEL_FORMAT, STYLE_IMAGE_PREFIX, check_weights, default_model_path, model_history,
+                           read_arrays, read_info)
     from ..network_config import parameter_counts
 
     path = Path(model) if model else default_model_path()
@@ -37,7 +38,7 @@ def model_summary(model: str | None) -> dict:
     return {"path": str(path), "format_version": info["format_version"], "styles": info["styles"],
             "style_images": style_images, "parameters": parameter_counts(weights, config),
             "network": info["network"], "loss_network": info.get("loss_network"),
-            "training": info.get("training", {})}
+            "training": info.get("training", {}), "history": model_history(info)}
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -58,13 +59,18 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"network: widths {'/'.join(map(str, network.channels))}, banks {network.bank_depth} x "
           f"{network.bank_kernel_size}x{network.bank_kernel_size} conv, exposure layout {network.exposure}")
     print(f"loss network: {summary['loss_network']}")
+    history = summary["history"]
+    if history:
+        print("trained:" if len(history) == 1 else f"trained in {len(history)} runs:")
+    for number, run in enumerate(history, 1):
+        processes = f", {run['world_size']} processes" if (run.get("world_size") or 1) > 1 else ""
+        earlier = " (after earlier runs this file does not record)" if run.get("earlier_runs_unrecorded") else ""
+        print(f"  {number}. {run['command']} {', '.join(run['styles']) or '(no new styles)'}: {run['iterations']} "
+              f"iterations at {run['image_size']}px, batch {run['batch_size']}, lr {run['lr']}, loss network "
+              f"{run['loss_network']}{processes}{earlier}")
     if training:
-        start = f", starting from {training['init_from']}" if training.get("init_from") else ""
-        start += f", in {training['world_size']} processes" if training.get("world_size", 1) > 1 else ""
-        print(f"trained: {training.get('steps_done')} iterations at {training.get('image_size')}px, "
-              f"batch {training.get('batch_size')}, lr {training.get('lr')}, "
-              f"weights content {training.get('content_weight')} style {training.get('style_weight')} "
-              f"tv {training.get('tv_weight')}{start}")
+        print(f"last run's weights: content {training.get('content_weight')} style {training.get('style_weight')} "
+              f"tv {training.get('tv_weight')}")
     return 0
 
 
