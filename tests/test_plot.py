@@ -7,6 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
+import stylebank
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.plot import curves_figure, read_curves, smoothed
@@ -85,3 +86,17 @@ def test_without_matplotlib_it_says_what_to_install(two_runs, tmp_path, monkeypa
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
     assert main(["plot", str(two_runs[0]), "-o", str(tmp_path / "c.png")]) == 1
     assert "pip install 'stylebank[plot]'" in capsys.readouterr().err
+
+
+def test_plot_without_a_run_plots_the_bundled_models_log(tmp_path, capsys):
+    from stylebank.formats import default_model_path
+    from stylebank.plot import read_curves
+
+    output = tmp_path / "bundled.png"
+    assert main(["plot", "-o", str(output)]) == 0
+    assert str(output) in capsys.readouterr().out
+    with Image.open(output) as image:
+        assert image.format == "PNG" and len(image.convert("RGB").getcolors(1 << 20)) > 100
+    curves = read_curves(default_model_path())  # the log shipped beside the model, of the run that made it
+    last_steps = [max(steps) for steps, _ in curves.series.values() if steps]
+    assert max(last_steps) + 10 >= stylebank.load(device="cpu").info["training"]["steps_done"]

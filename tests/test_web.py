@@ -84,7 +84,9 @@ def test_stylize_paints_each_region_of_a_mask_in_its_style(client, model):
     assert answer.status_code == 200, answer.text
     expected = model.stylize(PHOTO, "1;0:1,2:1", mask=labels)
     assert np.array_equal(pixels(answer.content), np.asarray(expected))
-    assert json.loads(Image.open(io.BytesIO(answer.content)).text["stylebank"])["mask"] is True
+    settings = json.loads(Image.open(io.BytesIO(answer.content)).text["stylebank"])
+    assert settings["mask"] is True and settings["region_styles"] == "1;0:1,2:1"
+    assert "style" not in settings  # the regions' styles were used, not the single style's default
 
 
 def test_max_size_shrinks_and_zero_keeps_the_size(client):

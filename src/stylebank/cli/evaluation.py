@@ -92,8 +92,9 @@ def smoothing_weight(text: str) -> float:
 def add_plot(commands: argparse._SubParsersAction) -> None:
     """``stylebank plot``: its options and handler."""
     plot = commands.add_parser("plot", help="training curves as a picture (one run, or several overlaid)")
-    plot.add_argument("runs", nargs="+", metavar="MODEL_OR_LOG",
-                      help="model files (their MODEL.log.jsonl is read) or training logs; a running job's too")
+    plot.add_argument("runs", nargs="*", metavar="MODEL_OR_LOG",
+                      help="model files (their MODEL.log.jsonl is read) or training logs; a running job's too "
+                           "(default: the bundled model, whose log ships beside it)")
     plot.add_argument("-o", "--output", required=True, help="picture to write (.png, .svg, .pdf)")
     plot.add_argument("--smoothing", type=smoothing_weight, default=0.6,
                       help="exponential moving average weight (of the logarithms on a log axis), 0 = raw values; "
@@ -103,8 +104,10 @@ def add_plot(commands: argparse._SubParsersAction) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    from ..formats import default_model_path
     from ..plot import plot_curves
 
-    check_output(args.output, args.overwrite, input_paths(*args.runs))
-    print(f"wrote {plot_curves(args.runs, args.output, args.smoothing)}")
+    runs = args.runs or [str(default_model_path())]
+    check_output(args.output, args.overwrite, input_paths(*runs))
+    print(f"wrote {plot_curves(runs, args.output, args.smoothing)}")
     return 0

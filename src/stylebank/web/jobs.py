@@ -41,6 +41,8 @@ class StylizeJob:
         del chosen["image"], chosen["mask"]
         if self.mask is None and self.regions is None:
             del chosen["region_styles"]
+        else:  # the regions' styles were painted; the single style was not used
+            del chosen["style"]
         chosen["mask"] = self.mask is not None
         return {key: value for key, value in chosen.items() if value is not None}
 
