@@ -503,3 +503,19 @@ def test_a_run_started_from_a_model_resumes_exactly_and_says_what_is_wrong_with_
         Trainer(tiny_config(tiny_data, styles=[str(repainted / "zebra.png"), str(repainted / "blobs.jpg")],
                             output=str(root / "repainted.safetensors"), init_from=start))
     assert not any("blobs" in str(note.message) for note in notes)
+
+
+def test_resume_of_a_finished_run_changes_nothing_and_trains_no_step(tiny_data, monkeypatch):
+    """Resuming at exactly the last step (a rerun of a finished script) writes the same model and logs nothing."""
+    config = tiny_config(tiny_data, iterations=4, log_every=1)
+    model = train(config, progress=False)
+    before = {name: tensor.clone() for name, tensor in stylebank.load(model, "cpu").net.state_dict().items()}
+    log_lines = config.log_path.read_text().count("\n")
+    steps = []
+    real_step = Trainer.train_step
+    monkeypatch.setattr(Trainer, "train_step", lambda self, *a, **k: steps.append(self.step) or real_step(self, *a, **k))
+    again = train(tiny_config(tiny_data, iterations=4, log_every=1), resume=True, progress=False)
+    assert steps == [] and again == model
+    after = stylebank.load(again, "cpu").net.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert config.log_path.read_text().count("\n") == log_lines
