@@ -300,3 +300,29 @@ def test_video_shrinks_large_frames_by_default_and_says_so(tmp_path, capsys, mon
     assert main(["video", str(folder), "-o", str(tmp_path / "full"), "--no-coherence", "--max-size", "0"]) == 0
     assert Image.open(sorted((tmp_path / "full").iterdir())[0]).size == (64, 48)
     assert "note" not in capsys.readouterr().err
+
+
+def audio_times(path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(packet.pts * packet.time_base) for packet in container.demux(*container.streams.audio)
+                if packet.pts is not None and packet.size]
+
+
+def test_start_moves_picture_and_audio_times_to_the_clips_start(tmp_path):
+    frames = make_frames("pan", 12, SIZE)
+    clip = write_clip(tmp_path / "clip.mp4", frames, rate=12, audio_seconds=1.0)
+    _, times_in, _ = decoded(clip)
+    audio_in = audio_times(clip)
+    out = tmp_path / "part.mp4"
+    assert main(["video", str(clip), "-o", str(out), "--quiet", "--start", "0.25", "--duration", "0.5",
+                 "--no-coherence"]) == 0
+    pixels, times_out, _ = decoded(out)
+    kept = [t - 0.25 for t in times_in if 0.25 - 1e-6 <= t < 0.75]
+    assert len(kept) == 6 and times_out == pytest.approx(kept, abs=1e-3)
+    audio_out = audio_times(out)
+    expected_audio = [t - 0.25 for t in audio_in if 0.25 <= t < 0.75]
+    assert audio_out and audio_out == pytest.approx(expected_audio, abs=2e-3)
+    # the first picture is the input's frame at 0.25 s, stylized: nearer it than the clip's first frame
+    stylized = list(stylize_frames(stylebank.load(device="cpu"), [frames[0], frames[3]], coherence=Coherence("none")))
+    first = pixels[0].astype(np.int16)
+    assert np.abs(first - stylized[1]).mean() < np.abs(first - stylized[0]).mean()
