@@ -323,3 +323,16 @@ def test_info_shows_the_whole_history_of_a_model(base_model, tiny_data, tmp_path
     assert main(["info", str(again)]) == 0
     said = capsys.readouterr().out
     assert "trained in 3 runs:" in said and "  3. add-style dots: 2 iterations" in said
+
+
+def test_a_models_style_images_are_its_own_when_the_files_are_gone(tiny_data, tmp_path):
+    style = tmp_path / "painting.png"
+    smooth_image(33, 40, 40).save(style)
+    config = TrainConfig(content=[str(tiny_data["content"])], styles=[str(style)], output=str(tmp_path / "m.safetensors"),
+                         image_size=32, style_size=32, batch_size=2, iterations=1, vgg="random", warmup=0, lr_ramp=0,
+                         device="cpu", preview=str(tiny_data["content"] / "photo0.png"))
+    model_path = train(config, progress=False)
+    expected = stylebank.load(model_path, "cpu").style_image(0)
+    style.unlink()  # the painting moved away: the model file still shows and evaluates against it
+    shown = stylebank.load(model_path, "cpu").style_image(0)
+    assert shown.shape == (3, 32, 32) and torch.equal(shown, expected) and shown.std() > 0.05
