@@ -519,3 +519,19 @@ def test_resume_of_a_finished_run_changes_nothing_and_trains_no_step(tiny_data, 
     after = stylebank.load(again, "cpu").net.state_dict()
     assert all(torch.equal(before[name], after[name]) for name in before)
     assert config.log_path.read_text().count("\n") == log_lines
+
+
+@pytest.mark.parametrize("batch_size, world_size", [(5, 2), (5, 3), (7, 4), (4, 4)])
+def test_uneven_batches_split_into_parts_that_make_the_whole_batch(tiny_data, batch_size, world_size):
+    """Each process takes a consecutive part of the step's batch, sizes differing by at most one; together they
+    are the one-process batch, crop for crop and style for style."""
+    from stylebank.batches import StepBatches
+
+    content = ContentImages([str(tiny_data["content"])], 16)
+    whole = StepBatches(content, seed=3, batch_size=batch_size, num_styles=3)[5]
+    parts = [StepBatches(content, seed=3, batch_size=batch_size, num_styles=3, rank=rank, world_size=world_size)[5]
+             for rank in range(world_size)]
+    sizes = [len(part.styles) for part in parts]
+    assert sum(sizes) == batch_size and max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    assert torch.equal(torch.cat([part.styles for part in parts]), whole.styles)
+    assert torch.equal(torch.cat([part.images for part in parts]), whole.images)
