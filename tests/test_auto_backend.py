@@ -164,3 +164,19 @@ def test_onnx_runtime_refuses_bf16_and_a_region_count_that_does_not_match(photo,
     assert main(["stylize", str(photo), "-s", "1", "--backend", "onnxruntime", "--precision", "bf16",
                  "-o", str(photo.with_name("out.png"))]) == 1
     assert "computes in fp32" in capsys.readouterr().err and not photo.with_name("out.png").exists()
+
+
+def test_without_onnxruntime_the_auto_backend_says_so_and_uses_pytorch(photo, monkeypatch):
+    real_find_spec = stylebank.backends.importlib.util.find_spec
+    monkeypatch.setattr(stylebank.backends.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stylizer = load_stylizer(backend="auto", device="cpu")
+    assert isinstance(stylizer, stylebank.StyleBankModel) and stylizer.path == stylebank.load(device="cpu").path
+    notes = [str(w.message) for w in caught if issubclass(w.category, BackendNote)]
+    assert notes == ["onnxruntime cannot be imported here (pip install onnxruntime); stylizing with the PyTorch "
+                     "backend"]
+    image = Image.open(photo)
+    assert np.array_equal(np.asarray(stylizer.stylize(image, style=1)),
+                          np.asarray(stylebank.load(None, "cpu").stylize(image, style=1)))
