@@ -173,3 +173,34 @@ def test_a_photo_chosen_while_the_styles_load_is_taken(blank_page, studio, photo
     wait_for_preview_after(blank_page, 0)
     assert blank_page.locator("#workspace").is_visible() and blank_page.locator("#error").is_hidden()
     assert blank_page.locator(".style").count() == len(stylebank.load(device="cpu").styles)  # all there to pick
+
+
+@pytest.fixture(scope="module")
+def roomy_studio(tmp_path_factory):
+    """A studio that takes photos larger than the page's preview."""
+    with running_studio(tmp_path_factory.mktemp("roomy"), "--max-pixels", "2000000") as studio:
+        yield studio
+
+
+def test_automatic_regions_and_a_full_size_download_of_a_photo_larger_than_the_preview(blank_page, roomy_studio,
+                                                                                        tmp_path):
+    big = tmp_path / "wide.png"
+    load_image("builtin:astronaut").resize((900, 600)).save(big)  # the preview shows it at 512x341
+    blank_page.goto(roomy_studio.url)
+    blank_page.set_input_files("#photo-input", str(big))
+    wait_for_preview_after(blank_page, 0)
+    assert max(Image.fromarray(shown_result(blank_page).astype(np.uint8)).size) <= 512
+    version = preview_version(blank_page)
+    blank_page.select_option("#kmeans-count", "3")
+    blank_page.click("#kmeans")
+    wait_for_preview_after(blank_page, version)
+    labels = np.asarray(Image.open(io.BytesIO(page_bytes(blank_page, "labelsPng()"))).convert("L"))
+    assert set(np.unique(labels)) == {1, 2, 3}  # every pixel in one of the three automatic regions
+    assert min(np.bincount(labels.ravel())[1:]) > labels.size // 50  # each a real part of the photo
+    with blank_page.expect_download() as download:
+        blank_page.click("#download")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    result = Image.open(path)
+    assert result.size == (900, 600)  # the photo's own size, not the preview's
+    assert json.loads(result.text["stylebank"])["mask"] is True
