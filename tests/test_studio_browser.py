@@ -204,3 +204,30 @@ def test_automatic_regions_and_a_full_size_download_of_a_photo_larger_than_the_p
     result = Image.open(path)
     assert result.size == (900, 600)  # the photo's own size, not the preview's
     assert json.loads(result.text["stylebank"])["mask"] is True
+
+
+def test_automatic_regions_and_clear_can_be_undone(page, photo):
+    page.set_input_files("#photo-input", str(photo))
+    wait_for_preview_after(page, 0)
+    assert page.locator("#undo").is_hidden()
+    version = preview_version(page)
+    paint(page, 1, 60, 20, 200)
+    wait_for_preview_after(page, version)
+    painted = np.asarray(Image.open(io.BytesIO(page_bytes(page, "labelsPng()"))).convert("L"))
+    assert set(np.unique(painted)) == {0, 1}
+    for button in ("#kmeans", "#clear"):
+        version = preview_version(page)
+        page.click(button)
+        page.wait_for_selector("#undo:not([hidden])")
+        wait_for_preview_after(page, version)
+        replaced = np.asarray(Image.open(io.BytesIO(page_bytes(page, "labelsPng()"))).convert("L"))
+        assert not np.array_equal(replaced, painted) and page.locator("#undo").is_visible()
+        version = preview_version(page)
+        page.click("#undo")
+        wait_for_preview_after(page, version)
+        restored = np.asarray(Image.open(io.BytesIO(page_bytes(page, "labelsPng()"))).convert("L"))
+        assert np.array_equal(restored, painted) and page.locator("#undo").is_hidden()
+    page.click("#kmeans")
+    page.wait_for_selector("#undo:not([hidden])")
+    paint(page, 2, 260, 20, 200)  # a new stroke after the replacement: no undo that would lose it
+    assert page.locator("#undo").is_hidden()

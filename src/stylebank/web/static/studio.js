@@ -23,6 +23,7 @@ const state = {
   photoBlob: null,    // the photo at preview size, PNG
   width: 0, height: 0,
   labels: null,       // Uint8Array(width * height)
+  undo: null,         // the labels before Automatic regions or Clear paint replaced them
   mixes: [],          // per layer: a weight (0-100) per style
   layer: 0,           // the brush (and the layer whose style is shown)
   thumbnails: [],     // object URLs of the photo in each style
@@ -259,6 +260,7 @@ function setUpBrush() {
   };
   canvas.addEventListener("pointerdown", (event) => {
     canvas.setPointerCapture(event.pointerId);
+    forgetUndo();  // a new stroke: undoing the replacement now would lose it
     last = point(event);
     stamp(last.x, last.y);
     drawOverlay();
@@ -275,6 +277,25 @@ function setUpBrush() {
   canvas.addEventListener("pointercancel", finish);
 }
 
+function keepForUndo() {
+  // before a button replaces the whole painting (Automatic regions, Clear paint)
+  state.undo = state.labels.slice();
+  $("undo").hidden = false;
+}
+
+function forgetUndo() {
+  state.undo = null;
+  $("undo").hidden = true;
+}
+
+function undo() {
+  if (!state.undo) return;
+  state.labels.set(state.undo);
+  forgetUndo();
+  drawOverlay();
+  schedulePreview(0);
+}
+
 async function automaticRegions() {
   const count = Number($("kmeans-count").value);
   const form = new FormData();
@@ -287,6 +308,7 @@ async function automaticRegions() {
     const context = canvas.getContext("2d");
     context.drawImage(bitmap, 0, 0, state.width, state.height);
     const pixels = context.getImageData(0, 0, state.width, state.height).data;
+    keepForUndo();  // the regions replace whatever was painted: one click brings the painting back
     for (let i = 0; i < state.labels.length; i++) state.labels[i] = pixels[4 * i] + 1;  // region k: brush k + 1
     drawOverlay();
     schedulePreview(0);
@@ -325,6 +347,7 @@ async function loadPhoto(file) {
   state.photoFile = file;
   state.photoBlob = await new Promise((resolve) => $("photo-canvas").toBlob(resolve, "image/png"));
   state.labels = new Uint8Array(state.width * state.height);
+  forgetUndo();
   state.thumbnails.forEach((url) => url && URL.revokeObjectURL(url));
   state.thumbnails = [];
   drawOverlay();
@@ -396,7 +419,8 @@ async function start() {
   renderLayers();
   setUpBrush();
   $("kmeans").addEventListener("click", automaticRegions);
-  $("clear").addEventListener("click", () => { state.labels.fill(0); drawOverlay(); schedulePreview(0); });
+  $("clear").addEventListener("click", () => { keepForUndo(); state.labels.fill(0); drawOverlay(); schedulePreview(0); });
+  $("undo").addEventListener("click", undo);
   $("strength").addEventListener("input", () => schedulePreview());
   $("preserve-color").addEventListener("change", () => schedulePreview(0));
   $("download").addEventListener("click", download);
