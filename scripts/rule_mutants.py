@@ -136,7 +136,8 @@ def main() -> None:
                 code, _ = run_tests(work, tests_for(mutant.module), args.timeout)
             finally:
                 path.write_text(original)
-            outcome = "survived" if code == 0 or code in NO_TESTS else "caught"
+            # a time-out is neither: the selection may just be long (it is reported, and not scored)
+            outcome = "timed out" if code is None else "survived" if code == 0 or code in NO_TESTS else "caught"
             results.append({**asdict(mutant), "outcome": outcome, "exit_code": code,
                             "seconds": round(time.perf_counter() - started, 1)})
             print(f"{outcome:8s} {mutant.module}:{mutant.line} {mutant.rule}: {mutant.original[:50]!r} -> "
@@ -144,7 +145,8 @@ def main() -> None:
             if args.json:  # after each mutant: a stopped run keeps what it measured
                 write_results(args.json, results, chosen, every, args)
     caught = sum(r["outcome"] == "caught" for r in results)
-    print(f"\n{caught} of {len(results)} rule mutants caught (drawn from {sum(map(len, every.values()))}, "
+    scored = sum(r["outcome"] != "timed out" for r in results)
+    print(f"\n{caught} of {scored} rule mutants caught ({len(results) - scored} timed out) (drawn from {sum(map(len, every.values()))}, "
           f"seed {args.seed})")
 
 
