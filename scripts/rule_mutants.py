@@ -146,8 +146,8 @@ def main() -> None:
                 write_results(args.json, results, chosen, every, args)
     caught = sum(r["outcome"] == "caught" for r in results)
     scored = sum(r["outcome"] != "timed out" for r in results)
-    print(f"\n{caught} of {scored} rule mutants caught ({len(results) - scored} timed out) (drawn from {sum(map(len, every.values()))}, "
-          f"seed {args.seed})")
+    print(f"\n{caught} of {scored} rule mutants caught, {len(results) - scored} timed out (drawn from "
+          f"{sum(map(len, every.values()))}, seed {args.seed})")
 
 
 def write_results(path: str, results: list[dict], chosen: list[RuleMutant], every: dict, args) -> None:
