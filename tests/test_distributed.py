@@ -202,3 +202,20 @@ def test_each_process_needs_a_part_of_the_batch():
     check_batch_split(2, Processes(1, 2))
     with pytest.raises(StyleBankError, match="--batch-size 1 is the batch of all 2 processes"):
         check_batch_split(1, Processes(1, 2))
+
+
+def test_on_a_multi_node_job_only_global_rank_0_writes(monkeypatch):
+    """torchrun on two machines: each has a LOCAL_RANK 0, but only the job's RANK 0 writes the files."""
+    from stylebank.distributed import from_environment
+
+    seen = []
+    for rank, local_rank in ((0, 0), (1, 1), (2, 0), (3, 1)):  # 2 machines x 2 processes
+        monkeypatch.setenv("RANK", str(rank))
+        monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+        monkeypatch.setenv("WORLD_SIZE", "4")
+        monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job")
+        processes = from_environment()
+        seen.append((processes.rank, processes.local_rank, processes.is_main, processes.distributed,
+                     processes.under_torchrun))
+    assert seen == [(0, 0, True, True, True), (1, 1, False, True, True), (2, 0, False, True, True),
+                    (3, 1, False, True, True)]
