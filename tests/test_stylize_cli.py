@@ -176,3 +176,25 @@ def test_a_folder_run_says_the_max_size_note_once_and_counts_the_rest(tmp_path, 
     assert main(["stylize", inputs[0], "-o", str(tmp_path / "one.png"), *SMALL]) == 0
     err = capsys.readouterr().err
     assert "stylized at 24x17" in err and "were shrunk" not in err
+
+
+def test_a_full_disk_stops_a_folder_run_after_saying_what_was_written(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import stylebank.images
+
+    inputs = [str(p) for p in photos(tmp_path / "in", 6)]
+    real_write, tried = stylebank.images.atomic_write, []
+
+    def filling_disk(path, write, *args, **kwargs):
+        tried.append(path)
+        if len(tried) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, write, *args, **kwargs)
+
+    monkeypatch.setattr(stylebank.images, "atomic_write", filling_disk)
+    assert main(["stylize", *inputs, "-o", str(tmp_path / "out"), *SMALL]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count(" -> ") == 2 and "No space left on device" in captured.err
+    assert len(tried) <= 4  # stopped at the failed write (one more may be under way), not tried on all 6
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo0_mosaic.jpg", "photo1_mosaic.png"]
