@@ -329,3 +329,17 @@ def test_start_moves_picture_and_audio_times_to_the_clips_start(tmp_path):
     stylized = list(stylize_frames(stylebank.load(device="cpu"), [frames[0], frames[3]], coherence=Coherence("none")))
     first = pixels[0].astype(np.int16)
     assert np.abs(first - stylized[1]).mean() < np.abs(first - stylized[0]).mean()
+
+
+def test_the_trust_mask_drops_what_entered_the_frame_or_changed_colour(model):
+    """The camera pans right and down (the picture moves left and up): what enters at the right and bottom edges
+    has no past to carry, nor does a patch that changed colour; the rest is carried."""
+    frames = [to_tensor(frame) for frame in make_frames("pan", 4, (160, 96), noise=0)]
+    earlier, later = frames[0], frames[3].clone()  # about 8 px right and 4 down apart
+    later[:, 40:64, 60:92] = torch.tensor([0.9, 0.1, 0.8]).view(3, 1, 1)  # repainted magenta
+    coherent = CoherentFrames(model, StylizeOptions(0))
+    coherent.previous = (coherent.flow.grey(earlier), earlier, earlier)
+    trust = coherent.link(coherent.flow.grey(later), later).trust[0]
+    assert trust[44:60, 64:88].mean() < 0.1  # changed colour
+    assert trust[:, -6:].mean() < 0.2 and trust[-3:].mean() < 0.2  # entered the frame
+    assert trust[64:90, :100].mean() > 0.9 and trust[:40, 30:120].mean() > 0.9  # the rest is carried
