@@ -465,7 +465,7 @@ def test_init_from_starts_a_run_from_a_models_weights_and_a_paper_model_may_star
     assert load_model(model).info["training"]["init_from"] == str(paper)
     assert main(["info", str(model)]) == 0
     shown = capsys.readouterr().out
-    assert "exposure layout carry" in shown and f"starting from {paper}" in shown
+    assert "exposure layout carry" in shown and f"from {paper.name}" in shown and "trained in 2 runs:" in shown
     with pytest.raises(StyleBankError, match="has the styles"):
         Trainer(tiny_config(tiny_data, styles=[str(tiny_data["styles"][0])], init_from=str(paper)))
     with pytest.raises(StyleBankError, match="only the exposure layout may change"):

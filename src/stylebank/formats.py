@@ -109,7 +109,8 @@ def run_summary(training: dict, styles: list[str], loss_network: str) -> dict:
     return {"command": "add-style" if training.get("base_model") else "train", "styles": list(styles),
             "iterations": training.get("steps_done"), "image_size": training.get("image_size"),
             "batch_size": training.get("batch_size"), "lr": training.get("lr"), "loss_network": loss_network,
-            "world_size": training.get("world_size", 1)}
+            "world_size": training.get("world_size", 1),
+            "started_from": training.get("init_from") or training.get("base_model")}
 
 
 def model_history(info: dict) -> list[dict]:

@@ -64,10 +64,11 @@ def run_info(args: argparse.Namespace) -> int:
         print("trained:" if len(history) == 1 else f"trained in {len(history)} runs:")
     for number, run in enumerate(history, 1):
         processes = f", {run['world_size']} processes" if (run.get("world_size") or 1) > 1 else ""
+        start = f", from {Path(run['started_from']).name}" if run.get("started_from") else ""
         earlier = " (after earlier runs this file does not record)" if run.get("earlier_runs_unrecorded") else ""
         print(f"  {number}. {run['command']} {', '.join(run['styles']) or '(no new styles)'}: {run['iterations']} "
               f"iterations at {run['image_size']}px, batch {run['batch_size']}, lr {run['lr']}, loss network "
-              f"{run['loss_network']}{processes}{earlier}")
+              f"{run['loss_network']}{processes}{start}{earlier}")
     if training:
         print(f"last run's weights: content {training.get('content_weight')} style {training.get('style_weight')} "
               f"tv {training.get('tv_weight')}")
