@@ -6,6 +6,7 @@ the network's time rather than the sum of the three.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +19,10 @@ Job = TypeVar("Job")
 # stays at a handful of images.
 READ_AHEAD = 2
 SKIPPED = object()  # what work() returns for a job that has nothing to write
+
+
+class RunStopping(Exception):
+    """A write not tried because an earlier one failed and the run is ending with that failure."""
 
 
 def finished(value: Any = None, error: BaseException | None = None) -> Future:
@@ -40,6 +45,21 @@ def run_overlapped(jobs: Iterable[Job], read: Callable[[Job], Any], work: Callab
     writes under way finish). A job whose ``target`` an earlier job writes starts its work after that write,
     so that work sees what the earlier job left (a file it wrote, say)."""
     upcoming = iter(jobs)
+    write_failed = threading.Event()
+
+    def guarded_write(job: Job, result: Any) -> Any:
+        """``write``, unless an earlier write failed with an error that ends the run (a full disk): then the writes
+        already queued behind it are not tried (the first failure is what the run reports)."""
+        if write_failed.is_set():
+            raise RunStopping
+        try:
+            return write(job, result)
+        except StyleBankError:
+            raise
+        except BaseException:
+            write_failed.set()
+            raise
+
     reads: deque[tuple[Job, Future]] = deque()
     writes: deque[tuple[Job, Future]] = deque()
     last_write: dict[Hashable, Future] = {}
@@ -67,7 +87,7 @@ def run_overlapped(jobs: Iterable[Job], read: Callable[[Job], Any], work: Callab
                 except StyleBankError as error:
                     outcome = finished(error=error)
                 else:
-                    outcome = finished(SKIPPED) if result is SKIPPED else writer.submit(write, job, result)
+                    outcome = finished(SKIPPED) if result is SKIPPED else writer.submit(guarded_write, job, result)
                 writes.append((job, outcome))
                 last_write[target(job)] = outcome
                 finish(block=False)
