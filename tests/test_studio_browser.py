@@ -231,3 +231,17 @@ def test_automatic_regions_and_clear_can_be_undone(page, photo):
     page.wait_for_selector("#undo:not([hidden])")
     paint(page, 2, 260, 20, 200)  # a new stroke after the replacement: no undo that would lose it
     assert page.locator("#undo").is_hidden()
+
+
+def test_the_first_stroke_on_an_unpainted_photo_paints_a_region_not_the_eraser(page, photo):
+    page.set_input_files("#photo-input", str(photo))
+    wait_for_preview_after(page, 0)
+    assert page.locator(".layer.selected").get_attribute("data-layer") == "0"  # "everywhere" chosen for styles
+    box = page.locator("#paint-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 120)
+    page.mouse.up()
+    labels = np.asarray(Image.open(io.BytesIO(page_bytes(page, "labelsPng()"))).convert("L"))
+    assert set(np.unique(labels)) == {0, 1}
+    assert page.locator(".layer.selected").get_attribute("data-layer") == "1"

@@ -261,6 +261,12 @@ function setUpBrush() {
   canvas.addEventListener("pointerdown", (event) => {
     canvas.setPointerCapture(event.pointerId);
     forgetUndo();  // a new stroke: undoing the replacement now would lose it
+    if (state.layer === 0 && !state.labels.some(Boolean)) {
+      // the eraser on an unpainted photo does nothing: the first stroke paints the first region instead
+      state.layer = 1;
+      renderLayers();
+      renderStyles();
+    }
     last = point(event);
     stamp(last.x, last.y);
     drawOverlay();
