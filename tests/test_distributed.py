@@ -185,6 +185,25 @@ def test_a_killed_process_ends_the_job_with_its_checkpoint_intact_and_resume_fin
     assert load_model(output).info["training"]["steps_done"] == step + 2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_stop_signal_that_reaches_one_process_stops_the_whole_job(tiny_data, rank):
+    """A scheduler's SIGTERM to one process only (not the group): the processes agree to stop after the same
+    step, rank 0 writes its checkpoint, and the job ends instead of waiting forever on the stopped process."""
+    output = tiny_data["root"] / f"one{rank}.safetensors"
+    process = start_torchrun_job(tiny_data, output, checkpoint_every=100000)
+    try:
+        workers = sorted(children(process.pid))  # started in rank order
+        os.kill(workers[rank], signal.SIGTERM)
+        _, stderr = process.communicate(timeout=180)  # a hang fails here (it ends in seconds)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode != 0
+    step = load_checkpoint(output.with_name(f"one{rank}.checkpoint.safetensors"))[3]["step"]
+    assert f"at iteration {step}" in stderr, stderr[-2000:]
+
+
 def test_a_second_stop_signal_stops_at_once_except_under_torchrun(tiny_data):
     """torchrun passes the terminal's Ctrl-C on to its processes, which have had it already: the second must not
     cut the checkpoint short (torchrun's SIGKILL, 30 s on, is the hard stop). Alone, a second Ctrl-C is."""
