@@ -96,12 +96,14 @@ def applied(source: str, mutant: RuleMutant) -> str:
 
 
 def tests_for(module: str) -> tuple[str, ...]:
-    """The test files that import the module (by its dotted name), or, for the command line's modules, those that
-    run the command line; -m 'not slow' keeps each run short."""
+    """The test files that import the module (by its dotted name) or, for a module the package's top level
+    re-exports (``stylebank.load`` is api's), that import ``stylebank``; for the command line's modules, those
+    that run the command line. -m 'not slow' keeps each run short."""
     dotted = "stylebank." + module.removesuffix(".py").replace("/", ".")
-    wanted = "stylebank.cli" if module.startswith("cli/") else dotted
+    top_level = f"from .{module.removesuffix('.py')} import" in (PACKAGE / "__init__.py").read_text()
+    wanted = ["stylebank.cli"] if module.startswith("cli/") else [dotted, *(["import stylebank\n"] * top_level)]
     files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests").glob("test_*.py")
-                   if wanted in path.read_text() and path.name != "test_other_machines.py")
+                   if any(name in path.read_text() for name in wanted) and path.name != "test_other_machines.py")
     return (*files, "-m", "not slow")
 
 
