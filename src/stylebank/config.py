@@ -128,10 +128,9 @@ class TrainConfig:
     max_pixels: int | None = setting(None, int, minimum=0)
 
     def __post_init__(self):
-        if isinstance(self.channels, list):  # as JSON and the command line give it
-            self.channels = tuple(self.channels)
-        if isinstance(self.style_layers, list):
-            self.style_layers = tuple(self.style_layers)
+        for name in ("channels", "style_layers"):  # lists, as JSON and the command line give them
+            if isinstance(getattr(self, name), list):
+                setattr(self, name, tuple(getattr(self, name)))
 
     @classmethod
     def paper(cls, **overrides) -> "TrainConfig":
@@ -224,12 +223,13 @@ def resumed_config(output: str | Path, **changes) -> TrainConfig:
         raise StyleBankError(f"nothing to resume: {checkpoint} does not exist")
     info = read_info(checkpoint, CHECKPOINT_FORMAT)
     saved = TrainConfig.from_dict(info["config"])
-    fixed = sorted(name for name, value in changes.items()
-                   if name not in RESUMABLE_OVERRIDES and value != getattr(saved, name))
+    wanted = replace(saved, **changes)  # compared as configurations: a list from the command line is a tuple here
+    fixed = sorted(name for name in changes
+                   if name not in RESUMABLE_OVERRIDES and getattr(wanted, name) != getattr(saved, name))
     if fixed:
         raise StyleBankError(f"{', '.join(option_name(name) for name in fixed)} cannot change when resuming (the "
                              f"checkpoint fixes it); a resumed run may change only {', '.join(RESUMABLE_OVERRIDES)}")
-    config = replace(saved, **changes, output=str(output))
+    config = replace(wanted, output=str(output))
     check_resumed_iterations(config, info["step"], checkpoint)
     return config
 

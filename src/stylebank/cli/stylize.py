@@ -149,11 +149,10 @@ def run_stylize(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
     names = style_names(args.model)
-    if names is not None:  # a bad style or mask is refused before the auto backend exports the model (seconds)
-        style, mask, mixes = style_choice(args, names)
+    # a bad style or mask is refused before the auto backend exports the model (seconds); an ONNX file's after
+    choice = style_choice(args, names) if names is not None else None
     model = load_stylizer(args.model, args.backend, args.device, images=len(inputs))
-    if names is None:
-        style, mask, mixes = style_choice(args, model.styles)
+    style, mask, mixes = choice or style_choice(args, model.styles)
     outputs, named = output_paths(inputs, args.output, output_label(mixes, model.styles, args))
     log = sys.stderr if args.json or args.output == STDIO else sys.stdout  # stdout carries the data then
     report = {"model": str(model.path), "style": style, "strength": args.strength,
@@ -211,13 +210,17 @@ def report_job(report: dict, log: TextIO, args: argparse.Namespace, job: ImageJo
         return
     print(f"{source_name} -> {'standard output' if str(job.target) == STDIO else job.target}", file=log)
     image, result = outcome.result()
-    shrunk = sum(entry["input_size"] != entry["output_size"] for entry in report["images"])
-    if result.size != image.size and not shrunk:  # said after the line it belongs to, once (print_summary counts)
+    if result.size != image.size and not any(map(was_shrunk, report["images"])):  # said after its line, once
         print(f"stylebank: note: {source_name} is {image.width}x{image.height}; stylized at {result.width}x"
               f"{result.height} (--max-size {args.max_size}; --max-size 0 keeps the size)", file=sys.stderr)
     report["images"].append({"input": job.source, "output": str(job.target), "input_size": list(image.size),
                              "output_size": list(result.size),
                              "seconds": round(time.perf_counter() - job.started, 3)})
+
+
+def was_shrunk(entry: dict) -> bool:
+    """Whether an image of the report was stylized smaller than it was read (--max-size)."""
+    return entry["input_size"] != entry["output_size"]
 
 
 def print_summary(report: dict, count: int) -> None:
@@ -227,7 +230,7 @@ def print_summary(report: dict, count: int) -> None:
         print(f"stylebank: skipped {skipped[0]['output']}, which exists (--overwrite replaces it)", file=sys.stderr)
     elif skipped:
         print(f"stylebank: skipped {len(skipped)} outputs that exist (--overwrite replaces them)", file=sys.stderr)
-    shrunk = sum(entry["input_size"] != entry["output_size"] for entry in report["images"])
+    shrunk = sum(map(was_shrunk, report["images"]))
     if shrunk > 1:
         print(f"stylebank: note: {shrunk} of {count} images were shrunk to fit --max-size", file=sys.stderr)
     failures = [failure["input"] for failure in report["failures"]]

@@ -91,11 +91,7 @@ def add_machine_options(parser: argparse.ArgumentParser) -> None:
 
 def training_overrides(args: argparse.Namespace) -> dict:
     names = {f.name for f in fields(TrainConfig)} - {"base_model"}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    for name in ("channels", "style_layers"):  # tuples in TrainConfig: a resumed run compares them with the saved
-        if name in overrides:
-            overrides[name] = tuple(overrides[name])
-    return overrides
+    return {k: v for k, v in vars(args).items() if k in names and v is not None}
 
 
 def add_train(commands: argparse._SubParsersAction) -> None:

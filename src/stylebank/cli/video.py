@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import re
+import sys
 from pathlib import Path
 
 from ..backends import TORCH_FROM_IMAGES, load_stylizer
