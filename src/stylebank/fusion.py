@@ -34,7 +34,7 @@ MaskLike = Any  # a label image (PIL, array or tensor) or "kmeans:K"
 def style_index(style: int | str, names: Sequence[str]) -> int:
     """The bank index of ``style``, given as an index (int or digits) or a name."""
     if isinstance(style, str) and re.fullmatch(r"-?[0-9]+", style.strip()):
-        style = int(style)
+        style = int(style.strip())  # str.strip removes more than int() accepts (e.g. "\x1f")
     if isinstance(style, int) and not isinstance(style, bool):
         if not 0 <= style < len(names):
             raise StyleBankError(f"style {style} out of range: this model has styles 0-{len(names) - 1}")
