@@ -5,6 +5,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -407,6 +408,22 @@ def test_workers_decode_the_same_batches_so_the_model_is_the_same(tiny_data):
     switched = train(tiny_config(tiny_data, output=resumed.output, iterations=6, workers=2), resume=True,
                      progress=False)  # resumed with another worker count
     assert_same_weights(models[0], switched)
+
+
+def test_workers_are_not_forked_from_the_training_process(tiny_data):
+    """A process with threads (a progress bar's, a writer's, a test runner's) that forks can leave the child
+    waiting for ever on a lock some thread held at the fork: a CI run hung so, in a DataLoader worker. Workers
+    come from a fork server instead, so nothing forks this process."""
+    marker = tiny_data["root"] / "forked"
+    watching = threading.Event()
+    watching.set()
+    os.register_at_fork(after_in_child=lambda: watching.is_set() and marker.touch())  # for good: hence the flag
+    try:
+        model = train(tiny_config(tiny_data, output=str(tiny_data["root"] / "server.safetensors"), workers=1),
+                      progress=False)
+    finally:
+        watching.clear()
+    assert model.exists() and not marker.exists()
 
 
 def test_content_listed_in_a_text_file(tiny_data):

@@ -8,6 +8,7 @@ bit for bit, and a run may resume with other counts.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import warnings
@@ -100,8 +101,20 @@ def ignore_stop_signals(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def worker_context() -> multiprocessing.context.BaseContext | None:
+    """How DataLoader workers start: from a fork server where there is one (Linux, macOS), never forked from the
+    training process itself, whose threads (progress bar, writers, a test runner's) may hold a lock at the fork
+    that the child then waits on for ever. The server imports torch and this module once, so workers start fast."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None  # Windows: workers are spawned anyway
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", __name__])
+    return context
+
+
 def step_batches(batches: StepBatches, start: int, stop: int, workers: int, pin_memory: bool = False
                  ) -> Iterable[StepBatch]:
     """The batches of steps ``start`` to ``stop - 1``, in order, decoded by ``workers`` processes (0: this one)."""
     return DataLoader(batches, batch_size=None, sampler=range(start, stop), num_workers=workers,
-                      pin_memory=pin_memory, worker_init_fn=ignore_stop_signals)  # workers only run it
+                      pin_memory=pin_memory, worker_init_fn=ignore_stop_signals,  # workers only run it
+                      multiprocessing_context=worker_context() if workers else None)
