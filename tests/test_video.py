@@ -270,8 +270,13 @@ def test_upright_turns_a_sideways_frame():
 @pytest.mark.slow
 def test_ctrl_c_leaves_no_partial_file(tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", make_frames("pan", 200, (320, 192)))
-    process = subprocess.Popen([sys.executable, "-m", "stylebank", "video", str(clip), "-o", str(tmp_path / "out.mp4")],
-                               stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # a process started from a background job (`.ci/run &`) inherits an ignored SIGINT, and Python then never
+    # raises KeyboardInterrupt: the child takes Ctrl-C as a terminal's foreground program does
+    as_in_a_terminal = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                        "from stylebank.cli import main; sys.exit(main())")
+    process = subprocess.Popen([sys.executable, "-c", as_in_a_terminal, "video", str(clip), "-o",
+                                str(tmp_path / "out.mp4")], stderr=subprocess.DEVNULL,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     # interrupted once the encoder has written into its partial file (it holds the first frames back a while)
     deadline = time.monotonic() + 240
     while not any(p.name != "clip.mp4" and p.stat().st_size > 0 for p in tmp_path.iterdir()):
