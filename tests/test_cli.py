@@ -207,7 +207,7 @@ def test_export_style_writes_only_safetensors_names(tmp_path, capsys):
 
 
 def test_add_style_help_says_where_its_defaults_come_from(capsys):
-    for command, image_size in (("add-style", "the model's own"), ("train", "256")):
+    for command, image_size in (("add-style", "128; --quality: the model's own"), ("train", "256")):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = " ".join(capsys.readouterr().out.split())
@@ -217,7 +217,7 @@ def test_add_style_help_says_where_its_defaults_come_from(capsys):
 def test_add_style_and_styles_default_to_the_bundled_model(shared_tiny_data, tmp_path, capsys):
     """Adding one's own style to the bundled model is the first thing people try: no -m needed."""
     data, out = shared_tiny_data, tmp_path / "mine.safetensors"
-    assert main(["add-style", "--style", str(data["styles"][0]), "-o", str(out), "--content", str(data["content"]),
+    assert main(["add-style", "--quality", "--style", str(data["styles"][0]), "-o", str(out), "--content", str(data["content"]),
                  "--vgg", "random", "--iterations", "1", "--image-size", "32", "--style-size", "32",
                  "--batch-size", "1", "--device", "cpu", "--quiet", "--preview", str(data["content"] / "photo0.png")]) == 0
     bundled = stylebank.load(device="cpu")

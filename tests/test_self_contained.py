@@ -72,7 +72,7 @@ def test_add_style_from_another_folder_names_content_and_keeps_every_style_image
     new_style = tmp_path_factory.mktemp("mine") / "dots.png"
     shutil.copy(tiny_data["styles"][0], new_style)
     monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
-    add = ["add-style", "-m", model, "--style", str(new_style), "-o", "plus.safetensors", "--iterations", "1"]
+    add = ["add-style", "--quality", "-m", model, "--style", str(new_style), "-o", "plus.safetensors", "--iterations", "1"]
     assert main(add) == 1
     error = capsys.readouterr().err
     assert "content: no such file or folder" in error and "--content" in error and model in error

@@ -100,7 +100,7 @@ def test_add_style_refuses_a_name_the_model_has(base_model, tiny_data):
 
 def test_add_style_from_the_command_line_reports_time(base_model, tiny_data, capsys):
     out = tiny_data["root"] / "cli-plus.safetensors"
-    assert main(["add-style", "-m", str(base_model), "--style", str(tiny_data["styles"][1]), "-o", str(out),
+    assert main(["add-style", "--quality", "-m", str(base_model), "--style", str(tiny_data["styles"][1]), "-o", str(out),
                  "--iterations", "3", "--quiet"]) == 0
     said = capsys.readouterr().out
     assert "added blobs" in said and "3 iterations" in said and "2 styles" in said

@@ -266,6 +266,33 @@ ADD_STYLE_ITERATIONS = 1000
 ADD_STYLE_LR = 0.01
 
 
+@dataclass(frozen=True)
+class QuickStyleConfig:
+    """How a quick add-style run (stylebank.quick_style) learns each new bank: defaults measured by
+    benchmarks/quick_style.py."""
+
+    seconds: float = 60.0  # training time per style, after set-up (reading the photos, the loss network)
+    steps: int | None = None  # a fixed number of steps instead of a time budget: the same bank on every machine
+    image_size: int = 128  # crop side
+    crops: int = 32  # crops drawn from the content photos, encoded once and sampled for every step
+    batch_size: int = 4
+    lr: float = 0.005
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise StyleBankError for the first setting that cannot work."""
+        if self.steps is None and not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise StyleBankError(f"--seconds must be a number above 0, got {self.seconds}")
+        if self.steps is not None and self.steps < 1:
+            raise StyleBankError(f"--steps must be at least 1, got {self.steps}")
+        if self.image_size < 16:
+            raise StyleBankError(f"--image-size must be at least 16, got {self.image_size}")
+        if self.crops < 1 or self.batch_size < 1:
+            raise StyleBankError(f"crops and --batch-size must be at least 1, got {self.crops} and {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise StyleBankError(f"--lr must be a number above 0, got {self.lr}")
+
+
 def add_style_config(base_info: dict, base_model: str, styles: list[str], output: str | Path,
                      content: list[str] | None = None, **options) -> TrainConfig:
     """The add-style configuration for a base model whose file metadata is ``base_info``: the base model's own

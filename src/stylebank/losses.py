@@ -61,10 +61,17 @@ class StylizingLoss(nn.Module):
     def style_grams(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return {layer: gram_matrix(f) for layer, f in self.loss_network(images, self.style_layers).items()}
 
-    def forward(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Each sample b of ``output`` is judged against ``content[b]`` and the style ``styles[b]``."""
+    def content_targets(self, content: torch.Tensor) -> torch.Tensor:
+        """The content layer's features of ``content``: what the content loss compares an output's with."""
         with torch.no_grad():
-            content_features = self.loss_network(channels_last(content), (self.content_layer,))[self.content_layer]
+            return self.loss_network(channels_last(content), (self.content_layer,))[self.content_layer]
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor, styles: torch.Tensor,
+                content_features: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Each sample b of ``output`` is judged against ``content[b]`` and the style ``styles[b]``;
+        ``content_features``: content_targets(content), where the caller has them already."""
+        if content_features is None:
+            content_features = self.content_targets(content)
         features = self.loss_network(channels_last(output), (self.content_layer, *self.style_layers))
         content_loss = relative_squared_error(features[self.content_layer], content_features).mean()
         style_loss = sum(

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import fields
+from pathlib import Path
 
-from ..config import ADD_STYLE_ITERATIONS, ADD_STYLE_LR, TrainConfig, checkpoint_path, option_name
+from ..config import (ADD_STYLE_ITERATIONS, ADD_STYLE_LR, QuickStyleConfig, TrainConfig, checkpoint_path,
+                      option_name)
 from ..errors import StyleBankError
 from ..network_config import EXPOSURE_LAYOUTS
 from ..runtime import DEVICES, TRAINING_PRECISIONS
 from .options import (add_max_pixels_option, add_overwrite_option, check_output, input_paths, positive_int,
                       setting_type)
+
+
+QUICK_SETTINGS = ("image_size", "batch_size", "seed", "lr")  # the training options quick add-style takes too
 
 
 def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
@@ -35,6 +41,11 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
         "color_jitter": "scale each crop's saturation, contrast and brightness by random factors within 1 +- X, "
                         f"X below 1 (default {default('color_jitter')})",
     }
+    if not joint:  # add-style: quick mode's own defaults for the settings it takes
+        quick = QuickStyleConfig()
+        for name in QUICK_SETTINGS:
+            full = ADD_STYLE_LR if name == "lr" else "the model's own"
+            numbers[name] = f"{numbers[name].split(' (default')[0]} (default {getattr(quick, name)}; --quality: {full})"
     if joint:
         numbers.update({
             "warmup": f"auto-encoder-only iterations first (default {defaults.warmup})",
@@ -138,14 +149,24 @@ def run_train(args: argparse.Namespace) -> int:
 
 def add_add_style(commands: argparse._SubParsersAction) -> None:
     """``stylebank add-style``: its options and handler."""
+    quick = QuickStyleConfig()
     add = commands.add_parser("add-style", help="train new styles into a model, everything else frozen",
                               description="Incremental learning: only the new style banks train; the encoder, "
-                                          "decoder and existing styles stay bit-identical. Defaults come from the "
-                                          "model's own training (content, sizes, loss network).")
+                                          f"decoder and existing styles stay bit-identical. Quick by default (about "
+                                          f"{quick.seconds:.0f} s a style on a CPU, {quick.image_size} px crops, lr "
+                                          f"{quick.lr}); --quality trains the full way ({ADD_STYLE_ITERATIONS} "
+                                          "iterations at the model's own sizes). Photos, loss network and weights "
+                                          "come from the model's own training.")
     add.add_argument("-m", "--model", help="the model to extend (default: the bundled model)")
     add.add_argument("--style", nargs="+", metavar="FILE", dest="styles", required=True, help="new style images")
     add.add_argument("-o", "--output", required=True, metavar="NEW_MODEL", help="model file to write")
     add.add_argument("--content", nargs="+", metavar="PATH", help="content images (default: the model's own)")
+    add.add_argument("--seconds", type=float, help=f"quick mode: training time per style (default {quick.seconds:.0f})")
+    add.add_argument("--steps", type=positive_int, help="quick mode: this many steps per style instead of a time "
+                                                        "budget (the same model on every machine)")
+    add.add_argument("--quality", action="store_true",
+                     help="train the full way: fresh crops every step at the model's own size; about an hour a style "
+                          "on a CPU, checkpointed (--resume)")
     add_training_options(add, joint=False)
     add_overwrite_option(add)
     add_max_pixels_option(add)
@@ -153,24 +174,54 @@ def add_add_style(commands: argparse._SubParsersAction) -> None:
 
 
 def run_add_style(args: argparse.Namespace) -> int:
-    from ..api import default_model_path, load
-    from ..train import add_styles, can_resume
+    from ..api import default_model_path
+    from ..quick_style import quick_add_styles
 
     base = args.model or str(default_model_path())
-    resume = args.resume and can_resume(checkpoint_path(args.output))
-    if not resume:
-        check_output(args.output, args.overwrite, input_paths(base, *args.styles))
     options = training_overrides(args)
     for name in ("styles", "output", "content"):
         options.pop(name, None)
+    if args.quality:
+        if args.seconds is not None or args.steps is not None:
+            raise StyleBankError("--seconds and --steps are quick mode's budget; with --quality, give --iterations")
+        return run_full_add_style(args, base, options)
+    full_only = sorted(set(options) - set(QUICK_SETTINGS) - {"max_pixels"}) + (["resume"] if args.resume else [])
+    if full_only:
+        raise StyleBankError(f"{', '.join(option_name(n) for n in full_only)} belong to the full training: add "
+                             "--quality (quick mode takes --seconds or --steps, --image-size, --batch-size, --lr, "
+                             "--seed)")
+    check_output(args.output, args.overwrite, input_paths(base, *args.styles))
+    config = QuickStyleConfig(**{n: options[n] for n in QUICK_SETTINGS if n in options},
+                              **({"seconds": args.seconds} if args.seconds is not None else {}), steps=args.steps)
+    budget = f"{config.steps} steps" if config.steps else f"about {config.seconds:g} s"
+    print(f"adding {len(args.styles)} style{'s' * (len(args.styles) > 1)} to {base}: {budget} each after set-up "
+          "(--quality trains longer)", file=sys.stderr)
+    started = time.perf_counter()
+    path = quick_add_styles(base, args.styles, args.output, content=args.content, config=config,
+                            progress=not args.quiet, max_pixels=options.get("max_pixels"))
+    return report_added(path, base, len(args.styles), started)
+
+
+def run_full_add_style(args: argparse.Namespace, base: str, options: dict) -> int:
+    """``add-style --quality``: the full trainer, checkpointed and resumable."""
+    from ..train import add_styles, can_resume
+
+    resume = args.resume and can_resume(checkpoint_path(args.output))
+    if not resume:
+        check_output(args.output, args.overwrite, input_paths(base, *args.styles))
     started = time.perf_counter()
     path = add_styles(base, args.styles, args.output, content=args.content, resume=resume,
                       progress=not args.quiet, **options)
-    model = load(path, "cpu")
-    iterations = model.info["training"]["steps_done"]
-    seconds = time.perf_counter() - started
     # the run is done and its model written: its checkpoint (the size of the model) would only be left behind
     checkpoint_path(args.output).unlink(missing_ok=True)
-    print(f"added {', '.join(model.styles[-len(args.styles):])} to {base} in {seconds:.0f} s "
+    return report_added(path, base, len(args.styles), started)
+
+
+def report_added(path: Path, base: str, count: int, started: float) -> int:
+    from ..api import load
+
+    model = load(path, "cpu")
+    iterations = model.info["training"]["history"][-1]["iterations"]
+    print(f"added {', '.join(model.styles[-count:])} to {base} in {time.perf_counter() - started:.0f} s "
           f"({iterations} iterations); wrote {path} with {len(model.styles)} styles")
     return 0

@@ -1,0 +1,158 @@
+"""Quick add-style: a new style's bank learned in about a minute on a laptop's CPU.
+
+In add-style only the new bank K learns; E and D are frozen. So the training crops are encoded once and their
+features kept, their content targets and the style's Gram targets are computed once, and a step is the bank, D
+and the loss network on a batch of kept features. The crops are small (128 px): a step costs about a fifth of one
+at the model's 256 px, and the bank, a 3x3 convolution on E's features, paints texture of the same size in pixels
+at any crop size. The learning rate is half the full path's (0.01 oscillated on these few steps) and the bank
+starts at the identity, as in training: starting from the nearest existing bank (by style loss) was worse,
+since it must first unlearn that style (benchmarks/quick_style.py measures both).
+
+``stylebank add-style --quality`` is the full path (stylebank.train.add_styles): fresh crops every step at the
+model's own size, for ADD_STYLE_ITERATIONS.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from tqdm import tqdm
+
+from .checkpoint import MODEL_FORMAT, ModelFile, load_model, read_info, save_model, to_pixels
+from .config import LossWeights, QuickStyleConfig, TrainConfig, base_content_found
+from .data import ContentImages, load_style_images, recorded_style_pixels, style_name
+from .errors import StyleBankError
+from .formats import model_history
+from .losses import StylizingLoss
+from .lossnet import LossLayers, load_loss_network
+from .model import Encoded, StyleBankNet
+
+ENCODE_CHUNK = 8  # crops encoded at a time: the features of all of them are kept, the activations are not
+
+
+class KeptCrops(NamedTuple):
+    """Training crops as the steps use them: E's features, what D needs besides them, the content targets."""
+
+    features: torch.Tensor
+    statistics: torch.Tensor | None
+    content_features: torch.Tensor
+
+    def batch(self, indices: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, Encoded, torch.Tensor]:
+        statistics = self.statistics[indices] if self.statistics is not None else None
+        return self.features[indices], Encoded(size, statistics), self.content_features[indices]
+
+
+def keep_crops(net: StyleBankNet, criterion: StylizingLoss, crops: torch.Tensor) -> KeptCrops:
+    """Encode ``crops`` and compute their content targets, once for the whole run."""
+    features, statistics, targets = [], [], []
+    with torch.no_grad():
+        for chunk in crops.split(ENCODE_CHUNK):
+            encoded_features, encoded = net.encode(chunk)
+            features.append(encoded_features)
+            statistics.append(encoded.statistics)
+            targets.append(criterion.content_targets(chunk))
+    kept_statistics = torch.cat(statistics) if statistics[0] is not None else None
+    return KeptCrops(torch.cat(features), kept_statistics, torch.cat(targets))
+
+
+def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, config: QuickStyleConfig,
+               name: str, progress: bool) -> tuple[torch.nn.Module, dict]:
+    """A new bank for the criterion's (only) style, trained on ``crops`` within the budget; with a record of the
+    steps, seconds and the last step's losses."""
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the new bank's small random start
+    bank = net.new_bank()
+    optimizer = torch.optim.Adam(bank.parameters(), lr=config.lr)
+    size = (config.image_size, config.image_size)
+    style = torch.zeros(config.batch_size, dtype=torch.long)
+    by_time = config.steps is None
+    bar = tqdm(total=config.seconds if by_time else config.steps, disable=not progress, desc=name,
+               unit="s" if by_time else "step", bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} "
+               "[{elapsed}<{remaining}{postfix}]" if by_time else None)
+    started, step, losses = time.perf_counter(), 0, {}
+    while (time.perf_counter() - started < config.seconds) if by_time else step < config.steps:
+        indices = torch.randint(0, len(crops.features), (config.batch_size,), generator=generator)
+        features, encoded, content_features = crops.batch(indices, size)
+        optimizer.zero_grad(set_to_none=True)
+        output = net.decode(bank(features), encoded)
+        losses = criterion(output, torch.empty(0), style[:len(indices)], content_features)
+        losses["total"].backward()
+        optimizer.step()
+        step += 1
+        bar.update(min(time.perf_counter() - started, config.seconds) - bar.n if by_time else 1)
+        bar.set_postfix(step=step, style=f"{losses['style'].item():.3g}", refresh=False)
+    bar.close()
+    record = {"steps": step, "seconds": round(time.perf_counter() - started, 1),
+              **{f"last_{k}": round(v.item(), 4) for k, v in losses.items()}}
+    return bank.requires_grad_(False), record
+
+
+def base_parts(base_model: str | Path | ModelFile) -> tuple[ModelFile, str]:
+    """The base model (a copy where it is in memory: it is never changed) and how to name it."""
+    if isinstance(base_model, ModelFile):
+        return ModelFile(copy.deepcopy(base_model.net), base_model.info, base_model.style_pixels), \
+            "(a model in memory)"
+    read_info(base_model, MODEL_FORMAT)  # a clear error for what is not a model file, before the photos
+    return load_model(base_model), str(base_model)
+
+
+def quick_add_styles(base_model: str | Path | ModelFile, styles: list[str], output: str | Path,
+                     content: list[str] | None = None, config: QuickStyleConfig | None = None,
+                     progress: bool = True, max_pixels: int | None = None) -> Path:
+    """Add ``styles`` (image files or builtin:NAME) to ``base_model`` the quick way, each in about
+    ``config.seconds``; E, D and the existing banks stay bit-identical. Writes and returns ``output``.
+
+    The content photos, sizes, loss weights and loss network are the base model's own (``content`` overrides the
+    photos).
+    """
+    config = config or QuickStyleConfig()
+    config.validate()
+    base, base_name = base_parts(base_model)
+    base.net.float().train().requires_grad_(False)  # train(): the mode training used (no inference shortcuts)
+    training = TrainConfig.from_dict(base.info.get("training") or {})
+    new_names = [style_name(s) for s in styles]
+    taken = sorted(set(base.info["styles"]) & set(new_names))
+    if taken:
+        raise StyleBankError(f"{base_name} already has a style named {', '.join(taken)}; rename the style image or "
+                             "the existing style (stylebank styles --rename)")
+    if not content:
+        base_content_found(training.content, base_name)
+    style_images = load_style_images(styles, training.style_size, max_pixels)  # bad style images before the rest
+    photos = ContentImages(content or training.content, config.image_size, max_pixels=max_pixels)
+    crops = photos.sample(config.crops, torch.Generator().manual_seed(config.seed))
+    loss_source = base.info.get("loss_network") or training.vgg
+    loss_network = load_loss_network(loss_source, "cpu", LossLayers(training.content_layer, training.style_layers))
+    weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
+    net, records = base.net, []
+    kept = None
+    for source, image, name in zip(styles, style_images, new_names):
+        criterion = StylizingLoss(loss_network, [image], weights)
+        kept = kept or keep_crops(net, criterion, crops)  # the loss network and crops are the same for every style
+        bank, record = learn_bank(net, criterion, kept, config, name, progress)
+        net.bank.append(bank)
+        records.append({"style": name, **record})
+    return save_quick_model(output, base, base_name, styles, style_images, records, config)
+
+
+def save_quick_model(output: str | Path, base: ModelFile, base_name: str, styles: list[str],
+                     style_images: list[torch.Tensor], records: list[dict], config: QuickStyleConfig) -> Path:
+    """The base model's file with the new banks: its training settings (what later add-styles and eval read),
+    its history and this run's."""
+    info = base.info
+    sources = list(info.get("style_images") or [None] * len(info["styles"]))
+    base_pixels = recorded_style_pixels(base.style_pixels, sources,
+                                        TrainConfig.from_dict(info.get("training") or {}).style_size)
+    run = {"command": "add-style", "mode": "quick", "styles": [r["style"] for r in records],
+           "iterations": sum(r["steps"] for r in records), "seconds": sum(r["seconds"] for r in records),
+           "image_size": config.image_size, "batch_size": config.batch_size, "lr": config.lr,
+           "loss_network": info.get("loss_network"), "started_from": base_name, "quick": asdict(config),
+           "per_style": records}
+    training = {**(info.get("training") or {}), "history": model_history(info) + [run]}
+    return save_model(output, base.net.eval(), info["styles"] + [r["style"] for r in records],
+                      info.get("loss_network"), training, sources + list(styles),
+                      base_pixels + [to_pixels(image) for image in style_images])

@@ -1,0 +1,154 @@
+"""Quick add-style (stylebank.quick_style, the default of `stylebank add-style`): one bank learned on kept
+features within a budget, everything else bit-identical."""
+
+import json
+
+import pytest
+import torch
+
+import stylebank
+from stylebank.checkpoint import ModelFile, load_model
+from stylebank.cli import main
+from stylebank.config import LossWeights, QuickStyleConfig, TrainConfig
+from stylebank.data import ContentImages, load_style_images
+from stylebank.errors import StyleBankError
+from stylebank.losses import StylizingLoss
+from stylebank.lossnet import load_loss_network
+from stylebank.quick_style import keep_crops, learn_bank, quick_add_styles
+from stylebank.train import train
+
+SMALL = QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A one-style model (random loss network) and the photos and style images it was trained on."""
+    from conftest import make_tiny_data
+
+    data = make_tiny_data(tmp_path_factory.mktemp("quick"))
+    config = TrainConfig(content=[str(data["content"])], styles=[str(data["styles"][0])],
+                         output=str(data["root"] / "base.safetensors"), image_size=32, style_size=32, batch_size=2,
+                         iterations=4, vgg="random", warmup=1, lr_ramp=0, device="cpu", workers=0,
+                         preview=str(data["content"] / "photo0.png"))
+    return {**data, "model": train(config, progress=False)}
+
+
+def test_a_quick_style_is_added_with_everything_else_bit_identical(base, tmp_path):
+    out = quick_add_styles(base["model"], [str(base["styles"][1])], tmp_path / "plus.safetensors", config=SMALL,
+                           progress=False)
+    before, after = load_model(base["model"]), load_model(out)
+    assert after.info["styles"] == ["zebra", "blobs"]
+    new_state = after.net.state_dict()
+    for name, value in before.net.state_dict().items():
+        assert torch.equal(value, new_state[name]), name
+    start = before.net.new_bank().state_dict()  # the identity the bank starts from (plus small noise)
+    learned = after.net.bank[1].state_dict()
+    assert not torch.allclose(learned["1.weight"], start["1.weight"], atol=1e-3)
+    run = after.info["training"]["history"][-1]
+    assert run["command"] == "add-style" and run["mode"] == "quick" and run["styles"] == ["blobs"]
+    assert run["iterations"] == 3 and run["per_style"][0]["steps"] == 3
+    assert after.info["training"]["content"] == before.info["training"]["content"]  # later add-styles read it
+    assert after.style_pixels[1] is not None and after.info["style_images"][1] == str(base["styles"][1])
+    picture = stylebank.load(out, "cpu").stylize(torch.rand(3, 24, 24), style="blobs")
+    assert picture.shape == (3, 24, 24)
+
+
+def kept_setting(base):
+    model = load_model(base["model"])
+    net = model.net.float().train().requires_grad_(False)
+    training = TrainConfig.from_dict(model.info["training"])
+    criterion = StylizingLoss(load_loss_network("random"), load_style_images([str(base["styles"][1])], 32),
+                              LossWeights(training.content_weight, training.style_weight, training.tv_weight))
+    crops = ContentImages([str(base["content"])], 32).sample(4, torch.Generator().manual_seed(0))
+    return net, criterion, keep_crops(net, criterion, crops), crops
+
+
+def mean_loss(net, criterion, bank, crops):
+    with torch.no_grad():
+        features, encoded = net.encode(crops)
+        return criterion(net.decode(bank(features), encoded), crops, torch.zeros(len(crops), dtype=torch.long))
+
+
+def test_the_bank_learns_the_style_on_kept_features_as_on_fresh_ones(base):
+    net, criterion, kept, crops = kept_setting(base)
+    # kept features and targets are the ones a fresh pass computes
+    features, _ = net.encode(crops)
+    assert torch.allclose(kept.features, features) and torch.allclose(kept.content_features,
+                                                                       criterion.content_targets(crops))
+    start = mean_loss(net, criterion, net.new_bank(), crops)["total"]
+    bank, record = learn_bank(net, criterion, kept, QuickStyleConfig(steps=40, image_size=32, batch_size=4, lr=0.01),
+                              "blobs", progress=False)
+    assert record["steps"] == 40
+    assert mean_loss(net, criterion, bank, crops)["total"] < 0.7 * start
+
+
+def test_a_step_budget_gives_the_same_bank_every_time_and_a_seed_another(base):
+    net, criterion, kept, _ = kept_setting(base)
+    first, second = (learn_bank(net, criterion, kept, SMALL, "blobs", progress=False)[0] for _ in range(2))
+    other = learn_bank(net, criterion, kept, QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2, seed=1),
+                       "blobs", progress=False)[0]
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    assert not torch.equal(first.state_dict()["1.weight"], other.state_dict()["1.weight"])
+
+
+def test_a_time_budget_ends_the_training(base):
+    net, criterion, kept, _ = kept_setting(base)
+    _, record = learn_bank(net, criterion, kept, QuickStyleConfig(seconds=0.5, image_size=32, crops=4, batch_size=2),
+                           "blobs", progress=False)
+    assert record["steps"] >= 1 and record["seconds"] >= 0.5
+
+
+def test_a_model_in_memory_is_not_changed(base, tmp_path):
+    model = load_model(base["model"])
+    quick_add_styles(ModelFile(*model), [str(base["styles"][1])], tmp_path / "plus.safetensors", config=SMALL,
+                     progress=False)
+    assert model.net.num_styles == 1 and model.info["styles"] == ["zebra"]
+
+
+@pytest.mark.parametrize("setting, message", [({"seconds": 0}, "--seconds"), ({"seconds": float("nan")}, "--seconds"),
+                                              ({"steps": 0}, "--steps"), ({"image_size": 8}, "--image-size"),
+                                              ({"lr": -1.0}, "--lr"), ({"batch_size": 0}, "--batch-size")])
+def test_bad_settings_are_refused_before_anything_is_read(tmp_path, setting, message):
+    with pytest.raises(StyleBankError, match=message):
+        quick_add_styles(tmp_path / "missing.safetensors", ["nothing.png"], tmp_path / "out.safetensors",
+                         config=QuickStyleConfig(**setting), progress=False)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_a_taken_name_and_missing_photos_are_refused(base, tmp_path):
+    with pytest.raises(StyleBankError, match="already has a style named zebra"):
+        quick_add_styles(base["model"], [str(base["styles"][0])], tmp_path / "x.safetensors", config=SMALL,
+                         progress=False)
+    moved = tmp_path / "moved.safetensors"
+    info = load_model(base["model"]).info
+    model = load_model(base["model"])
+    stylebank.checkpoint.save_model(moved, model.net, info["styles"], info["loss_network"],
+                                    {**info["training"], "content": ["no-such-folder"]})
+    with pytest.raises(StyleBankError, match="--content"):
+        quick_add_styles(moved, [str(base["styles"][1])], tmp_path / "x.safetensors", config=SMALL, progress=False)
+    assert quick_add_styles(moved, [str(base["styles"][1])], tmp_path / "x.safetensors", config=SMALL,
+                            content=[str(base["content"])], progress=False).exists()
+
+
+def test_the_command_line_is_quick_by_default_and_says_its_budget(base, tmp_path, capsys):
+    out = tmp_path / "plus.safetensors"
+    arguments = ["add-style", "-m", str(base["model"]), "--style", str(base["styles"][1]), "-o", str(out),
+                 "--image-size", "32", "--batch-size", "2", "--quiet"]
+    assert main(arguments + ["--steps", "2"]) == 0
+    said = capsys.readouterr()
+    assert "2 steps each" in said.err and "added blobs" in said.out and "(2 iterations)" in said.out
+    assert load_model(out).info["training"]["history"][-1]["mode"] == "quick"
+    assert main(arguments[:-1] + ["--seconds", "0.5", "--overwrite", "--quiet"]) == 0
+    assert "about 0.5 s each" in capsys.readouterr().err
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["history"][-1]["command"] == "add-style"
+
+
+@pytest.mark.parametrize("extra, message", [(["--iterations", "3"], "--iterations belong to the full training"),
+                                            (["--resume"], "--resume belong"),
+                                            (["--quality", "--steps", "2"], "--seconds and --steps are quick")])
+def test_options_of_the_other_mode_are_refused_with_nothing_written(base, tmp_path, capsys, extra, message):
+    out = tmp_path / "plus.safetensors"
+    assert main(["add-style", "-m", str(base["model"]), "--style", str(base["styles"][1]), "-o", str(out),
+                 *extra]) == 1
+    assert message in capsys.readouterr().err and not out.exists()
