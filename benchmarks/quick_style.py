@@ -1,0 +1,113 @@
+"""Quick add-style against the same style learned jointly (issue 29's measurement).
+
+For each chosen style of the model: remove it, add it back with quick add-style (its stored image, the model's
+own photos, the default budget), and measure on held-out photos (centre squares at --size, the model's own loss
+network and weights) the style and content losses of the re-added bank, of the jointly learned one and of the
+unstylized reconstruction. The wall time is the whole quick_add_styles call (set-up included). Run it with
+nothing else on the machine (it is a timing).
+
+    python benchmarks/quick_style.py [-m MODEL] [--styles 2 4] [--photos data/photos/heldout] [--json RESULT.json]
+    python benchmarks/quick_style.py -m docs/default-model/v3/v3.checkpoint.safetensors ...   # a run's checkpoint
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import stylebank
+from stylebank.checkpoint import ModelFile, from_pixels, load_checkpoint, save_model
+from stylebank.config import LossWeights, QuickStyleConfig, TrainConfig
+from stylebank.evaluate import centre_square
+from stylebank.images import expand_sources, load_image, save_image
+from stylebank.losses import StylizingLoss
+from stylebank.lossnet import LossLayers, load_loss_network
+from stylebank.quick_style import quick_add_styles
+from stylebank.tensors import to_pil, to_tensor
+
+
+@torch.no_grad()
+def losses(net, criterion: StylizingLoss, photos: list[torch.Tensor], bank: int | None) -> dict[str, float]:
+    """Mean style and content loss over ``photos`` of ``bank``'s output (None: the reconstruction)."""
+    totals = {"style": 0.0, "content": 0.0}
+    for photo in photos:
+        batch = photo.unsqueeze(0)
+        output = net.reconstruct(batch) if bank is None else net(batch, bank)
+        measured = criterion(output.clamp(0, 1), batch, torch.zeros(1, dtype=torch.long))
+        for key in totals:
+            totals[key] += measured[key].item() / len(photos)
+    return {k: round(v, 4) for k, v in totals.items()}
+
+
+def without(model, index: int) -> ModelFile:
+    """The model with style ``index`` removed (a copy)."""
+    copy = stylebank.load(model.path, "cpu")
+    copy.remove_styles(index)
+    return ModelFile(copy.net, copy.info, copy.style_pixels)
+
+
+def measure_style(model, index: int, photos: list[torch.Tensor], config: QuickStyleConfig, folder: Path) -> dict:
+    name = model.styles[index]
+    training = TrainConfig.from_dict(model.info["training"])
+    image = from_pixels(model.style_pixels[index])
+    style_file = folder / f"{name}.png"
+    save_image(to_pil(image), style_file)
+    started = time.perf_counter()
+    added = quick_add_styles(without(model, index), [str(style_file)], folder / f"re_{name}.safetensors",
+                             config=config, progress=False)
+    seconds = time.perf_counter() - started
+    network = load_loss_network(model.info["loss_network"], "cpu",
+                                LossLayers(training.content_layer, training.style_layers))
+    criterion = StylizingLoss(network, [image],
+                              LossWeights(training.content_weight, training.style_weight, training.tv_weight))
+    readded = stylebank.load(added, "cpu")
+    result = {"style": name, "wall_seconds": round(seconds, 1),
+              "steps": readded.info["training"]["history"][-1]["iterations"],
+              "quick": losses(readded.net, criterion, photos, readded.net.num_styles - 1),
+              "joint": losses(model.net, criterion, photos, index),
+              "reconstruction": losses(model.net, criterion, photos, None)}
+    result["style_vs_joint"] = round(result["quick"]["style"] / result["joint"]["style"], 2)
+    result["reconstruction_vs_quick"] = round(result["reconstruction"]["style"] / result["quick"]["style"], 2)
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def model_path(path: str | None, folder: Path) -> str | None:
+    """``path``, or where it is a training checkpoint, the model file of its weights (written in ``folder``)."""
+    if path is None or not path.endswith(".checkpoint.safetensors"):
+        return path
+    checkpoint = load_checkpoint(path)
+    training = {**checkpoint.info["config"], "steps_done": checkpoint.info["step"]}
+    return str(save_model(folder / "from_checkpoint.safetensors", checkpoint.net, checkpoint.info["styles"],
+                          checkpoint.info["loss_network"], training, checkpoint.info["style_images"],
+                          checkpoint.style_pixels))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-m", "--model", help="default: the bundled model")
+    parser.add_argument("--styles", nargs="+", type=int, default=[2, 4], help="indices of the styles to re-add")
+    parser.add_argument("--photos", default="data/photos/heldout", help="held-out photos (scripts/build_corpus.py)")
+    parser.add_argument("--count", type=int, default=6, help="photos measured")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--seconds", type=float, default=QuickStyleConfig.seconds)
+    parser.add_argument("--json", help="write the results here")
+    args = parser.parse_args()
+    photos = [centre_square(to_tensor(load_image(f)), args.size) for f in expand_sources([args.photos])[:args.count]]
+    config = QuickStyleConfig(seconds=args.seconds)
+    with tempfile.TemporaryDirectory() as folder:
+        model = stylebank.load(model_path(args.model, Path(folder)), "cpu")
+        results = [measure_style(model, index, photos, config, Path(folder)) for index in args.styles]
+    report = {"model": args.model or "bundled", "loss_network": model.info["loss_network"], "photos": args.count,
+              "size": args.size, "quick": vars(config), "results": results, "threads": torch.get_num_threads()}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
