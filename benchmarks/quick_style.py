@@ -96,10 +96,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=6, help="photos measured")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--seconds", type=float, default=QuickStyleConfig.seconds)
+    parser.add_argument("--lr", type=float, default=QuickStyleConfig.lr)
+    parser.add_argument("--image-size", type=int, default=QuickStyleConfig.image_size, help="crop size")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     photos = [centre_square(to_tensor(load_image(f)), args.size) for f in expand_sources([args.photos])[:args.count]]
-    config = QuickStyleConfig(seconds=args.seconds)
+    config = QuickStyleConfig(seconds=args.seconds, lr=args.lr, image_size=args.image_size)
     with tempfile.TemporaryDirectory() as folder:
         model = stylebank.load(model_path(args.model, Path(folder)), "cpu")
         results = [measure_style(model, index, photos, config, Path(folder)) for index in args.styles]
