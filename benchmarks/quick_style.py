@@ -95,18 +95,22 @@ def main() -> None:
     parser.add_argument("--photos", default="data/photos/heldout", help="held-out photos (scripts/build_corpus.py)")
     parser.add_argument("--count", type=int, default=6, help="photos measured")
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--seconds", type=float, default=QuickStyleConfig.seconds)
+    parser.add_argument("--seconds", type=float, nargs="+", default=[QuickStyleConfig.seconds],
+                        help="budgets: each style is re-added once per budget (several: the time/loss curve)")
     parser.add_argument("--lr", type=float, default=QuickStyleConfig.lr)
     parser.add_argument("--image-size", type=int, default=QuickStyleConfig.image_size, help="crop size")
+    parser.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=QuickStyleConfig.anneal)
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     photos = [centre_square(to_tensor(load_image(f)), args.size) for f in expand_sources([args.photos])[:args.count]]
-    config = QuickStyleConfig(seconds=args.seconds, lr=args.lr, image_size=args.image_size)
+    configs = [QuickStyleConfig(seconds=seconds, lr=args.lr, image_size=args.image_size,
+                                anneal=args.anneal) for seconds in args.seconds]
     with tempfile.TemporaryDirectory() as folder:
         model = stylebank.load(model_path(args.model, Path(folder)), "cpu")
-        results = [measure_style(model, index, photos, config, Path(folder)) for index in args.styles]
+        results = [{"budget_seconds": config.seconds, **measure_style(model, index, photos, config, Path(folder))}
+                   for index in args.styles for config in configs]
     report = {"model": args.model or "bundled", "loss_network": model.info["loss_network"], "photos": args.count,
-              "size": args.size, "quick": vars(config), "results": results, "threads": torch.get_num_threads()}
+              "size": args.size, "quick": vars(configs[0]), "results": results, "threads": torch.get_num_threads()}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
 

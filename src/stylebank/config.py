@@ -277,6 +277,7 @@ class QuickStyleConfig:
     crops: int = 32  # crops drawn from the content photos, encoded once and sampled for every step
     batch_size: int = 4
     lr: float = 0.005
+    anneal: bool = False  # cosine-anneal the learning rate to zero over the budget
     seed: int = 0
 
     def validate(self) -> None:

@@ -15,6 +15,7 @@ model's own size, for ADD_STYLE_ITERATIONS.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -60,6 +61,12 @@ def keep_crops(net: StyleBankNet, criterion: StylizingLoss, crops: torch.Tensor)
     return KeptCrops(torch.cat(features), kept_statistics, torch.cat(targets))
 
 
+def quick_lr(config: QuickStyleConfig, done: float) -> float:
+    """The learning rate when the fraction ``done`` of the budget is spent: cosine-annealed to zero where
+    ``config.anneal``."""
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0))) if config.anneal else config.lr
+
+
 def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, config: QuickStyleConfig,
                name: str, progress: bool) -> tuple[torch.nn.Module, dict]:
     """A new bank for the criterion's (only) style, trained on ``crops`` within the budget; with a record of the
@@ -76,6 +83,9 @@ def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, co
                "[{elapsed}<{remaining}{postfix}]" if by_time else None)
     started, step, losses = time.perf_counter(), 0, {}
     while (time.perf_counter() - started < config.seconds) if by_time else step < config.steps:
+        done = (time.perf_counter() - started) / config.seconds if by_time else step / config.steps
+        for group in optimizer.param_groups:
+            group["lr"] = quick_lr(config, done)
         indices = torch.randint(0, len(crops.features), (config.batch_size,), generator=generator)
         features, encoded, content_features = crops.batch(indices, size)
         optimizer.zero_grad(set_to_none=True)
