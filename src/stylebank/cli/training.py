@@ -20,8 +20,8 @@ from .options import (add_max_pixels_option, add_overwrite_option, check_output,
 QUICK_SETTINGS = ("image_size", "batch_size", "seed", "lr")  # the training options quick add-style takes too
 
 
-def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
-    """Options shared by train and add-style; ``joint`` adds those of the two-branch training only."""
+def number_option_help(joint: bool) -> dict[str, str]:
+    """The numeric training options and their help, with train's defaults (``joint``) or add-style's."""
     defaults = TrainConfig()
 
     def default(name: str) -> object:  # add-style takes these from the model's own training
@@ -59,7 +59,13 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
                     "checkpoint_every": f"default {default('checkpoint_every')}",
                     "sample_every": f"write preview images (default {default('sample_every')})",
                     "log_every": f"log lines: each term's mean over N iterations (default {default('log_every')})"})
-    for name, text in numbers.items():
+    return numbers
+
+
+def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
+    """Options shared by train and add-style; ``joint`` adds those of the two-branch training only."""
+    defaults = TrainConfig()
+    for name, text in number_option_help(joint).items():
         parser.add_argument(option_name(name), type=setting_type(name), help=text,
                             metavar="N" if name == "lr_anneal" else None)
     if joint:
@@ -81,7 +87,8 @@ def add_training_options(parser: argparse.ArgumentParser, joint: bool) -> None:
         parser.add_argument("--style-layers", nargs="+", metavar="LAYER", type=str,
                             help="its layers for the style loss (default relu1_1 relu2_1 relu3_1 relu4_1 relu5_1 for "
                                  "vgg19; relu1_2 relu2_2 relu3_2 relu4_2 for VGG-16)")
-    parser.add_argument("--preview", help=f"image shown in the samples (default {default('preview')})")
+    preview = defaults.preview if joint else "the model's own"
+    parser.add_argument("--preview", help=f"image shown in the samples (default {preview})")
     parser.add_argument("--resume", action="store_true", help="continue from the output's checkpoint")
     add_machine_options(parser)
 
