@@ -2,6 +2,7 @@
 features within a budget, everything else bit-identical."""
 
 import json
+import time
 
 import pytest
 import torch
@@ -152,3 +153,75 @@ def test_options_of_the_other_mode_are_refused_with_nothing_written(base, tmp_pa
     assert main(["add-style", "-m", str(base["model"]), "--style", str(base["styles"][1]), "-o", str(out),
                  *extra]) == 1
     assert message in capsys.readouterr().err and not out.exists()
+
+
+def studio(base, config=SMALL):
+    from starlette.testclient import TestClient
+    from stylebank.web.app import create_app
+
+    return TestClient(create_app(stylebank.load(base["model"], "cpu"), learning=config))
+
+
+def finished(client, job: str) -> dict:
+    """The job's last status, once it is no longer learning."""
+    deadline = time.monotonic() + 300  # not a speed check: a hang fails here
+    while (status := client.get(f"/api/jobs/{job}").json())["state"] == "learning":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+    return status
+
+
+def test_the_studio_learns_a_dropped_style_and_offers_it_as_a_style_file(base, tmp_path):
+    on_disk = base["model"].read_bytes()
+    with studio(base) as client:
+        added = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()},
+                            data={"name": "my blobs"})
+        assert added.status_code == 202, added.text
+        status = finished(client, added.json()["job"])
+        assert status["state"] == "done" and status["index"] == 1 and status["progress"] == 1.0
+        listed = client.get("/api/styles").json()["styles"]
+        assert [(s["name"], s["added"]) for s in listed] == [("zebra", False), ("my blobs", True)]
+        assert client.get("/api/styles/1/image").headers["content-type"] == "image/png"
+        photo = base["content"] / "photo1.png"
+        painted = client.post("/api/stylize", files={"image": photo.read_bytes()}, data={"style": "1"})
+        assert painted.status_code == 200, painted.text
+        style_file = client.get("/api/styles/1/file")
+        assert style_file.status_code == 200 and 'filename="my blobs.safetensors"' in \
+            style_file.headers["content-disposition"]
+    assert base["model"].read_bytes() == on_disk  # the model file never changes
+    (tmp_path / "mine.safetensors").write_bytes(style_file.content)
+    model = stylebank.load(base["model"], "cpu")
+    assert model.import_style(tmp_path / "mine.safetensors") == ["my blobs"]
+    from stylebank.web.jobs import StylizeJob, run_stylize
+
+    expected = run_stylize(model, StylizeJob(style="1", image=photo.read_bytes()), "base.safetensors")
+    assert pixels_of(painted.content) == pixels_of(expected)
+
+
+def pixels_of(png: bytes) -> bytes:
+    from PIL import Image
+    import io
+
+    return Image.open(io.BytesIO(png)).tobytes()
+
+
+@pytest.mark.parametrize("name, image, message", [("zebra", None, "already has a style named 'zebra'"),
+                                                  ("../evil", None, "a style's name is"),
+                                                  ("ok", b"not a picture", "uploaded style image")])
+def test_the_studio_refuses_a_bad_style_before_learning(base, name, image, message):
+    with studio(base) as client:
+        answer = client.post("/api/styles", files={"image": image or base["styles"][1].read_bytes()},
+                             data={"name": name})
+        assert answer.status_code == 400 and message in answer.json()["error"], answer.text
+        assert len(client.get("/api/styles").json()["styles"]) == 1
+        assert client.get("/api/jobs/nothing").status_code == 404
+
+
+def test_the_studio_learns_one_style_at_a_time(base):
+    with studio(base, QuickStyleConfig(seconds=3, image_size=32, crops=4, batch_size=2)) as client:
+        first = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "a"})
+        second = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "b"})
+        assert first.status_code == 202 and second.status_code == 409, second.text
+        assert finished(client, first.json()["job"])["state"] == "done"
+        third = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "b"})
+        assert third.status_code == 202 and finished(client, third.json()["job"])["index"] == 2

@@ -18,6 +18,7 @@ import copy
 import math
 import time
 from dataclasses import asdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -68,9 +69,10 @@ def quick_lr(config: QuickStyleConfig, done: float) -> float:
 
 
 def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, config: QuickStyleConfig,
-               name: str, progress: bool) -> tuple[torch.nn.Module, dict]:
+               name: str, progress: bool, report: Callable[[float], None] | None = None
+               ) -> tuple[torch.nn.Module, dict]:
     """A new bank for the criterion's (only) style, trained on ``crops`` within the budget; with a record of the
-    steps, seconds and the last step's losses."""
+    steps, seconds and the last step's losses. ``report`` is told the fraction of the budget spent, each step."""
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # the new bank's small random start
     bank = net.new_bank()
@@ -96,6 +98,8 @@ def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, co
         step += 1
         bar.update(min(time.perf_counter() - started, config.seconds) - bar.n if by_time else 1)
         bar.set_postfix(step=step, style=f"{losses['style'].item():.3g}", refresh=False)
+        if report is not None:
+            report(min((time.perf_counter() - started) / config.seconds, 1.0) if by_time else step / config.steps)
     bar.close()
     record = {"steps": step, "seconds": round(time.perf_counter() - started, 1),
               **{f"last_{k}": round(v.item(), 4) for k, v in losses.items()}}
@@ -123,36 +127,57 @@ def quick_add_styles(base_model: str | Path | ModelFile, styles: list[str], outp
     config = config or QuickStyleConfig()
     config.validate()
     base, base_name = base_parts(base_model)
-    base.net.float().train().requires_grad_(False)  # train(): the mode training used (no inference shortcuts)
-    training = TrainConfig.from_dict(base.info.get("training") or {})
-    new_names = [style_name(s) for s in styles]
-    taken = sorted(set(base.info["styles"]) & set(new_names))
+    style_size = TrainConfig.from_dict(base.info.get("training") or {}).style_size
+    check_new_names(base, base_name, [style_name(s) for s in styles])
+    if not content:
+        base_content_found(TrainConfig.from_dict(base.info.get("training") or {}).content, base_name)
+    style_images = load_style_images(styles, style_size, max_pixels)  # bad style images before the rest
+    model = learn_new_styles(base, base_name, dict(zip(styles, style_images)), content, config,
+                             progress=progress, max_pixels=max_pixels)
+    return save_model_file(output, model)
+
+
+def check_new_names(base: ModelFile, base_name: str, names: list[str]) -> None:
+    """A StyleBankError where a new style's name is taken, or given twice."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise StyleBankError(f"more than one new style would be named {', '.join(repeated)}; give each image "
+                             "another name")
+    taken = sorted(set(base.info["styles"]) & set(names))
     if taken:
         raise StyleBankError(f"{base_name} already has a style named {', '.join(taken)}; rename the style image or "
                              "the existing style (stylebank styles --rename)")
-    if not content:
-        base_content_found(training.content, base_name)
-    style_images = load_style_images(styles, training.style_size, max_pixels)  # bad style images before the rest
+
+
+def learn_new_styles(base: ModelFile, base_name: str, style_images: dict[str, torch.Tensor],
+                     content: list[str] | None, config: QuickStyleConfig, progress: bool = False,
+                     max_pixels: int | None = None, report: Callable[[float], None] | None = None) -> ModelFile:
+    """``base`` (whose network this changes: give a copy) with a new bank for each of ``style_images``
+    (source -> image at the model's style size; the bank is named after the source), learned on the model's own
+    photos (or ``content``); ``report`` is told the fraction of the work done after each step."""
+    base.net.float().train().requires_grad_(False)  # train(): the mode training used (no inference shortcuts)
+    training = TrainConfig.from_dict(base.info.get("training") or {})
     photos = ContentImages(content or training.content, config.image_size, max_pixels=max_pixels)
     crops = photos.sample(config.crops, torch.Generator().manual_seed(config.seed))
     loss_source = base.info.get("loss_network") or training.vgg
     loss_network = load_loss_network(loss_source, "cpu", LossLayers(training.content_layer, training.style_layers))
     weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
-    net, records = base.net, []
-    kept = None
-    for source, image, name in zip(styles, style_images, new_names):
+    net, records, kept = base.net, [], None
+    for number, (source, image) in enumerate(style_images.items()):
         criterion = StylizingLoss(loss_network, [image], weights)
         kept = kept or keep_crops(net, criterion, crops)  # the loss network and crops are the same for every style
-        bank, record = learn_bank(net, criterion, kept, config, name, progress)
+        share = None if report is None else \
+            (lambda done, number=number: report((number + done) / len(style_images)))
+        bank, record = learn_bank(net, criterion, kept, config, style_name(source), progress, share)
         net.bank.append(bank)
-        records.append({"style": name, **record})
-    return save_quick_model(output, base, base_name, styles, style_images, records, config)
+        records.append({"style": style_name(source), **record})
+    return with_new_styles(base, base_name, style_images, records, config)
 
 
-def save_quick_model(output: str | Path, base: ModelFile, base_name: str, styles: list[str],
-                     style_images: list[torch.Tensor], records: list[dict], config: QuickStyleConfig) -> Path:
-    """The base model's file with the new banks: its training settings (what later add-styles and eval read),
-    its history and this run's."""
+def with_new_styles(base: ModelFile, base_name: str, style_images: dict[str, torch.Tensor], records: list[dict],
+                    config: QuickStyleConfig) -> ModelFile:
+    """The model whose network has the new banks appended, with its metadata: the base model's training settings
+    (what later add-styles and eval read), its history and this run's, the new styles' sources and images."""
     info = base.info
     sources = list(info.get("style_images") or [None] * len(info["styles"]))
     base_pixels = recorded_style_pixels(base.style_pixels, sources,
@@ -162,7 +187,13 @@ def save_quick_model(output: str | Path, base: ModelFile, base_name: str, styles
            "image_size": config.image_size, "batch_size": config.batch_size, "lr": config.lr,
            "loss_network": info.get("loss_network"), "started_from": base_name, "quick": asdict(config),
            "per_style": records}
-    training = {**(info.get("training") or {}), "history": model_history(info) + [run]}
-    return save_model(output, base.net.eval(), info["styles"] + [r["style"] for r in records],
-                      info.get("loss_network"), training, sources + list(styles),
-                      base_pixels + [to_pixels(image) for image in style_images])
+    new_info = {**info, "styles": info["styles"] + [r["style"] for r in records],
+                "style_images": sources + list(style_images),
+                "training": {**(info.get("training") or {}), "history": model_history(info) + [run]}}
+    return ModelFile(base.net.eval(), new_info, base_pixels + [to_pixels(image) for image in style_images.values()])
+
+
+def save_model_file(output: str | Path, model: ModelFile) -> Path:
+    info = model.info
+    return save_model(output, model.net, info["styles"], info.get("loss_network"), info["training"],
+                      info["style_images"], model.style_pixels)
