@@ -245,3 +245,43 @@ def test_the_first_stroke_on_an_unpainted_photo_paints_a_region_not_the_eraser(p
     labels = np.asarray(Image.open(io.BytesIO(page_bytes(page, "labelsPng()"))).convert("L"))
     assert set(np.unique(labels)) == {0, 1}
     assert page.locator(".layer.selected").get_attribute("data-layer") == "1"
+
+
+@pytest.fixture(scope="module")
+def learning_studio(tmp_path_factory):
+    """A studio serving a small model (trained here, random loss network) that learns an added style in 1 s."""
+    from conftest import make_tiny_data
+    from stylebank.train import TrainConfig, train
+
+    data = make_tiny_data(tmp_path_factory.mktemp("learning-data"))
+    model = train(TrainConfig(content=[str(data["content"])], styles=[str(data["styles"][0])],
+                              output=str(data["root"] / "small.safetensors"), image_size=32, style_size=32,
+                              batch_size=2, iterations=3, vgg="random", warmup=1, lr_ramp=0, device="cpu", workers=0,
+                              preview=str(data["content"] / "photo0.png")), progress=False)
+    with running_studio(tmp_path_factory.mktemp("learning"), "-m", str(model), "--learn-seconds", "1") as studio:
+        yield studio, model
+
+
+def test_a_painting_dropped_on_the_page_becomes_a_style_with_its_style_file(blank_page, learning_studio, photo,
+                                                                            tmp_path):
+    studio, model_file = learning_studio
+    blank_page.goto(studio.url)
+    blank_page.set_input_files("#photo-input", str(photo))
+    wait_for_preview_after(blank_page, 0)
+    painting = tmp_path / "my painting.png"
+    stylebank.load(model_file, "cpu").style_picture(0).transpose(Image.Transpose.ROTATE_90).save(painting)
+    blank_page.set_input_files("#style-input", str(painting))
+    blank_page.wait_for_selector("#learning a", timeout=120_000)  # "… added: download its style file"
+    assert "“my painting” added" in blank_page.text_content("#learning")
+    cards = blank_page.locator("#styles .style .name").all_text_contents()
+    assert cards == ["zebra", "my painting"]
+    version = preview_version(blank_page)
+    blank_page.click('#styles .style[data-style="1"] .pictures')  # the new style alone
+    wait_for_preview_after(blank_page, version)
+    with blank_page.expect_download() as download:
+        blank_page.click("#learning a")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "my painting.safetensors"
+    model = stylebank.load(model_file, "cpu")
+    assert model.import_style(saved) == ["my painting"]  # made for this model's encoder and decoder

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import math
 import socket
 import sys
 
 from ..backends import TORCH_FROM_IMAGES, load_stylizer
+from ..config import QuickStyleConfig
 from ..errors import StyleBankError
 from ..images import MAX_PIXELS
 from .options import add_backend_options, add_max_pixels_option, non_negative_int, positive_int
@@ -27,6 +29,9 @@ def add_serve(commands: argparse._SubParsersAction) -> None:
                        help="largest request body, in MB, refused while it is read (default 20)")
     serve.add_argument("--queue", type=non_negative_int, default=4,
                        help="requests that may wait while one is stylized; more get 503 (default 4)")
+    serve.add_argument("--learn-seconds", type=float, default=QuickStyleConfig.seconds,
+                       help="how long the studio learns a style a user adds from a painting (default "
+                            f"{QuickStyleConfig.seconds:g}; quick add-style)")
     add_backend_options(serve)
     add_max_pixels_option(serve)
     serve.set_defaults(handler=run_serve)
@@ -62,7 +67,10 @@ def run_serve(args: argparse.Namespace) -> int:
                           max_pixels=MAX_PIXELS if args.max_pixels is None else args.max_pixels)
     server_socket = listening_socket(args.host, args.port)  # before loading the model: a busy port fails at once
     # a server stylizes many pictures over its life: PyTorch's start-up is paid once
-    app = create_app(load_stylizer(args.model, args.backend, args.device, images=TORCH_FROM_IMAGES), limits)
+    if not (args.learn_seconds > 0 and math.isfinite(args.learn_seconds)):
+        raise StyleBankError(f"--learn-seconds must be a number above 0, got {args.learn_seconds}")
+    learning = QuickStyleConfig(seconds=args.learn_seconds)
+    app = create_app(load_stylizer(args.model, args.backend, args.device, images=TORCH_FROM_IMAGES), limits, learning)
     host, port = server_socket.getsockname()[:2]
     if not is_local(args.host):
         print(f"stylebank: note: listening on {host}, not only this machine: anyone who can reach it on the "

@@ -139,9 +139,10 @@ function setImage(img, blob) {
   img.src = URL.createObjectURL(blob);
 }
 
-async function makeThumbnails() {
+async function makeThumbnails(styles = state.styles) {
   // the photo in every style, small, one request after another
-  for (const style of state.styles) {
+  if (!state.photoBlob) return;
+  for (const style of styles) {
     const form = new FormData();
     form.append("image", state.photoBlob, "photo.png");
     form.append("style", String(style.index));
@@ -406,6 +407,55 @@ async function download() {
   }
 }
 
+// ---- adding a style --------------------------------------------------------------------------------------
+
+function newStyleName(file) {
+  // the file's name, in the characters the server takes, not one the model has
+  const base = file.name.replace(/\.[^.]*$/, "").replace(/[^\w \-]/g, " ").trim().slice(0, 34) || "my style";
+  const taken = new Set(state.styles.map((style) => style.name));
+  let name = base;
+  for (let number = 2; taken.has(name); number += 1) name = `${base} ${number}`;
+  return name;
+}
+
+async function addStyle(file) {
+  // the server learns the painting's style in about a minute; the page shows how far it is, then the new style
+  const status = $("learning");
+  const form = new FormData();
+  form.append("image", file, file.name);
+  form.append("name", newStyleName(file));
+  status.hidden = false;
+  status.textContent = "Sending the painting…";
+  try {
+    const response = await fetch("/api/styles", { method: "POST", body: form });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error || response.statusText);
+    let job;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      job = await (await fetch(answer.status)).json();
+      status.textContent = job.progress > 0
+        ? `Learning “${job.name}”: ${Math.round(job.progress * 100)}%, about ${job.seconds_left} s left`
+        : `Learning “${job.name}”: preparing…`;
+    } while (job.state === "learning");
+    if (job.state === "failed") throw new Error(job.error);
+    const model = await (await fetch("/api/styles")).json();
+    const added = model.styles.slice(state.styles.length);
+    state.styles = model.styles;
+    state.mixes.forEach((weights) => added.forEach(() => weights.push(0)));
+    renderStyles();
+    const link = document.createElement("a");
+    link.href = `/api/styles/${job.index}/file`;
+    link.download = `${job.name}.safetensors`;
+    link.textContent = "download its style file";
+    status.replaceChildren(`“${job.name}” added (this session only): `, link);
+    makeThumbnails(added);
+  } catch (error) {
+    status.hidden = true;
+    showError(error);
+  }
+}
+
 // ---- start -----------------------------------------------------------------------------------------------
 
 async function start() {
@@ -430,6 +480,10 @@ async function start() {
   $("strength").addEventListener("input", () => schedulePreview());
   $("preserve-color").addEventListener("change", () => schedulePreview(0));
   $("download").addEventListener("click", download);
+  $("style-input").addEventListener("change", (event) => {
+    if (event.target.files.length) addStyle(event.target.files[0]);
+    event.target.value = "";
+  });
   document.body.dataset.ready = "true";
   return true;
 }
