@@ -57,7 +57,35 @@ def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits(),
     gate = Gate(limits.queue)
     model = model_name(stylizer)
     served = {"stylizer": stylizer}  # the PyTorch model with the added styles, once a style is added
-    learner = StyleLearning(stylizer, learning, on_learned=lambda extended: served.update(stylizer=extended))
+
+    async def stylize(request: Request) -> Response:
+        async with gate.admission(request):
+            job = await stylize_job(await read_form(request), served["stylizer"].styles)
+            result = await gate.run(run_stylize, served["stylizer"], job, model, limits.max_pixels)
+        return Response(result, media_type="image/png", headers=NO_STORE)
+
+    async def regions(request: Request) -> Response:
+        async with gate.admission(request):
+            data, count, max_size = await regions_job(await read_form(request))
+            result = await gate.run(run_regions, data, count, max_size, limits.max_pixels)
+        return Response(result, media_type="image/png", headers=NO_STORE)
+
+    async def page(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    routes = [Route("/", page), *style_routes(served, limits, learning),
+              Route("/api/stylize", stylize, methods=["POST"]), Route("/api/regions", regions, methods=["POST"]),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    app = Starlette(routes=routes, exception_handlers=error_handlers())
+    app.add_middleware(BodyLimit, limit=limits.max_upload_bytes)
+    return app
+
+
+def style_routes(served: dict, limits: ServerLimits, learning: QuickStyleConfig) -> list[Route]:
+    """The routes of the styles: the list, each one's image and style file, and adding one (``served`` holds the
+    stylizer, which becomes the PyTorch model with the added styles once one is added)."""
+    model, original_count = model_name(served["stylizer"]), len(served["stylizer"].styles)
+    learner = StyleLearning(served["stylizer"], learning, on_learned=lambda extended: served.update(stylizer=extended))
 
     def has_images() -> bool:  # a model file keeps them; an ONNX file does not
         return hasattr(served["stylizer"], "style_picture")
@@ -70,11 +98,10 @@ def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits(),
             raise Rejected(404, str(error)) from None
 
     async def styles(request: Request) -> JSONResponse:
-        names = served["stylizer"].styles
         return JSONResponse({
             "model": model,
             "styles": [{"index": index, "name": name, "image": f"/api/styles/{index}/image" if has_images() else None,
-                        "added": index >= len(stylizer.styles)} for index, name in enumerate(names)],
+                        "added": index >= original_count} for index, name in enumerate(served["stylizer"].styles)],
             "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_pixels": limits.max_pixels,
                        "queue": limits.queue}})
 
@@ -100,29 +127,9 @@ def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits(),
     async def job_status(request: Request) -> JSONResponse:
         return JSONResponse(learner.status(request.path_params["job"]), headers=NO_STORE)
 
-    async def stylize(request: Request) -> Response:
-        async with gate.admission(request):
-            job = await stylize_job(await read_form(request), served["stylizer"].styles)
-            result = await gate.run(run_stylize, served["stylizer"], job, model, limits.max_pixels)
-        return Response(result, media_type="image/png", headers=NO_STORE)
-
-    async def regions(request: Request) -> Response:
-        async with gate.admission(request):
-            data, count, max_size = await regions_job(await read_form(request))
-            result = await gate.run(run_regions, data, count, max_size, limits.max_pixels)
-        return Response(result, media_type="image/png", headers=NO_STORE)
-
-    async def page(request: Request) -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
-    routes = [Route("/", page), Route("/api/styles", styles), Route("/api/styles", add_style, methods=["POST"]),
-              Route("/api/styles/{index:int}/image", style_image), Route("/api/styles/{index:int}/file", style_file),
-              Route("/api/jobs/{job}", job_status),
-              Route("/api/stylize", stylize, methods=["POST"]), Route("/api/regions", regions, methods=["POST"]),
-              Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, exception_handlers=error_handlers())
-    app.add_middleware(BodyLimit, limit=limits.max_upload_bytes)
-    return app
+    return [Route("/api/styles", styles), Route("/api/styles", add_style, methods=["POST"]),
+            Route("/api/styles/{index:int}/image", style_image), Route("/api/styles/{index:int}/file", style_file),
+            Route("/api/jobs/{job}", job_status)]
 
 
 def error_handlers() -> dict:
