@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=QuickStyleConfig.image_size, help="crop size")
     parser.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=QuickStyleConfig.anneal)
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--plot", help="draw style loss against the budget (several --seconds) into this PNG")
     args = parser.parse_args()
     photos = [centre_square(to_tensor(load_image(f)), args.size) for f in expand_sources([args.photos])[:args.count]]
     configs = [QuickStyleConfig(seconds=seconds, lr=args.lr, image_size=args.image_size,
@@ -113,6 +114,32 @@ def main() -> None:
               "size": args.size, "quick": vars(configs[0]), "results": results, "threads": torch.get_num_threads()}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        plot_curve(results, args.plot)
+
+
+def plot_curve(results: list[dict], path: str) -> None:
+    """Each style's quick style loss against its wall time, with the jointly learned bank's and the
+    reconstruction's as lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4))
+    for style in dict.fromkeys(r["style"] for r in results):
+        rows = [r for r in results if r["style"] == style]
+        line, = axes.plot([r["wall_seconds"] for r in rows], [r["quick"]["style"] for r in rows], "o-",
+                          label=f"{style}: quick add-style")
+        axes.axhline(rows[0]["joint"]["style"], color=line.get_color(), linestyle="--",
+                     label=f"{style}: learned jointly")
+        axes.axhline(rows[0]["reconstruction"]["style"], color=line.get_color(), linestyle=":",
+                     label=f"{style}: unstylized")
+    axes.set_xlabel("wall time of add-style, set-up included (s)")
+    axes.set_ylabel("style loss on held-out photos")
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":
