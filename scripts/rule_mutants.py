@@ -30,7 +30,8 @@ PACKAGE = ROOT / "src" / "stylebank"
 MODULES = ("api.py", "backends.py", "images.py", "fusion.py", "tiling.py", "tensors.py", "stylizer.py",
            "onnx_backend.py", "data.py", "batches.py", "checkpoint.py", "lossnet.py", "cli/stylize.py",
            "cli/options.py", "cli/training.py", "cli/models.py", "web/jobs.py", "web/forms.py", "web/limits.py",
-           "video/pipeline.py", "video/reader.py", "video/coherence.py")
+           "video/pipeline.py", "video/reader.py", "video/coherence.py", "quick_style.py", "web/learning.py",
+           "web/app.py")
 NEIGHBOURS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
               ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
 
@@ -114,8 +115,9 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print every mutant the rules make and exit")
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--modules", nargs="+", choices=MODULES, default=MODULES, help="only these (default all)")
     args = parser.parse_args()
-    every = {module: mutants_of(module) for module in MODULES}
+    every = {module: mutants_of(module) for module in args.modules}
     if args.list:
         for module, found in every.items():
             for m in found:

@@ -185,6 +185,8 @@ def test_the_studio_learns_a_dropped_style_and_offers_it_as_a_style_file(base, t
         photo = base["content"] / "photo1.png"
         painted = client.post("/api/stylize", files={"image": photo.read_bytes()}, data={"style": "1"})
         assert painted.status_code == 200, painted.text
+        missing = client.get("/api/styles/2/file")
+        assert missing.status_code == 404 and missing.json()["error"] == "no style 2"
         style_file = client.get("/api/styles/1/file")
         assert style_file.status_code == 200 and 'filename="my blobs.safetensors"' in \
             style_file.headers["content-disposition"]
@@ -225,3 +227,14 @@ def test_the_studio_learns_one_style_at_a_time(base):
         assert finished(client, first.json()["job"])["state"] == "done"
         third = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "b"})
         assert third.status_code == 202 and finished(client, third.json()["job"])["index"] == 2
+
+
+def test_the_progress_bar_counts_steps_or_seconds_with_the_time_left(base, tmp_path, capsys):
+    arguments = ["add-style", "-m", str(base["model"]), "--style", str(base["styles"][1]), "--image-size", "32",
+                 "--batch-size", "2"]
+    assert main(arguments + ["-o", str(tmp_path / "steps.safetensors"), "--steps", "2"]) == 0
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "2/2" in bar and "step" in bar, bar
+    assert main(arguments + ["-o", str(tmp_path / "time.safetensors"), "--seconds", "1"]) == 0
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "1/1 s [" in bar and "<00:00" in bar, bar  # seconds spent of the budget, then the time left
