@@ -180,3 +180,20 @@ def test_without_onnxruntime_the_auto_backend_says_so_and_uses_pytorch(photo, mo
     image = Image.open(photo)
     assert np.array_equal(np.asarray(stylizer.stylize(image, style=1)),
                           np.asarray(stylebank.load(None, "cpu").stylize(image, style=1)))
+
+
+def test_the_studio_serves_onnx_runtime_without_torch(photo):
+    """A studio on ONNX Runtime starts and stylizes without PyTorch (it is imported only to learn an added style)."""
+    script = f"""
+import sys
+sys.modules["torch"] = None
+from starlette.testclient import TestClient
+from stylebank.backends import load_stylizer
+from stylebank.web.app import create_app
+with TestClient(create_app(load_stylizer(backend="onnxruntime"))) as client:
+    assert len(client.get("/api/styles").json()["styles"]) >= 2
+    answer = client.post("/api/stylize", files={{"image": open({str(photo)!r}, "rb").read()}}, data={{"style": "1"}})
+    assert answer.status_code == 200, answer.text
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]

@@ -127,11 +127,11 @@ def quick_add_styles(base_model: str | Path | ModelFile, styles: list[str], outp
     config = config or QuickStyleConfig()
     config.validate()
     base, base_name = base_parts(base_model)
-    style_size = TrainConfig.from_dict(base.info.get("training") or {}).style_size
+    training = TrainConfig.from_dict(base.info.get("training") or {})
     check_new_names(base, base_name, [style_name(s) for s in styles])
     if not content:
-        base_content_found(TrainConfig.from_dict(base.info.get("training") or {}).content, base_name)
-    style_images = load_style_images(styles, style_size, max_pixels)  # bad style images before the rest
+        base_content_found(training.content, base_name)
+    style_images = load_style_images(styles, training.style_size, max_pixels)  # bad style images before the rest
     model = learn_new_styles(base, base_name, dict(zip(styles, style_images)), content, config,
                              progress=progress, max_pixels=max_pixels)
     return save_model_file(output, model)
@@ -194,6 +194,7 @@ def with_new_styles(base: ModelFile, base_name: str, style_images: dict[str, tor
 
 
 def save_model_file(output: str | Path, model: ModelFile) -> Path:
+    """Write ``model`` (a network with its file metadata and style images) as a model file."""
     info = model.info
     return save_model(output, model.net, info["styles"], info.get("loss_network"), info["training"],
                       info["style_images"], model.style_pixels)

@@ -15,14 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoint import ModelFile, load_model
+from typing import TYPE_CHECKING
+
 from ..config import QuickStyleConfig, TrainConfig, base_content_found
 from ..errors import StyleBankError
 from ..images import load_image
-from ..quick_style import learn_new_styles
 from ..stylizer import Stylizer
-from ..tensors import resize_longer_side, to_tensor
 from .limits import Rejected
+
+if TYPE_CHECKING:
+    from ..checkpoint import ModelFile
+
+# PyTorch is imported when a style is added, not with the server: one serving ONNX Runtime may never need it
 
 log = logging.getLogger("stylebank.web")
 NAME_PATTERN = re.compile(r"[\w][\w \-]{0,39}")  # letters, digits, spaces, - and _; 40 at most
@@ -64,6 +68,8 @@ class StyleLearning:
 
     def base(self) -> ModelFile:
         """A copy of the model to extend: the one with the styles learned so far, or the served model's."""
+        from ..checkpoint import ModelFile, load_model
+
         if self.model is None:
             net = getattr(self.served, "net", None)
             if net is not None:
@@ -80,6 +86,8 @@ class StyleLearning:
     def start(self, image: bytes, name: str, styles: list[str], max_pixels: int) -> str:
         """Start learning the style of ``image`` as ``name``; refused (Rejected) before any work for a bad name or
         image, a model that cannot learn here, or while another style is being learned."""
+        from ..tensors import resize_longer_side, to_tensor
+
         if not NAME_PATTERN.fullmatch(name):
             raise Rejected(400, "a style's name is 1 to 40 letters, digits, spaces, - or _, starting with a letter "
                                 f"or digit; got {name[:40]!r}")
@@ -99,6 +107,11 @@ class StyleLearning:
         return job_id
 
     def learn(self, job_id: str, base: ModelFile, style_images: dict) -> None:
+        import torch
+
+        from ..api import StyleBankModel
+        from ..quick_style import learn_new_styles
+
         job = self.jobs[job_id]
         try:
             model = learn_new_styles(base, "the served model", style_images, None, self.config,
@@ -109,10 +122,6 @@ class StyleLearning:
                 f"internal error ({type(error).__name__}); see the server's log"
             job.state = "failed"
             return
-        from ..api import StyleBankModel
-
-        import torch
-
         with self.lock:
             self.model = model
             self.on_learned(StyleBankModel(model.net, model.info, torch.device("cpu"),
