@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import stylebank
-from stylebank.checkpoint import ModelFile, from_pixels, load_checkpoint, save_model
+from stylebank.checkpoint import ModelFile, from_pixels, save_checkpoint_model
 from stylebank.config import LossWeights, QuickStyleConfig, TrainConfig
 from stylebank.evaluate import centre_square
 from stylebank.images import expand_sources, load_image, save_image
@@ -81,11 +81,7 @@ def model_path(path: str | None, folder: Path) -> str | None:
     """``path``, or where it is a training checkpoint, the model file of its weights (written in ``folder``)."""
     if path is None or not path.endswith(".checkpoint.safetensors"):
         return path
-    checkpoint = load_checkpoint(path)
-    training = {**checkpoint.info["config"], "steps_done": checkpoint.info["step"]}
-    return str(save_model(folder / "from_checkpoint.safetensors", checkpoint.net, checkpoint.info["styles"],
-                          checkpoint.info["loss_network"], training, checkpoint.info["style_images"],
-                          checkpoint.style_pixels))
+    return str(save_checkpoint_model(path, folder / "from_checkpoint.safetensors")[0])
 
 
 def main() -> None:

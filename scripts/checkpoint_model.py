@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from stylebank.checkpoint import load_checkpoint, save_model
+from stylebank.checkpoint import save_checkpoint_model
 
 
 def main() -> None:
@@ -15,11 +15,8 @@ def main() -> None:
     parser.add_argument("checkpoint", help="a training checkpoint (MODEL.checkpoint.safetensors)")
     parser.add_argument("-o", "--output", required=True, help="the model file to write")
     args = parser.parse_args()
-    saved = load_checkpoint(args.checkpoint)
-    training = {**saved.info["config"], "steps_done": saved.info["step"]}
-    save_model(args.output, saved.net, saved.info["styles"], saved.info["loss_network"], training,
-               saved.info.get("style_images"), saved.style_pixels)
-    print(f"wrote {args.output}: the run at iteration {saved.info['step']}")
+    written, step = save_checkpoint_model(args.checkpoint, args.output)
+    print(f"wrote {written}: the run at iteration {step}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import stylebank.export
 from stylebank.backends import BackendNote, FallbackStylizer, load_stylizer
 from stylebank.cli import main
 from stylebank.formats import default_model_path
-from stylebank.onnx_backend import OnnxModel, cache_path_for, model_file_key
+from stylebank.onnx_backend import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
 
 NO_TORCH = """
 import sys
@@ -36,9 +36,9 @@ def photo(tmp_path):
 
 def test_the_bundled_export_is_the_bundled_model():
     """The ONNX file shipped beside the bundled model was exported from its weights (re-export after training:
-    stylebank export -o src/stylebank/models/default.onnx)."""
+    stylebank export --overwrite -o src/stylebank/models/default.onnx)."""
     shipped = OnnxModel(default_model_path().with_suffix(".onnx"))
-    assert shipped.has_regions
+    assert shipped.has_regions and shipped.graph_version == GRAPH_VERSION
     assert shipped.weights_key == model_file_key(default_model_path(), shipped.styles)
 
 

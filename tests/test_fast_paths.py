@@ -96,6 +96,17 @@ def test_images_above_the_statistics_size_stylize_in_each_precision(model, photo
     assert psnr(tiled["bf16"], tiled["fp32"]) > 30
 
 
+def test_regions_on_images_above_the_statistics_size(model, photo, monkeypatch):
+    """The statistics pass runs on a shrunk copy of the image, with the masks shrunk to it (a photo above 4 MP with
+    regions once failed on the masks' size)."""
+    labels = np.zeros(photo.shape[-2:], np.uint8)
+    labels[:, 72:] = 1
+    whole = model.stylize(photo, style="1,3", mask=labels, precision="fp32", tile=0)
+    monkeypatch.setattr(stylebank.tiling, "STATS_PIXELS", 64 * 64)
+    tiled = model.stylize(photo, style="1,3", mask=labels, precision="fp32", tile=48)
+    assert psnr(tiled, whole) > 20
+
+
 def test_antialiased_resize_keeps_the_dtype_and_matches_float32():
     from stylebank.tensors import antialiased_resize
 

@@ -101,17 +101,20 @@ def test_a_mask_covering_everything_gives_exactly_that_style(model, photo):
 
 
 def test_regions_paint_their_own_styles(model, photo):
-    labels = np.zeros((37, 50), np.uint8)
-    labels[:, 25:] = 200  # left region 0, right region 1
-    out = model.stylize(photo, style="1,3", mask=labels)
-    left, right = model.stylize(photo, style=1), model.stylize(photo, style=3)
-    # away from the border each half looks like its region's style, not the other's (instance norm and the
-    # receptive field mix a little across the seam, so not bit-for-bit)
-    def distance(a, b):
-        return (a - b).abs().mean().item()
-
-    assert distance(out[:, :, :10], left[:, :, :10]) < 0.5 * distance(out[:, :, :10], right[:, :, :10])
-    assert distance(out[:, :, -10:], right[:, :, -10:]) < 0.5 * distance(out[:, :, -10:], left[:, :, -10:])
+    """Away from the border each region is exactly its style as painted on the whole photo: the regions are
+    decoded apart and composited, so the decoder's instance norms never mix one style's statistics into the
+    other's (painted as one picture, a region's style came out washed out)."""
+    labels = np.zeros(photo.shape[-2:], np.uint8)
+    labels[:, 24:] = 200  # left region 0, right region 1 (the border on a feature pixel's edge)
+    out = model.stylize(photo, style="1,3", mask=labels, precision="fp32")
+    left, right = (model.stylize(photo, style=s, precision="fp32") for s in (1, 3))
+    assert torch.allclose(out[..., :18], left[..., :18], atol=1e-5)
+    assert torch.allclose(out[..., 30:], right[..., 30:], atol=1e-5)
+    # at the border the two cross-fade over a few pixels, from one picture to the other
+    seam = slice(18, 30)
+    assert (out[..., seam] - left[..., seam]).abs().amax(dim=(0, 1))[-1] > 0.01
+    assert (out[..., seam] - right[..., seam]).abs().amax(dim=(0, 1))[0] > 0.01
+    assert ((out[..., seam] - left[..., seam]) * (out[..., seam] - right[..., seam]) <= 1e-6).all()  # between
     with pytest.raises(StyleBankError, match="2 regions but 3 region styles"):
         model.stylize(photo, style="1,3,0", mask=labels)
 

@@ -183,6 +183,19 @@ def test_a_resumed_run_may_extend_and_anneal(tiny_data):
         resumed_config(first.output, style_weight=8.0)
 
 
+def test_a_resumed_run_logs_each_step_once(tiny_data):
+    """A run killed after its checkpoint had logged steps past it (and maybe half a line): resumed, the log goes
+    on from the checkpoint's step, each step once."""
+    config = tiny_config(tiny_data, iterations=4, log_every=1)
+    train(config, progress=False)
+    with open(config.log_path, "a") as log:  # what the killed run logged after its last checkpoint
+        log.write(json.dumps({"step": 5, "lr": 1.0}) + "\n" + json.dumps({"step": 6, "lr": 1.0}) + "\n{\"step\": 7, ")
+    train(tiny_config(tiny_data, iterations=6, log_every=1), resume=True, progress=False)
+    lines = config.log_path.read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4, 5, 6]
+    assert all(json.loads(line)["lr"] != 1.0 for line in lines)
+
+
 def test_resume_before_any_checkpoint_starts_from_the_beginning(tiny_data):
     """A job killed during start-up (or requeued) reruns its command with --resume: it starts over, with a note."""
     fresh = train(tiny_config(tiny_data, output=str(tiny_data["root"] / "fresh.safetensors")), progress=False)

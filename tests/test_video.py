@@ -94,6 +94,19 @@ def test_the_papers_feature_level_coherence_runs_through_the_pytorch_backend(mod
     assert carried.previous[2].shape[-2:] == (SIZE[1] // 4, SIZE[0] // 4)  # features, at H/4
 
 
+def test_feature_coherence_carries_each_regions_features(model, pan):
+    """With regions each region's stylized features are decoded apart (StyleBankNet.fuse), so each is carried."""
+    frames = [to_tensor(frame) for frame in pan[:3]]
+    labels = np.zeros((SIZE[1], SIZE[0]), np.uint8)
+    labels[:, SIZE[0] // 2:] = 1
+    options = StylizeOptions("0,2", labels)
+    carried = CoherentFrames(model, options, Coherence("features", carry=1.0))
+    outputs = [carried(f) for f in frames]
+    channels = model.net.config.channels[-1]
+    assert carried.previous[2].shape == (2 * channels, SIZE[1] // 4, SIZE[0] // 4)  # both regions' features
+    assert not torch.equal(outputs[2], model.stylize_batch(frames[2].unsqueeze(0), options)[0])
+
+
 def test_a_scene_cut_starts_afresh(model, pan):
     other = make_frames("zoom", 1, SIZE, photo="coffee")[0]
     frames = [to_tensor(frame) for frame in pan[:3] + [other]]

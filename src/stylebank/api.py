@@ -17,7 +17,7 @@ from .errors import StyleBankError
 from .formats import default_model_path
 from .fusion import check_region_count, parse_region_styles, parse_style, region_masks, style_index
 from .images import load_image
-from .tensors import resize_to_fit, to_pil, to_tensor
+from .tensors import antialiased_resize, resize_to_fit, to_pil, to_tensor
 from .losses import image_psnr
 from .model import StyleBankNet, parameter_counts
 from .runtime import autocast, has_fast_bf16, resolve_device, torch_dtype
@@ -111,7 +111,12 @@ class StyleBankModel(Stylizer):
         """The network's fuse(), in tiles when asked to (``options.tile``) or when the image is above TILE_PIXELS;
         never tiled with ``carry`` (it takes the whole picture's features)."""
         def run(part: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-            return net.fuse(part, mixes, None if masks is None else masks[:, rows, cols], options.strength, carry)
+            part_masks = None
+            if masks is not None:
+                part_masks = masks[:, rows, cols]
+                if part_masks.shape[-2:] != part.shape[-2:]:  # tiling's statistics pass, on the image shrunk
+                    part_masks = antialiased_resize(part_masks.unsqueeze(0), part.shape[-2:])[0]
+            return net.fuse(part, mixes, part_masks, options.strength, carry)
 
         height, width = batch.shape[-2:]
         tile = options.tile

@@ -25,7 +25,7 @@ from PIL import Image
 
 from .errors import StyleBankError
 from .formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, default_model_path, read_info
-from .onnx_backend import OnnxModel, cache_path_for, model_file_key
+from .onnx_backend import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
 from .runtime import cpu_has_amx
 from .stylizer import Carry, StylizeOptions, Stylizer
 
@@ -60,14 +60,14 @@ def find_export(model: Path, styles: list[str]) -> OnnxModel | None:
 
 
 def export_of(path: Path, key: str) -> OnnxModel | None:
-    """The export at ``path`` if there is one, of the weights with this key, with region inputs."""
+    """The export at ``path`` if there is one, of the weights with this key, made by this graph version."""
     if not path.is_file():
         return None
     try:
         found = OnnxModel(path)
     except StyleBankError:
         return None
-    return found if found.weights_key == key and found.has_regions else None
+    return found if found.weights_key == key and found.graph_version == GRAPH_VERSION else None
 
 
 class CannotExport(StyleBankError):

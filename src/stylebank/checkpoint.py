@@ -148,6 +148,17 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(net, optimizer_state, rng, info, stored_style_pixels(tensors, net.num_styles))
 
 
+def save_checkpoint_model(checkpoint_path: str | Path, path: str | Path) -> tuple[Path, int]:
+    """Write the weights of a run's checkpoint as a model file (to stylize or measure a run in progress); returns
+    the file and the checkpoint's step."""
+    saved = load_checkpoint(checkpoint_path)
+    step = saved.info["step"]
+    written = save_model(path, saved.net, saved.info["styles"], saved.info["loss_network"],
+                         {**saved.info["config"], "steps_done": step}, saved.info.get("style_images"),
+                         saved.style_pixels)
+    return written, step
+
+
 def weights_digest(*modules: torch.nn.Module, digest: "hashlib._Hash | None" = None) -> "hashlib._Hash":
     """SHA-256 over the modules' weights (names and values), added to ``digest`` when given."""
     digest = digest or hashlib.sha256()

@@ -3,10 +3,10 @@
 The exported graph takes the image (1, 3, H, W) of any size, R regions' masks (R, H, W) with one weight per style
 for each region (R, S), and a strength, and blends the style banks' filters inside the graph: a bank is one
 linear conv, so sum_i w_i K_i(F) is a single conv with the weighted sum of the filters, and strength s is
-(1 - s) identity + s blend. The R regions' blends run as one conv with R times the output channels, each masked
-at the feature map's size as StyleBankNet.fuse masks them. One file serves every style, blend, region mask and
-strength; a single style or blend is one region whose mask is all ones, and costs one bank conv whatever the
-number of styles. Files exported before regions existed take ``style_weights`` (S,) and no masks.
+(1 - s) identity + s blend. The R regions' blends run as one conv with R times the output channels, decoded as a
+batch of R and composited by the masks as StyleBankNet.fuse composites them. One file serves every style, blend,
+region mask and strength; a single style or blend is one region whose mask is all ones, and costs one bank conv
+and one decoding whatever the number of styles. Files exported before regions existed take ``style_weights`` (S,) and no masks.
 
 Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'`` (onnx, onnxscript; onnxruntime runs the file).
 """
@@ -31,16 +31,16 @@ from torch import nn
 from .atomic import atomic_write
 from .checkpoint import weights_digest
 from .errors import StyleBankError
-from .fusion import masks_to_features
-from .model import MIN_SIZE, StyleBankNet
-from .onnx_backend import ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require
+from .model import MIN_SIZE, StyleBankNet, region_pixel_masks
+from .onnx_backend import GRAPH_VERSION, ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require
 
 OPSET = 18
 
 
 class BlendedBankNet(nn.Module):
-    """forward(image, region_weights, masks, strength) = D(sum_r M_r ((1 - s) E(I) + s sum_i w_ri K_i(E(I)))), the
-    banks blended as filters, the masks M_r taken to the feature map's size (fusion.masks_to_features)."""
+    """forward(image, region_weights, masks, strength) = sum_r M_r D((1 - s) E(I) + s sum_i w_ri K_i(E(I))), the
+    banks blended as filters, each region's features decoded as one sample of a batch and the pictures
+    composited by the masks as StyleBankNet.fuse composites them (model.region_pixel_masks)."""
 
     def __init__(self, net: StyleBankNet):
         super().__init__()
@@ -65,9 +65,8 @@ class BlendedBankNet(nn.Module):
         features, encoded = self.net.encode(image)
         fused = F.conv2d(F.pad(features, [self.padding] * 4, mode="reflect"),
                          kernels.reshape(regions * channels, *kernels.shape[2:]), (weights @ self.bank_biases).flatten())
-        feature_masks = masks_to_features(masks, features.shape[-2:])  # (R, 1, h, w), summing to 1
-        fused = (fused.reshape(regions, channels, *fused.shape[-2:]) * feature_masks).sum(0, keepdim=True)
-        return self.net.decode(fused, encoded)
+        painted = self.net.decode(fused.reshape(regions, channels, *fused.shape[-2:]), encoded.repeated(regions))
+        return (painted * region_pixel_masks(masks, features.shape[-2:])).sum(0, keepdim=True)
 
 
 @contextlib.contextmanager
@@ -108,7 +107,7 @@ def export_onnx(net: StyleBankNet, styles: list[str], path: str | Path, source: 
         graph = onnx.load(str(exported))
     entry = graph.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source),
-                                                            "weights": weights_key(net, styles)})
+                                                            "weights": weights_key(net, styles), "graph": GRAPH_VERSION})
     return atomic_write(path, lambda file: file.write(graph.SerializeToString()))
 
 

@@ -249,6 +249,11 @@ class Encoded(NamedTuple):
     size: tuple[int, int]  # the image's (height, width) before padding
     statistics: torch.Tensor | None  # ImageStatistics of the input, for the "carry" layout
 
+    def repeated(self, count: int) -> "Encoded":
+        """The same for ``count`` decodings of the batch one after another (its regions)."""
+        statistics = None if self.statistics is None else self.statistics.repeat(count, 1)
+        return self._replace(statistics=statistics)
+
 
 class StyleBankNet(nn.Module):
     """E, the style banks K and D. ``forward(x, style)`` stylizes; ``reconstruct(x)`` is the auto-encoder D(E(x)).
@@ -316,32 +321,39 @@ class StyleBankNet(nn.Module):
         """Stylize with style blends, optionally per region, at a strength in [0, 1].
 
         ``mixes[r]`` maps style index -> weight for region r; ``masks`` (R, H, W) at image size, soft, summing to 1
-        over regions (None: one region, the whole image). Each region's blend is applied to the features and
-        masked afterwards, F~ = sum_r M_r * sum_i w_ri K_i(F): away from borders that is the paper's
-        sum K_i(M_i * F), and it keeps the bank biases right and works for deep banks. Strength s gives
-        (1 - s) F + s F~: at 0 every style returns D(E(I)). ``carry``, a function of F~ (video's coherence), gives
-        what the decoder paints instead.
+        over regions (None: one region, the whole image), the same for every image of the batch. Strength s gives
+        (1 - s) F + s sum_i w_i K_i(F): at 0 every style returns D(E(I)). Each region's features are decoded over
+        the whole image and the pictures composited by the masks (region_pixel_masks): the decoder's instance
+        norms then see one style's statistics, so a region looks as its style does on the whole photo (painted
+        as one picture, the paper's sum_r M_r K_r(F), each region's norms mixed its neighbours' statistics in and
+        its style came out washed out: benchmarks/regions.py). ``carry``, a function of the stylized features
+        (see fuse_features) (video's coherence), gives what the decoder paints instead.
         """
         features, encoded = self.encode(images)
         fused = self.fuse_features(features, mixes, masks, strength)
-        return self.decode(fused if carry is None else carry(fused), encoded)
+        if carry is not None:
+            fused = carry(fused)
+        if masks is None:
+            return self.decode(fused, encoded)
+        painted = self.decode(fused, encoded.repeated(len(masks))).split(len(images))  # R pictures of the batch
+        weights = region_pixel_masks(masks.to(images.dtype), features.shape[-2:])
+        return sum(picture * weight for picture, weight in zip(painted, weights))
 
     def fuse_features(self, features: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None = None,
                       strength: float = 1.0) -> torch.Tensor:
-        """fuse()'s middle: the encoded features F -> the stylized features F~ that the decoder paints (video
-        carries these from frame to frame). ``masks`` at image size, as for fuse()."""
+        """fuse()'s middle: the encoded features F -> the stylized features that the decoder paints (video carries
+        these from frame to frame): (B, C, h, w) for one region, (R * B, C, h, w) for R regions, region by region."""
         if masks is None:
             if len(mixes) != 1:
                 raise ValueError(f"{len(mixes)} region styles but no mask")
-            fused = self.blend_banks(features, mixes[0])
+            stylized = [self.blend_banks(features, mixes[0])]
         else:
             if masks.shape[0] != len(mixes):
                 raise ValueError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region styles were given")
-            feature_masks = masks_to_features(masks.to(features), features.shape[-2:])
-            fused = sum(m * self.blend_banks(features, mix) for m, mix in zip(feature_masks, mixes))
+            stylized = [self.blend_banks(features, mix) for mix in mixes]
         if strength != 1:
-            fused = features if strength == 0 else (1 - strength) * features + strength * fused
-        return fused
+            stylized = [features if strength == 0 else (1 - strength) * features + strength * s for s in stylized]
+        return torch.cat(stylized)
 
     def forward(self, images: torch.Tensor, styles: torch.Tensor | int | None = None) -> torch.Tensor:
         """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample; None reconstructs,
@@ -357,6 +369,15 @@ class StyleBankNet(nn.Module):
         """The auto-encoder branch: O = D(E(I))."""
         features, encoded = self.encode(images)
         return self.decode(features, encoded)
+
+
+def region_pixel_masks(masks: torch.Tensor, feature_size: tuple[int, int]) -> torch.Tensor:
+    """Region masks (R, H, W) -> (R, 1, H, W) weights for compositing the regions' pictures: averaged over each
+    feature pixel's block (fusion.masks_to_features) and spread back bilinearly, so that neighbouring regions
+    cross-fade over a few pixels instead of meeting at a hard, aliased edge."""
+    height, width = masks.shape[-2:]
+    soft = F.interpolate(masks_to_features(masks, feature_size), scale_factor=SIZE_MULTIPLE, mode="bilinear")
+    return soft[..., :height, :width]
 
 
 def parameter_counts(net: StyleBankNet) -> dict[str, int]:

@@ -20,8 +20,9 @@ from .stylizer import TILE_PIXELS, StylizeOptions, Stylizer
 
 ONNX_METADATA_KEY = "stylebank"
 ONNX_INPUTS = ("image", "region_weights", "masks", "strength")
-# In the cache's file names: exports of an earlier graph (without regions) are not taken for this one.
-GRAPH_VERSION = 2
+# In the cache's file names: exports of an earlier graph (2: regions painted as one picture; 1: no regions) are not
+# taken for this one.
+GRAPH_VERSION = 3
 
 
 def require(module: str) -> ModuleType:
@@ -88,6 +89,11 @@ class OnnxModel(Stylizer):
     @property
     def styles(self) -> list[str]:
         return list(self.info["styles"])
+
+    @property
+    def graph_version(self) -> int:
+        """GRAPH_VERSION of the export that wrote the file (recorded from version 3; earlier ones told by inputs)."""
+        return self.info.get("graph", 2 if self.has_regions else 1)
 
     @property
     def weights_key(self) -> str | None:

@@ -27,7 +27,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from .atomic import remove_stale_temporaries
+from .atomic import atomic_write, remove_stale_temporaries
 from .checkpoint import (MODEL_FORMAT, ModelFile, StylePixels, load_checkpoint, load_model, read_info,
                          save_checkpoint, save_model, to_pixels)
 from .formats import model_history, run_summary
@@ -444,6 +444,8 @@ class Trainer:
             self.clear_stale_temporaries()
         # SIGTERM too: what `kill` and cluster schedulers send before they SIGKILL
         previous_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        if main:
+            log_up_to(config.log_path, self.step)
         log = open(config.log_path, "a") if main else None
         bar = tqdm(total=config.iterations, initial=self.step, disable=not (progress and main), unit="it",
                    dynamic_ncols=True)
@@ -499,6 +501,25 @@ def initial_network(model: ModelFile, config: TrainConfig, style_names: list[str
     missing, unexpected = net.load_state_dict(model.net.state_dict(), strict=False)
     assert not unexpected and all(name.startswith("decoder.exposure.") for name in missing), (missing, unexpected)
     return net
+
+
+def log_up_to(path: Path, step: int) -> None:
+    """Drop the log's lines after ``step``: those of a run that went on past its last checkpoint, which the
+    resumed run trains (and logs) again, and a line cut short by a killed process."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.endswith("\n") and logged_step(line) <= step]
+    if len(kept) < len(lines):
+        atomic_write(path, lambda file: file.write("".join(kept).encode()))
+
+
+def logged_step(line: str) -> float:
+    """The step of a log line; infinity for a line that is not JSON (dropped with what follows the checkpoint)."""
+    try:
+        return json.loads(line).get("step", 0)
+    except ValueError:
+        return math.inf
 
 
 def can_resume(checkpoint: Path) -> bool:

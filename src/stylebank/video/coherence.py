@@ -53,9 +53,9 @@ class CoherentFrames:
 
             def carry(features: torch.Tensor) -> torch.Tensor:
                 nonlocal carried
-                blended = features if link is None else self.blend(features[0], link, True).unsqueeze(0)
-                carried = blended[0]
-                return blended
+                stacked = features.flatten(0, 1)  # (R * C, h, w): each region's features (one region: R = 1)
+                carried = stacked if link is None else self.blend(stacked, link, True)
+                return carried.view_as(features)
 
             output = self.stylizer.stylize_batch(frame.unsqueeze(0), self.options, carry)[0]
         else:
