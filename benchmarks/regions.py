@@ -13,22 +13,14 @@ on the whole photo: 1 means the region is its style as it would be anywhere. Two
 
 from __future__ import annotations
 
-import argparse
-import json
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-import stylebank
-from stylebank.checkpoint import save_checkpoint_model
-from stylebank.evaluate import centre_square, evaluation_loss
+from helpers import held_out_photos, load_measured_model, measurement_arguments, report
+from stylebank.evaluate import evaluation_loss
 from stylebank.fusion import masks_to_features
-from stylebank.images import expand_sources, load_image
 from stylebank.losses import StylizingLoss, gram_matrix, relative_squared_error
-from stylebank.tensors import to_tensor
 
 
 def halves(size: int, vertical: bool) -> torch.Tensor:
@@ -82,29 +74,16 @@ def measure(model, criterion: StylizingLoss, photos: list[torch.Tensor], pairs: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-m", "--model", help="a model file or a run's checkpoint; default: the bundled model")
-    parser.add_argument("--photos", default="data/photos/heldout", help="held-out photos (scripts/build_corpus.py)")
-    parser.add_argument("--count", type=int, default=4, help="photos measured")
-    parser.add_argument("--size", type=int, default=320)
-    parser.add_argument("--json", help="write the results here")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = args.model
-        if path and path.endswith(".checkpoint.safetensors"):
-            path = save_checkpoint_model(path, Path(folder) / "model.safetensors")[0]
-        model = stylebank.load(path, "cpu")
-    model.net.eval()
+    args = measurement_arguments(__doc__, count=4, size=320)
+    model = load_measured_model(args.model)
     criterion = evaluation_loss(model, None)
-    photos = [centre_square(to_tensor(load_image(f)), args.size) for f in expand_sources([args.photos])[:args.count]]
+    photos = held_out_photos(args.photos, args.count, args.size)
     count = len(model.styles)
     pairs = [(i, (i + 1) % count) for i in range(count)]  # each style once on each side
-    report = {"model": args.model or "bundled", "loss_network": criterion.loss_network.source, "size": args.size,
+    result = {"model": args.model or "bundled", "loss_network": criterion.loss_network.source, "size": args.size,
               "photos": args.count, "pairs": pairs, "ratio_to_the_style_on_the_whole_photo": measure(
                   model, criterion, photos, pairs)}
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    report(result, args.json)
 
 
 if __name__ == "__main__":

