@@ -3,10 +3,11 @@
 The exported graph takes the image (1, 3, H, W) of any size, R regions' masks (R, H, W) with one weight per style
 for each region (R, S), and a strength, and blends the style banks' filters inside the graph: a bank is one
 linear conv, so sum_i w_i K_i(F) is a single conv with the weighted sum of the filters, and strength s is
-(1 - s) identity + s blend (the backend runs it at 1 and 0 and mixes the pictures, as StyleBankNet.fuse does). The R regions' blends run as one conv with R times the output channels, decoded as a
-batch of R and composited by the masks as StyleBankNet.fuse composites them. One file serves every style, blend,
-region mask and strength; a single style or blend is one region whose mask is all ones, and costs one bank conv
-and one decoding whatever the number of styles. Files exported before regions existed take ``style_weights`` (S,) and no masks.
+(1 - s) identity + s blend (the backend runs it at 1 and 0 and mixes the pictures, as StyleBankNet.fuse does).
+The R regions' blends run as one conv with R times the output channels, decoded as a batch of R and composited by
+the masks as StyleBankNet.fuse composites them. One file serves every style, blend, region mask and strength; a
+single style or blend is one region whose mask is all ones, and costs one bank conv and one decoding whatever the
+number of styles. Files exported before regions existed take ``style_weights`` (S,) and no masks.
 
 Needs the ``onnx`` extra: ``pip install 'stylebank[onnx]'`` (onnx, onnxscript; onnxruntime runs the file).
 """
@@ -106,8 +107,9 @@ def export_onnx(net: StyleBankNet, styles: list[str], path: str | Path, source: 
                                               "masks": {0: regions, 1: height, 2: width}, "strength": None})
         graph = onnx.load(str(exported))
     entry = graph.metadata_props.add()
-    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps({"styles": list(styles), "source": str(source),
-                                                            "weights": weights_key(net, styles), "graph": GRAPH_VERSION})
+    recorded = {"styles": list(styles), "source": str(source), "weights": weights_key(net, styles),
+                "graph": GRAPH_VERSION}
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(recorded)
     return atomic_write(path, lambda file: file.write(graph.SerializeToString()))
 
 

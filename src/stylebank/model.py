@@ -330,8 +330,8 @@ class StyleBankNet(nn.Module):
 
         Strength s mixes the pictures, (1 - s) D(E(I)) + s O: at 0 every style returns the reconstruction, and the
         picture changes about evenly with s (mixing the features instead, D((1 - s) F + s K(F)), was 84-87% of the
-        way to the full style at 0.5: benchmarks/strength.py). ``carry``, a function of the stylized features (see fuse_features) (video's
-        coherence), gives what the decoder paints instead.
+        way to the full style at 0.5: benchmarks/strength.py). ``carry``, a function of the stylized features (as
+        fuse_features returns them; video's coherence), gives what the decoder paints instead.
         """
         features, encoded = self.encode(images)
         stylized = self.fuse_features(features, mixes, masks)
