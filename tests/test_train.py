@@ -439,6 +439,53 @@ def test_workers_are_not_forked_from_the_training_process(tiny_data):
     assert model.exists() and not marker.exists()
 
 
+WORKER_SCRIPT = """
+import os, sys, time
+from torch.utils.data import Dataset
+from stylebank.batches import step_batches
+
+class Slow(Dataset):
+    def __getitem__(self, step):
+        with open(sys.argv[1], "w") as file:
+            file.write(str(os.getpid()))
+        time.sleep(0.05)
+        return step
+
+    def __len__(self):
+        return 10 ** 6
+
+if __name__ == "__main__":
+    for _ in step_batches(Slow(), 0, 10 ** 6, 1):
+        pass
+"""
+
+
+def test_workers_end_when_the_training_process_is_killed_outright(tmp_path):
+    """A SIGKILLed (or OOM-killed) run cannot stop its workers; PyTorch's workers watch their parent, which is the
+    fork server, so they used to live on (with the server) for ever. Each now ends when the training process is gone."""
+    script, marker = tmp_path / "run.py", tmp_path / "worker.pid"
+    script.write_text(WORKER_SCRIPT)
+    run = subprocess.Popen([sys.executable, str(script), str(marker)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = int(marker.read_text())
+        assert worker != run.pid
+    finally:
+        run.kill()
+        run.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the DataLoader worker outlived the killed training process")
+
+
 def test_content_listed_in_a_text_file(tiny_data):
     listing = tiny_data["content"] / "list.txt"
     listing.write_text("# the photos\nphoto0.png\n\nnested/photo2.png\n" + str(tiny_data["content"] / "photo1.png"))

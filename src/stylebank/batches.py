@@ -11,9 +11,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -95,10 +98,22 @@ def default_workers() -> int:
     return min(MAX_AUTO_WORKERS, (os.cpu_count() or 1) // processes // 2)
 
 
-def ignore_stop_signals(worker_id: int) -> None:
-    """A worker leaves Ctrl-C and SIGTERM to the training process, which checkpoints and then stops it."""
+def start_worker(training_process: int, worker_id: int) -> None:
+    """A worker leaves Ctrl-C and SIGTERM to the training process, which checkpoints and then stops it, and ends
+    when that process is gone (killed outright): PyTorch's workers watch their parent, which is the fork server."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=end_with, args=(training_process,), daemon=True).start()
+
+
+def end_with(process: int, interval: float = 1.0) -> None:
+    """Exit this process once ``process`` no longer exists (checked every ``interval`` seconds)."""
+    while True:
+        time.sleep(interval)
+        try:
+            os.kill(process, 0)
+        except (ProcessLookupError, PermissionError):  # gone (PermissionError: its pid is another user's now)
+            os._exit(0)
 
 
 def worker_context() -> multiprocessing.context.BaseContext | None:
@@ -116,5 +131,5 @@ def step_batches(batches: StepBatches, start: int, stop: int, workers: int, pin_
                  ) -> Iterable[StepBatch]:
     """The batches of steps ``start`` to ``stop - 1``, in order, decoded by ``workers`` processes (0: this one)."""
     return DataLoader(batches, batch_size=None, sampler=range(start, stop), num_workers=workers,
-                      pin_memory=pin_memory, worker_init_fn=ignore_stop_signals,  # workers only run it
+                      pin_memory=pin_memory, worker_init_fn=partial(start_worker, os.getpid()),  # workers only
                       multiprocessing_context=worker_context() if workers else None)
