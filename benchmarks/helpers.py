@@ -20,11 +20,16 @@ def load_measured_model(path: str | None):
     """The model at ``path`` (None: the bundled one), or, for a run's checkpoint (RUN.checkpoint.safetensors),
     the model of its weights; on the CPU, in eval mode."""
     with tempfile.TemporaryDirectory() as folder:
-        if path and path.endswith(".checkpoint.safetensors"):
-            path = str(save_checkpoint_model(path, Path(folder) / "model.safetensors")[0])
-        model = stylebank.load(path, "cpu")
+        model = stylebank.load(model_path(path, Path(folder)), "cpu")
     model.net.eval()
     return model
+
+
+def model_path(path: str | None, folder: Path) -> str | None:
+    """``path``, or where it is a training checkpoint, the model file of its weights (written in ``folder``)."""
+    if path is None or not path.endswith(".checkpoint.safetensors"):
+        return path
+    return str(save_checkpoint_model(path, folder / "from_checkpoint.safetensors")[0])
 
 
 def held_out_photos(folder: str, count: int, size: int) -> list[torch.Tensor]:

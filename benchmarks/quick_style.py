@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 import stylebank
-from stylebank.checkpoint import ModelFile, from_pixels, save_checkpoint_model
+from helpers import model_path
+from stylebank.checkpoint import ModelFile, from_pixels
 from stylebank.config import LossWeights, QuickStyleConfig, TrainConfig
 from stylebank.evaluate import centre_square
 from stylebank.images import expand_sources, load_image, save_image
@@ -75,13 +76,6 @@ def measure_style(model, index: int, photos: list[torch.Tensor], config: QuickSt
     result["reconstruction_vs_quick"] = round(result["reconstruction"]["style"] / result["quick"]["style"], 2)
     print(json.dumps(result), flush=True)
     return result
-
-
-def model_path(path: str | None, folder: Path) -> str | None:
-    """``path``, or where it is a training checkpoint, the model file of its weights (written in ``folder``)."""
-    if path is None or not path.endswith(".checkpoint.safetensors"):
-        return path
-    return str(save_checkpoint_model(path, folder / "from_checkpoint.safetensors")[0])
 
 
 def main() -> None:

@@ -334,6 +334,8 @@ class StyleBankNet(nn.Module):
         fuse_features returns them; video's coherence), gives what the decoder paints instead.
         """
         features, encoded = self.encode(images)
+        if strength == 0 and carry is None:  # the reconstruction alone: no bank to apply, nothing to composite
+            return self.decode(features, encoded)
         stylized = self.fuse_features(features, mixes, masks)
         if carry is not None:
             stylized = carry(stylized)
