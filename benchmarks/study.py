@@ -34,7 +34,7 @@ from stylebank.config import TrainConfig
 from stylebank.evaluate import evaluate
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_pil, to_tensor
-from stylebank.losses import image_psnr
+from stylebank.metrics import image_psnr
 from stylebank.samples import HELD_OUT_PHOTOS
 from stylebank.sheet import labelled_grid
 from stylebank.train import TrainingInterrupted, train

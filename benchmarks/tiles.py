@@ -16,7 +16,7 @@ from pathlib import Path
 import stylebank
 from stylebank.images import load_image
 from stylebank.tensors import to_tensor
-from stylebank.losses import image_psnr
+from stylebank.metrics import image_psnr
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from PIL import Image
 
 import stylebank
 from stylebank.cli import main
-from stylebank.evaluate import centre_square, image_psnr, image_ssim
+from stylebank.evaluate import centre_square, image_ssim
+from stylebank.metrics import image_psnr
 from stylebank.images import load_image
 from stylebank.tensors import to_tensor
 from stylebank.gatys import gatys_optimize, stylize_by_optimization

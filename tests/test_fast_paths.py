@@ -18,7 +18,7 @@ from stylebank.errors import StyleBankError
 from stylebank.model import StyleBankNet
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_tensor
-from stylebank.losses import image_psnr as psnr
+from stylebank.metrics import image_psnr as psnr
 
 
 @pytest.fixture(scope="module")

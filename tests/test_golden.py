@@ -6,7 +6,7 @@ from golden import CASES, MAX_DIFFERENCE, MIN_PSNR, reference_path, render
 from PIL import Image
 
 from stylebank.tensors import to_tensor
-from stylebank.losses import image_psnr
+from stylebank.metrics import image_psnr
 
 
 @pytest.mark.parametrize("name", CASES)

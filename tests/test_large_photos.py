@@ -4,7 +4,6 @@ for the tiles). The thresholds are lowered so that a small photo counts as large
 
 import io
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -18,7 +17,7 @@ import stylebank.tiling
 from conftest import smooth_image
 from stylebank.cli import main
 from stylebank.images import png_bytes
-from stylebank.losses import image_psnr as psnr
+from stylebank.metrics import image_psnr as psnr
 from stylebank.tensors import to_tensor
 from stylebank.web.app import ServerLimits, create_app
 

@@ -4,7 +4,7 @@ import torch
 from stylebank.errors import StyleBankError
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_tensor
-from stylebank.losses import image_psnr
+from stylebank.metrics import image_psnr
 from stylebank.network_config import expected_shapes
 from stylebank.model import EXPOSURE_LAYOUTS, MIN_SIZE, InstanceNorm, NetworkConfig, StyleBankNet, parameter_counts
 

@@ -198,3 +198,17 @@ def test_a_full_disk_stops_a_folder_run_after_saying_what_was_written(tmp_path, 
     assert captured.out.count(" -> ") == 2 and "No space left on device" in captured.err
     assert len(tried) <= 4  # stopped at the failed write (one more may be under way), not tried on all 6
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo0_mosaic.jpg", "photo1_mosaic.png"]
+
+
+def test_a_style_choice_is_parsed_once_per_run_not_per_image(tmp_path, monkeypatch):
+    """Resolved once (StylizeOptions.resolved), before the first image; each image and region reuses it."""
+    import stylebank.fusion
+
+    parsed = []
+    real = stylebank.fusion.parse_style
+    monkeypatch.setattr(stylebank.fusion, "parse_style", lambda *a: parsed.append(a) or real(*a))
+    inputs = photos(tmp_path / "in", 3)
+    assert main(["stylize", *map(str, inputs), "-o", str(tmp_path / "out"), "--backend", "torch", "--regions",
+                 "kmeans:2", "--region-styles", "waves:0.5,mosaic:0.5;ihc", *SMALL]) == 0
+    assert len(list((tmp_path / "out").iterdir())) == 3
+    assert [spec for spec, _ in parsed] == ["waves:0.5,mosaic:0.5", "ihc"]  # once per region, for the whole run

@@ -130,7 +130,7 @@ BAD_REQUESTS = [
     ("strength nan", {"image": png(PHOTO)}, {"strength": "nan"}, "strength must be between 0 and 1"),
     ("max size", {"image": png(PHOTO)}, {"max_size": "big"}, "max_size must be a whole number"),
     ("flag", {"image": png(PHOTO)}, {"preserve_color": "maybe"}, "preserve_color must be true or false"),
-    ("mask alone", {"image": png(PHOTO), "mask": png(np.zeros((4, 4), np.uint8))}, {}, "needs region_styles"),
+    ("mask alone", {"image": png(PHOTO), "mask": png(np.zeros((4, 4), np.uint8))}, {}, "need region_styles"),
     ("region styles alone", {"image": png(PHOTO)}, {"region_styles": "0,1"}, "region_styles needs a mask"),
     ("mask and regions", {"image": png(PHOTO), "mask": png(np.zeros((4, 4), np.uint8))},
      {"regions": "kmeans:2", "region_styles": "0,1"}, "a mask or regions, not both"),
@@ -252,7 +252,7 @@ def test_an_unexpected_error_is_a_json_500_without_its_traceback(model, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(model, "stylize", broken)
+    monkeypatch.setattr(model, "stylize_with", broken)
     with TestClient(create_app(model), raise_server_exceptions=False) as fresh:
         answer = fresh.post("/api/stylize", files={"image": ("p.png", png(PHOTO))})
     assert answer.status_code == 500

@@ -9,16 +9,14 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_style_file, save_model,
-                         save_style_file)
-from .config import TrainConfig
-from .data import recorded_style_pixels
+from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_style_file, recorded_style_pixels,
+                         save_model, save_style_file)
 from .errors import StyleBankError
-from .formats import default_model_path
-from .fusion import check_region_count, parse_region_styles, parse_style, region_masks, style_index
+from .formats import default_model_path, trained_style_size
+from .fusion import check_region_count, region_masks, style_index
 from .images import load_image
 from .tensors import antialiased_resize, resize_to_fit, to_pil, to_tensor
-from .losses import image_psnr
+from .metrics import image_psnr
 from .model import StyleBankNet, parameter_counts
 from .runtime import autocast, has_fast_bf16, resolve_device, torch_dtype
 from .stylizer import DEFAULT_TILE, TILE_PIXELS, Carry, MaskLike, StylizeOptions, Stylizer
@@ -80,11 +78,11 @@ class StyleBankModel(Stylizer):
         else:
             net, autocast_dtype = self.net, dtype
             inputs = batch.to(self.device, torch.float32)
+        mixes = list(options.resolved(self.styles).mixes)
         with autocast(self.device, autocast_dtype):
             if options.mask is None:
-                output = self._fuse(net, inputs, [parse_style(options.style, self.styles)], None, options, carry)
+                output = self._fuse(net, inputs, mixes, None, options, carry)
             else:
-                mixes = parse_region_styles(options.style, self.styles)
                 outputs = []
                 for image in inputs:
                     masks = region_masks(options.mask, image.float())
@@ -148,7 +146,7 @@ class StyleBankModel(Stylizer):
     @property
     def style_size(self) -> int:
         """The size (longer side) at which the styles were trained and their images are kept."""
-        return TrainConfig.from_dict(self.info.get("training") or {}).style_size
+        return trained_style_size(self.info)
 
     def style_image(self, style: int | str) -> torch.Tensor:
         """The image ``style`` was trained on, (3, H, W) floats in [0, 1] at the training style size: the pixels

@@ -27,7 +27,8 @@ from .atomic import atomic_write
 from .errors import StyleBankError
 from .formats import (CHECKPOINT_FORMAT, FORMAT_VERSION, METADATA_KEY, MODEL_FORMAT, STYLE_FORMAT,  # noqa: F401
                       STYLE_IMAGE_PREFIX, check_weights, read_arrays, read_info)
-from .tensors import to_tensor, to_uint8_array
+from .images import is_found, load_image
+from .tensors import resize_longer_side, to_tensor, to_uint8_array
 from .model import NetworkConfig, StyleBankNet
 
 
@@ -61,6 +62,14 @@ def to_pixels(image: torch.Tensor) -> torch.Tensor:
 def from_pixels(pixels: torch.Tensor) -> torch.Tensor:
     """(3, H, W) float in [0, 1] from stored uint8 pixels."""
     return to_tensor(pixels.permute(1, 2, 0).numpy())
+
+
+def recorded_style_pixels(pixels: StylePixels, sources: list[str | None], style_size: int) -> StylePixels:
+    """Each style's stored pixels; for a model file of an earlier version, which stores none, the image at the path
+    recorded at training where it is found from here (relative paths are relative to where it was trained)."""
+    return [stored if stored is not None or not is_found(source)
+            else to_pixels(resize_longer_side(to_tensor(load_image(source)), style_size))
+            for stored, source in zip(pixels, sources)]
 
 
 def style_image_tensors(style_pixels: StylePixels) -> dict[str, torch.Tensor]:

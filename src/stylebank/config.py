@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StyleBankError
-from .formats import CHECKPOINT_FORMAT, read_info
+from .formats import CHECKPOINT_FORMAT, DEFAULT_STYLE_SIZE, read_info
 from .images import expand_sources, is_found
 from .network_config import EXPOSURE_LAYOUTS, NetworkConfig
 from .runtime import TRAINING_PRECISIONS
@@ -84,7 +84,7 @@ class TrainConfig:
     styles: list[str] = field(default_factory=list)
     output: str = "model.safetensors"
     image_size: int = setting(256, int, minimum=16)
-    style_size: int = setting(256, int, minimum=1)
+    style_size: int = setting(DEFAULT_STYLE_SIZE, int, minimum=1)
     iterations: int = setting(4000, int, minimum=1)
     batch_size: int = setting(4, int, minimum=1)  # m
     vgg: str = "vgg19"  # the loss network's weights (stylebank.lossnet.load_loss_network)

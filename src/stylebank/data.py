@@ -10,9 +10,8 @@ from typing import NamedTuple
 
 import torch
 
-from .checkpoint import StylePixels, to_pixels
 from .errors import StyleBankError
-from .images import BUILTIN_PREFIX, ImageNote, expand_sources, image_size, is_found, load_image
+from .images import BUILTIN_PREFIX, ImageNote, expand_sources, image_size, load_image
 from .tensors import antialiased_resize, resize_longer_side, resize_shorter_side, to_tensor
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
@@ -173,10 +172,3 @@ def style_name(source: str) -> str:
 def load_style_images(sources: list[str], style_size: int, max_pixels: int | None = None) -> list[torch.Tensor]:
     """Style images resized so that the longer side is ``style_size`` (enlarged if smaller)."""
     return [resize_longer_side(to_tensor(load_image(source, max_pixels)), style_size) for source in sources]
-
-
-def recorded_style_pixels(pixels: StylePixels, sources: list[str | None], style_size: int) -> StylePixels:
-    """Each style's stored pixels; for a model file of an earlier version, which stores none, the image at the path
-    recorded at training where it is found from here (relative paths are relative to where it was trained)."""
-    return [stored if stored is not None or not is_found(source)
-            else to_pixels(load_style_images([source], style_size)[0]) for stored, source in zip(pixels, sources)]

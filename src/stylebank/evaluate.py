@@ -13,7 +13,8 @@ from .gatys import gatys_optimize
 from .errors import StyleBankError
 from .images import expand_sources, load_image
 from .tensors import resize_shorter_side, to_tensor
-from .losses import LossWeights, StylizingLoss, image_psnr
+from .losses import LossWeights, StylizingLoss
+from .metrics import image_psnr
 from .lossnet import LossLayers, load_loss_network
 from .config import TrainConfig
 from .stylizer import StylizeOptions

@@ -21,6 +21,8 @@ STYLE_FORMAT = "stylebank-style"
 FORMAT_VERSION = 1
 STYLE_IMAGE_PREFIX = "style_image."
 DEFAULT_MODEL_NAME = "default.safetensors"
+# the longer side style images are trained and kept at, where a model file does not record it (TrainConfig's default)
+DEFAULT_STYLE_SIZE = 256
 
 
 def default_model_path() -> Path:
@@ -123,3 +125,8 @@ def model_history(info: dict) -> list[dict]:
         return []
     last = run_summary(training, info.get("styles", []), info.get("loss_network", "unknown"))
     return [{**last, "earlier_runs_unrecorded": bool(training.get("init_from") or training.get("base_model"))}]
+
+
+def trained_style_size(info: dict) -> int:
+    """The size (longer side) at which a model file's styles were trained and their images are kept."""
+    return int((info.get("training") or {}).get("style_size", DEFAULT_STYLE_SIZE))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,33 @@ def parse_region_styles(spec: str | Sequence[StyleLike], names: Sequence[str]) -
     if not parts or any(isinstance(p, str) and not p.strip() for p in parts):
         raise StyleBankError(f"bad region styles {spec!r}: give one style per region, e.g. 3,0,1")
     return [parse_style(part, names) for part in parts]
+
+
+def resolve_style(style: StyleLike | Sequence[StyleLike], names: Sequence[str],
+                  regions: bool = False) -> list[dict[int, float]]:
+    """The one parse of a style choice against a model's style ``names``: each region's blend where the picture
+    is painted in ``regions``, else the single style's or blend's (a list of one)."""
+    return parse_region_styles(style, names) if regions else [parse_style(style, names)]
+
+
+@dataclass(frozen=True)
+class RegionFields:
+    """What a front end calls its region-styles field and its mask fields, for the messages of ``painted_spec``."""
+
+    region_styles: str
+    masks: str
+
+
+def painted_spec(style: StyleLike, region_styles: str | None, regions: bool, fields: RegionFields) -> StyleLike:
+    """For a front end with a style field and a region-styles field: the spec it paints, the region styles where a
+    mask or regions are given (needed then, and refused otherwise), else the style."""
+    if regions:
+        if not region_styles:
+            raise StyleBankError(f"{fields.masks} need {fields.region_styles} (one style per region, e.g. 3,0,1)")
+        return region_styles
+    if region_styles:
+        raise StyleBankError(f"{fields.region_styles} needs {fields.masks}")
+    return style
 
 
 def array_namespace(array: np.ndarray | torch.Tensor) -> Any:

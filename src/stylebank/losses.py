@@ -86,13 +86,3 @@ class StylizingLoss(nn.Module):
 def identity_loss(reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Plain MSE of the auto-encoder branch."""
     return F.mse_loss(reconstruction, images)
-
-
-def image_psnr(output: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of two (3, H, W) images in [0, 1]; inf when identical."""
-    return psnr(torch.mean((output.float() - target.float()) ** 2).item())
-
-
-def psnr(mse: float) -> float:
-    """PSNR in dB of images in [0, 1] from their mean squared error."""
-    return float("inf") if mse <= 0 else 10 * torch.log10(torch.tensor(1.0 / mse)).item()

@@ -15,7 +15,7 @@ import numpy as np
 from .cache import cache_dir
 from .errors import StyleBankError
 from .formats import STYLE_IMAGE_PREFIX
-from .fusion import check_region_count, parse_region_styles, parse_style, region_masks
+from .fusion import check_region_count, region_masks
 from .stylizer import TILE_PIXELS, StylizeOptions, Stylizer
 
 ONNX_METADATA_KEY = "stylebank"
@@ -116,10 +116,7 @@ class OnnxModel(Stylizer):
         refusal = self.refusal(options, batch.shape[-2:])
         if refusal:
             raise StyleBankError(refusal)
-        if options.mask is None:
-            mixes = [parse_style(options.style, self.styles)]
-        else:
-            mixes = parse_region_styles(options.style, self.styles)
+        mixes = options.resolved(self.styles).mixes
         weights = np.zeros((len(mixes), len(self.styles)), np.float32)
         for region, mix in enumerate(mixes):
             for index, weight in mix.items():

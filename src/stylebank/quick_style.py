@@ -25,11 +25,11 @@ from typing import NamedTuple
 import torch
 from tqdm import tqdm
 
-from .checkpoint import MODEL_FORMAT, ModelFile, load_model, read_info, save_model, to_pixels
+from .checkpoint import MODEL_FORMAT, ModelFile, load_model, read_info, recorded_style_pixels, save_model, to_pixels
 from .config import LossWeights, QuickStyleConfig, TrainConfig, base_content_found
-from .data import ContentImages, load_style_images, recorded_style_pixels, style_name
+from .data import ContentImages, load_style_images, style_name
 from .errors import StyleBankError
-from .formats import model_history
+from .formats import model_history, trained_style_size
 from .losses import StylizingLoss
 from .lossnet import LossLayers, load_loss_network
 from .model import Encoded, StyleBankNet
@@ -180,8 +180,7 @@ def with_new_styles(base: ModelFile, base_name: str, style_images: dict[str, tor
     (what later add-styles and eval read), its history and this run's, the new styles' sources and images."""
     info = base.info
     sources = list(info.get("style_images") or [None] * len(info["styles"]))
-    base_pixels = recorded_style_pixels(base.style_pixels, sources,
-                                        TrainConfig.from_dict(info.get("training") or {}).style_size)
+    base_pixels = recorded_style_pixels(base.style_pixels, sources, trained_style_size(info))
     run = {"command": "add-style", "mode": "quick", "styles": [r["style"] for r in records],
            "iterations": sum(r["steps"] for r in records), "seconds": sum(r["seconds"] for r in records),
            "image_size": config.image_size, "batch_size": config.batch_size, "lr": config.lr,

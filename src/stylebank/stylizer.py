@@ -13,14 +13,14 @@ from __future__ import annotations
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from .errors import StyleBankError
-from .fusion import MaskLike, StyleLike, keep_content_colors
+from .fusion import MaskLike, StyleLike, keep_content_colors, parse_regions, resolve_style
 from .images import fitted_size, resize_array, to_float_array, to_uint8
 from .network_config import MIN_SIZE
 from .runtime import PRECISIONS
@@ -37,7 +37,9 @@ DEFAULT_TILE = 1024
 
 @dataclass(frozen=True, eq=False)
 class StylizeOptions:
-    """How to stylize, as every backend takes it; checked when made. See ``Stylizer.stylize`` for each field."""
+    """How to stylize, as every backend takes it; checked when made. See ``Stylizer.stylize`` for each field.
+    ``mixes``: the style parsed against a model's style names (each region's blend with a mask, else one), made
+    once by ``resolved``; backends paint these."""
 
     style: StyleLike | list[StyleLike] = 0
     mask: MaskLike | None = None
@@ -45,14 +47,24 @@ class StylizeOptions:
     preserve_color: bool = False
     precision: str = "auto"
     tile: int | None = None
+    mixes: tuple[dict[int, float], ...] | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.mask, str):
+            parse_regions(self.mask)
         if not 0 <= self.strength <= 1:
             raise StyleBankError(f"strength must be between 0 and 1, got {self.strength}")
         if self.tile is not None and self.tile < 0:
             raise StyleBankError(f"tile must be a positive number of pixels (0: never tile), got {self.tile}")
         if self.precision not in PRECISIONS:
             raise StyleBankError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+    def resolved(self, names: list[str]) -> StylizeOptions:
+        """These options with ``mixes`` parsed from ``style`` against ``names``; options already resolved as they
+        are (a style choice is parsed once, where it is first known which model paints it)."""
+        if self.mixes is not None:
+            return self
+        return replace(self, mixes=tuple(resolve_style(self.style, names, regions=self.mask is not None)))
 
 
 def is_tensor(image: object) -> bool:
@@ -121,13 +133,14 @@ class Stylizer(ABC):
     def stylize_batch(self, batch: torch.Tensor, options: StylizeOptions = StylizeOptions(),
                       carry: Carry | None = None) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> the stylized batch of the same size, on the same device."""
+        options = options.resolved(self.styles)
         # a backend written before carry existed takes two arguments: it is only asked for carry when one is given
         output = self.render(batch, options) if carry is None else self.render(batch, options, carry)
         return keep_content_colors(output, batch.to(output)) if options.preserve_color else output
 
     def stylize_arrays(self, batch: np.ndarray, options: StylizeOptions = StylizeOptions()) -> np.ndarray:
         """stylize_batch on numpy arrays: (B, 3, H, W) float32 in [0, 1] -> the stylized batch."""
-        output = self.render_array(batch, options)
+        output = self.render_array(batch, options.resolved(self.styles))
         return keep_content_colors(output, batch) if options.preserve_color else output
 
     def stylize(self, image: ImageLike, style: StyleLike | list[StyleLike] = 0, max_size: int | None = None,
@@ -149,6 +162,11 @@ class Stylizer(ABC):
           None tiles automatically above TILE_PIXELS (2048x2048), 0 never tiles.
         """
         options = StylizeOptions(style, mask, strength, preserve_color, precision, tile)
+        return self.stylize_with(image, options, max_size)
+
+    def stylize_with(self, image: ImageLike, options: StylizeOptions, max_size: int | None = None) -> ImageLike:
+        """``stylize`` with its settings made once (a front end's StylizeOptions, best resolved already)."""
+        options = options.resolved(self.styles)
         if is_tensor(image):
             if image.dim() not in (3, 4) or image.shape[-3] != 3:
                 raise StyleBankError(f"expected a tensor of shape (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")

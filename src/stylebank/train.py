@@ -29,17 +29,18 @@ from tqdm import tqdm
 
 from .atomic import atomic_write, remove_stale_temporaries
 from .checkpoint import (MODEL_FORMAT, ModelFile, StylePixels, load_checkpoint, load_model, read_info,
-                         save_checkpoint, save_model, to_pixels)
-from .formats import model_history, run_summary
+                         recorded_style_pixels, save_checkpoint, save_model, to_pixels)
+from .formats import model_history, run_summary, trained_style_size
 from .config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config, resumed_config
 from .batches import StepBatch, StepBatches, default_workers, step_batches
 from .board import Board
-from .data import ContentImages, load_style_images, recorded_style_pixels, style_name
+from .data import ContentImages, load_style_images, style_name
 from .distributed import barrier, check_batch_split, from_environment, join, leave, process_device, summed
 from .errors import StyleBankError, TrainingInterrupted
 from .images import ImageNote, load_image, save_image
 from .tensors import antialiased_resize, image_grid, resize_to_fit, to_pil, to_tensor
-from .losses import LossWeights, StylizingLoss, identity_loss, psnr
+from .losses import LossWeights, StylizingLoss, identity_loss
+from .metrics import psnr
 from .lossnet import LossLayers, load_loss_network
 from .model import StyleBankNet
 from .runtime import autocast, resolve_device, training_dtype
@@ -218,7 +219,7 @@ class Trainer:
             raise StyleBankError(f"{config.base_model} already has a style named {', '.join(sorted(taken))}; "
                                  "rename the style image or the existing style (stylebank styles --rename)")
         sources = list(info.get("style_images") or [None] * net.num_styles)
-        base_style_size = TrainConfig.from_dict(info.get("training") or {}).style_size
+        base_style_size = trained_style_size(info)
         return net, list(info["styles"]), sources, recorded_style_pixels(pixels, sources, base_style_size)
 
     def check_resumed_styles(self, info: dict, new_names: list[str]) -> tuple[list[str], list[str | None]]:

@@ -11,8 +11,12 @@ from pathlib import Path
 from ..config import rule_of
 from ..backends import BACKENDS
 from ..errors import StyleBankError
-from ..images import BUILTIN_PREFIX, MAX_PIXELS, STDIO
+from ..fusion import RegionFields, painted_spec, resolve_style
+from ..images import BUILTIN_PREFIX, MAX_PIXELS, STDIO, load_label_image
 from ..runtime import DEVICES
+from ..stylizer import StylizeOptions
+
+REGION_FIELDS = RegionFields(region_styles="--region-styles", masks="--mask or --regions")
 
 
 def parse_number(text: str, kind: type) -> int | float:
@@ -111,3 +115,14 @@ def check_output(output: str | Path, overwrite: bool, inputs: set[Path]) -> Path
     if target.exists() and not overwrite:
         raise StyleBankError(f"{target} already exists; add --overwrite to replace it")
     return target
+
+
+def stylize_options(args: argparse.Namespace, names: list[str], tile: int | None = None) -> StylizeOptions:
+    """The stylizing settings of ``stylize`` and ``video`` (-s, --mask or --regions, --region-styles,
+    --strength, --preserve-color, --precision), resolved against the model's style ``names``; a bad style spec
+    is refused before the mask is read."""
+    regions = bool(args.mask or args.regions)
+    spec = painted_spec(args.style, args.region_styles, regions, REGION_FIELDS)
+    mixes = tuple(resolve_style(spec, names, regions))
+    mask = args.regions or (load_label_image(args.mask, args.max_pixels) if args.mask else None)
+    return StylizeOptions(spec, mask, args.strength, args.preserve_color, args.precision, tile, mixes)

@@ -17,11 +17,11 @@ from PIL import Image
 from ..backends import load_stylizer, style_names
 from ..errors import StyleBankError
 from ..overlap import SKIPPED, run_overlapped
-from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, load_label_image, save_image
+from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, save_image
 from ..runtime import DEVICES, PRECISIONS
-from ..stylizer import Stylizer
+from ..stylizer import StylizeOptions, Stylizer
 from .options import (DEFAULT_MAX_SIZE, add_backend_options, add_max_pixels_option, add_overwrite_option, check_output,
-                      input_paths, non_negative_int, positive_int, unit_float)
+                      input_paths, non_negative_int, positive_int, stylize_options, unit_float)
 
 
 def blend_label(mix: dict[int, float], names: list[str]) -> str:
@@ -31,16 +31,17 @@ def blend_label(mix: dict[int, float], names: list[str]) -> str:
     return "+".join(f"{names[index]}{weight:.2g}" for index, weight in mix.items())
 
 
-def output_label(mixes: list[dict[int, float]], names: list[str], args: argparse.Namespace) -> str:
-    """What a default output name says about the settings, so that trying another one writes another file: the
-    style or blend (each region's, with a mask), then the strength and colour preservation where not default."""
-    if args.mask or args.regions:
-        label = "regions-" + "-".join(blend_label(mix, names) for mix in mixes)
+def output_label(options: StylizeOptions, names: list[str]) -> str:
+    """What a default output name says about the (resolved) settings, so that trying another one writes another
+    file: the style or blend (each region's, with a mask), then the strength and colour preservation where not
+    default."""
+    if options.mask is not None:
+        label = "regions-" + "-".join(blend_label(mix, names) for mix in options.mixes)
     else:
-        label = blend_label(mixes[0], names)
-    if args.strength != 1:
-        label += f"_strength{args.strength:g}"
-    if args.preserve_color:
+        label = blend_label(options.mixes[0], names)
+    if options.strength != 1:
+        label += f"_strength{options.strength:g}"
+    if options.preserve_color:
         label += "_preserve-color"
     return label
 
@@ -109,23 +110,6 @@ def add_stylize(commands: argparse._SubParsersAction) -> None:
     stylize.set_defaults(handler=run_stylize)
 
 
-def style_choice(args: argparse.Namespace, names: list[str]) -> tuple[str, object, list[dict[int, float]]]:
-    """The style spec, the mask (None, a label image or 'kmeans:K') and each region's blend; checked before any
-    image is read."""
-    from ..fusion import parse_region_styles, parse_regions, parse_style
-
-    if args.mask or args.regions:
-        if not args.region_styles:
-            raise StyleBankError("--mask and --regions need --region-styles (one style per region)")
-        mixes = parse_region_styles(args.region_styles, names)
-        if args.regions:
-            parse_regions(args.regions)
-        return args.region_styles, args.regions or load_label_image(args.mask, args.max_pixels), mixes
-    if args.region_styles:
-        raise StyleBankError("--region-styles needs --mask or --regions")
-    return args.style, None, [parse_style(args.style, names)]
-
-
 @dataclass
 class ImageJob:
     """One input and the file its result goes to; ``named``: the user named that file (-o FILE)."""
@@ -150,12 +134,12 @@ def run_stylize(args: argparse.Namespace) -> int:
     inputs = expand_sources(args.inputs, missing_ok=True)  # a missing file fails alone, below
     names = style_names(args.model)
     # a bad style or mask is refused before the auto backend exports the model (seconds); an ONNX file's after
-    choice = style_choice(args, names) if names is not None else None
+    options = stylize_options(args, names, args.tile) if names is not None else None
     model = load_stylizer(args.model, args.backend, args.device, images=len(inputs))
-    style, mask, mixes = choice or style_choice(args, model.styles)
-    outputs, named = output_paths(inputs, args.output, output_label(mixes, model.styles, args))
+    options = options or stylize_options(args, model.styles, args.tile)
+    outputs, named = output_paths(inputs, args.output, output_label(options, model.styles))
     log = sys.stderr if args.json or args.output == STDIO else sys.stdout  # stdout carries the data then
-    report = {"model": str(model.path), "style": style, "strength": args.strength,
+    report = {"model": str(model.path), "style": options.style, "strength": args.strength,
               "preserve_color": args.preserve_color, "precision": args.precision,
               "images": [], "skipped": [], "failures": []}
     protected = input_paths(*inputs)
@@ -166,7 +150,7 @@ def run_stylize(args: argparse.Namespace) -> int:
             report["skipped"].append({"input": source, "output": str(target)})
         else:
             jobs.append(job)
-    run_overlapped(jobs, read=partial(read_job, args), work=partial(stylize_job, model, style, mask, args, protected),
+    run_overlapped(jobs, read=partial(read_job, args), work=partial(stylize_job, model, options, args, protected),
                    write=write_job, done=partial(report_job, report, log, args), target=lambda job: job.target)
     report["seconds"] = round(time.perf_counter() - started, 3)
     print_summary(report, len(inputs))
@@ -185,15 +169,13 @@ def write_job(job: ImageJob, images: tuple[Image.Image, Image.Image]) -> tuple[I
     return images
 
 
-def stylize_job(model: Stylizer, style: str, mask: object, args: argparse.Namespace, protected: set[Path],
+def stylize_job(model: Stylizer, options: StylizeOptions, args: argparse.Namespace, protected: set[Path],
                 job: ImageJob, image: Image.Image) -> tuple[Image.Image, Image.Image] | object:
     """The network's part of a job (in order, so that an earlier input's output is seen): (input, result)."""
     if already_done(job, args, protected):
         return SKIPPED
     check_output(job.target, args.overwrite, protected)
-    result = model.stylize(image, style, max_size=args.max_size or None, mask=mask, strength=args.strength,
-                           preserve_color=args.preserve_color, precision=args.precision, tile=args.tile)
-    return image, result
+    return image, model.stylize_with(image, options, max_size=args.max_size or None)
 
 
 def report_job(report: dict, log: TextIO, args: argparse.Namespace, job: ImageJob, outcome: Future) -> None:

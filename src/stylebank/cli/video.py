@@ -14,8 +14,7 @@ from ..runtime import PRECISIONS
 from ..video.settings import COHERENCE_MODES, Coherence
 from ..video.writer import is_folder_output
 from .options import (DEFAULT_MAX_SIZE, add_backend_options, add_max_pixels_option, add_overwrite_option, check_output,
-                      input_paths, non_negative_int, unit_float)
-from .stylize import style_choice
+                      input_paths, non_negative_int, stylize_options, unit_float)
 
 
 def seconds(text: str) -> float:
@@ -104,11 +103,9 @@ def run_video(args: argparse.Namespace) -> int:
                              "pip install 'stylebank[video]'") from None
     check_video_output(args.output, args.overwrite, input_paths(args.input, args.model))
     model = load_stylizer(args.model, args.backend, args.device, images=TORCH_FROM_IMAGES)  # frames
-    style, mask, _ = style_choice(args, model.styles)
     report = stylize_video(model, args.input, args.output, start=args.start, duration=args.duration,
-                           max_pixels=args.max_pixels, progress=progress_bar(args.quiet or args.json), style=style,
-                           mask=mask, strength=args.strength, preserve_color=args.preserve_color,
-                           precision=args.precision, max_size=args.max_size or None,
+                           max_pixels=args.max_pixels, progress=progress_bar(args.quiet or args.json),
+                           options=stylize_options(args, model.styles), max_size=args.max_size or None,
                            coherence=Coherence(args.coherence, args.carry))
     if args.json:
         print(json.dumps(report, indent=2))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..fusion import StyleLike, kmeans_labels, parse_region_styles, parse_regions, parse_style
+from ..fusion import StyleLike, kmeans_labels, parse_regions
 from ..tensors import to_tensor, to_uint8_array
 from ..stylizer import MaskLike, StylizeOptions, Stylizer, shrink_to_fit
 from .coherence import CoherentFrames
@@ -31,17 +31,16 @@ class VideoStylizer:
     """Stylize a video's frames in order: ``video(frame)`` for each, as (H, W, 3) uint8 arrays, PIL images or
     (3, H, W) float tensors; returns (H, W, 3) uint8. Settings as for ``Stylizer.stylize``; ``mask`` may be a
     label image or ``kmeans:K`` (segmented once, on the first frame, so that regions do not flicker);
-    ``max_size`` shrinks every frame."""
+    ``max_size`` shrinks every frame; ``options``, settings made already (a front end's), stand for style …
+    precision."""
 
     def __init__(self, stylizer: Stylizer, style: StyleLike | list[StyleLike] = 0, mask: MaskLike | None = None,
                  strength: float = 1.0, preserve_color: bool = False, precision: str = "auto",
-                 max_size: int | None = None, coherence: Coherence = Coherence()):
-        if mask is None:
-            parse_style(style, stylizer.styles)  # a bad spec fails before any frame is read
-        else:
-            parse_region_styles(style, stylizer.styles)
+                 max_size: int | None = None, coherence: Coherence = Coherence(),
+                 options: StylizeOptions | None = None):
+        options = options or StylizeOptions(style, mask, strength, preserve_color, precision)
+        self.options = replace(options, tile=0).resolved(stylizer.styles)  # a bad spec fails before any frame
         self.stylizer, self.coherence, self.max_size = stylizer, coherence, max_size
-        self.options = StylizeOptions(style, mask, strength, preserve_color, precision, tile=0)
         self.frames: CoherentFrames | None = None
 
     def __call__(self, frame: FrameLike) -> np.ndarray:

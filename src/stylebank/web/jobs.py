@@ -12,14 +12,15 @@ from PIL import Image
 from starlette.datastructures import FormData
 
 from .. import __version__
-from ..fusion import kmeans_labels, parse_region_styles, parse_regions, parse_style
+from ..fusion import RegionFields, kmeans_labels, painted_spec, parse_regions, resolve_style
 from ..images import MAX_PIXELS, load_image, load_label_image, png_bytes, to_float_array
-from ..stylizer import Stylizer, shrink_to_fit
+from ..stylizer import StylizeOptions, Stylizer, shrink_to_fit
 from .forms import file_field, flag_field, number_field, text_field
 from .limits import Rejected
 
 DEFAULT_MAX_SIZE = 1024  # as stylebank stylize's --max-size
 MAX_KMEANS_REGIONS = 8
+REGION_FIELDS = RegionFields(region_styles="region_styles", masks="a mask (a label image) or regions (kmeans:K)")
 
 
 @dataclass
@@ -34,11 +35,12 @@ class StylizeJob:
     max_size: int = DEFAULT_MAX_SIZE
     image: bytes = field(default=b"", repr=False)
     mask: bytes | None = field(default=None, repr=False)
+    mixes: tuple[dict[int, float], ...] | None = None  # the style resolved against the model's (stylize_job)
 
     def settings(self) -> dict:
         """What was asked, as written into the result PNG's text metadata."""
         chosen = asdict(self)
-        del chosen["image"], chosen["mask"]
+        del chosen["image"], chosen["mask"], chosen["mixes"]
         if self.mask is None and self.regions is None:
             del chosen["region_styles"]
         else:  # the regions' styles were painted; the single style was not used
@@ -57,16 +59,11 @@ async def stylize_job(form: FormData, styles: list[str]) -> StylizeJob:
                      image=await file_field(form, "image"), mask=await file_field(form, "mask", required=False))
     if job.mask is not None and job.regions:
         raise Rejected(400, "give a mask or regions, not both")
-    if job.mask is not None or job.regions:
-        if not job.region_styles:
-            raise Rejected(400, "a mask or regions needs region_styles (one style per region, e.g. 3,0,1)")
-        parse_region_styles(job.region_styles, styles)
-        if job.regions:
-            parse_regions(job.regions)
-    elif job.region_styles:
-        raise Rejected(400, "region_styles needs a mask (a label image) or regions (kmeans:K)")
-    else:
-        parse_style(job.style, styles)
+    regions = job.mask is not None or bool(job.regions)
+    job.mixes = tuple(resolve_style(painted_spec(job.style, job.region_styles, regions, REGION_FIELDS), styles,
+                                    regions))
+    if job.regions:
+        parse_regions(job.regions)
     return job
 
 
@@ -80,8 +77,8 @@ def run_stylize(stylizer: Stylizer, job: StylizeJob, model: str, max_pixels: int
     image = load_image("the uploaded image", max_pixels, data=job.image)
     mask = load_label_image("the uploaded mask", max_pixels, data=job.mask) if job.mask is not None else job.regions
     style = job.region_styles if mask is not None else job.style
-    result = stylizer.stylize(image, style, max_size=job.max_size or None, mask=mask, strength=job.strength,
-                              preserve_color=job.preserve_color)
+    options = StylizeOptions(style, mask, job.strength, job.preserve_color, mixes=job.mixes)
+    result = stylizer.stylize_with(image, options, max_size=job.max_size or None)
     settings = {"software": f"stylebank {__version__}", "model": model, **job.settings()}
     # the fastest compression: 2.5x faster than PNG's default on a 512² photo, for a file 10% larger
     return png_bytes(result, {"stylebank": json.dumps(settings), "Software": settings["software"]})
