@@ -23,7 +23,7 @@ class Negative(Stylizer):
     def styles(self) -> list[str]:
         return ["negative"]
 
-    def render(self, batch: torch.Tensor, options: StylizeOptions) -> torch.Tensor:
+    def render(self, batch: torch.Tensor, options: StylizeOptions, carry=None) -> torch.Tensor:
         self.asked.append(options)
         return 1 - batch
 

@@ -254,7 +254,7 @@ def test_the_export_writes_one_file_as_other_outputs_are_written(onnx_file):
 
 @pytest.mark.slow
 def test_onnx_runtime_matches_pytorch(model, onnx_file):
-    runner = stylebank.load_onnx(onnx_file)
+    runner = stylebank.load_stylizer(onnx_file)
     assert runner.styles == model.styles
     odd = torch.rand(1, 3, 37, 61, generator=torch.Generator().manual_seed(0))
     for style, strength in ((0, 1.0), ("1:0.25,3:0.75", 1.0), ("waves", 0.4)):
@@ -301,7 +301,7 @@ def test_a_bad_onnx_file_is_refused(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
     with pytest.raises(StyleBankError, match="not a stylebank ONNX model"):
-        stylebank.load_onnx(bad)
+        stylebank.load_stylizer(bad)
 
 
 def test_deep_banks_cannot_be_exported_to_onnx(tmp_path):

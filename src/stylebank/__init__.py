@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     "samples": ".samples",
-    "StyleBankModel": ".api", "load": ".api", "load_onnx": ".api",
+    "StyleBankModel": ".api", "load": ".api",
     "default_model_path": ".formats",
     "load_stylizer": ".backends",
     "TrainConfig": ".config",
@@ -34,7 +34,7 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from . import samples
-    from .api import StyleBankModel, load, load_onnx
+    from .api import StyleBankModel, load
     from .backends import load_stylizer
     from .config import TrainConfig
     from .errors import StyleBankError

@@ -38,6 +38,8 @@ def checked_style_name(name: str) -> str:
 class StyleBankModel(Stylizer):
     """A trained StyleBank network with its style names, ready to stylize."""
 
+    keeps_style_images = True
+
     def __init__(self, net: StyleBankNet, info: dict, device: torch.device, path: Path | None = None,
                  style_pixels: StylePixels | None = None):
         self.net = net
@@ -264,13 +266,6 @@ class StyleBankModel(Stylizer):
 
     def __repr__(self) -> str:
         return f"StyleBankModel(styles={self.styles}, device={self.device})"
-
-
-def load_onnx(path: str | Path) -> Stylizer:
-    """An exported ONNX model, run by ONNX Runtime (a dependency of stylebank)."""
-    from .onnx_backend import OnnxModel
-
-    return OnnxModel(path)
 
 
 def load(path: str | Path | None = None, device: str | torch.device | None = None) -> StyleBankModel:

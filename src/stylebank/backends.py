@@ -102,6 +102,8 @@ class FallbackStylizer(Stylizer):
     """ONNX Runtime where it can stylize, the PyTorch model (loaded when first needed) where it cannot; the
     first time, a BackendNote says why."""
 
+    keeps_style_images = True
+
     def __init__(self, fast: OnnxModel, model: Path):
         self.fast, self.path = fast, model
         self._torch: Stylizer | None = None

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import io
 import json
 import logging
@@ -30,10 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .atomic import atomic_write
-from .checkpoint import weights_digest
 from .errors import StyleBankError
 from .model import MIN_SIZE, StyleBankNet, region_pixel_masks
-from .onnx_backend import GRAPH_VERSION, ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require
+from .onnx_backend import GRAPH_VERSION, ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require, weights_key
 
 OPSET = 18
 
@@ -107,21 +105,21 @@ def export_onnx(net: StyleBankNet, styles: list[str], path: str | Path, source: 
                                               "masks": {0: regions, 1: height, 2: width}, "strength": None})
         graph = onnx.load(str(exported))
     entry = graph.metadata_props.add()
-    recorded = {"styles": list(styles), "source": str(source), "weights": weights_key(net, styles),
+    recorded = {"styles": list(styles), "source": str(source), "weights": net_weights_key(net, styles),
                 "graph": GRAPH_VERSION}
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(recorded)
     return atomic_write(path, lambda file: file.write(graph.SerializeToString()))
 
 
-def weights_key(net: StyleBankNet, styles: list[str]) -> str:
-    """onnx_backend.weights_key of ``net`` in memory: its style names and weights."""
-    return weights_digest(net, digest=hashlib.sha256(json.dumps(list(styles)).encode())).hexdigest()
+def net_weights_key(net: StyleBankNet, styles: list[str]) -> str:
+    """weights_key of ``net`` in memory: the key its model file has (the same names and values)."""
+    return weights_key({name: tensor.detach().cpu().numpy() for name, tensor in net.state_dict().items()}, styles)
 
 
 def onnx_cache_path(net: StyleBankNet, styles: list[str]) -> Path:
     """Where the cache keeps ``net``'s export: named by its weights and style names (not by a file's bytes, so
     a model edited in memory, or the same model saved again, finds the right export); see cache_path_for."""
-    return cache_path_for(weights_key(net, styles))
+    return cache_path_for(net_weights_key(net, styles))
 
 
 def cached_onnx(net: StyleBankNet, styles: list[str], source: str | Path | None = None) -> Path:

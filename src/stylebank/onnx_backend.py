@@ -35,7 +35,7 @@ def require(module: str) -> ModuleType:
 
 def weights_key(tensors: dict[str, np.ndarray], styles: list[str]) -> str:
     """SHA-256 of the style names and the weights (names and float32 values, in name order): what an export is
-    named and checked by. The same digest as checkpoint.weights_digest over the network's state dict."""
+    named and checked by, from a model file's tensors (model_file_key) or a network's (export.net_weights_key)."""
     digest = hashlib.sha256(json.dumps(list(styles)).encode())
     for name in sorted(tensors):
         digest.update(name.encode())

@@ -14,6 +14,7 @@ import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,7 +99,11 @@ def shrink_to_fit(batch: np.ndarray | torch.Tensor, max_size: int | None) -> np.
 
 class Stylizer(ABC):
     """What every backend shares: ``stylize()`` for PIL images, arrays and tensors on top of the backend's
-    ``styles`` and its ``render()`` or ``render_array()``."""
+    ``styles`` and its ``render()`` or ``render_array()``. A backend may also say where it came from (``path``),
+    what it cannot do (``refusal``) and show the styles' images (``keeps_style_images``, ``style_picture``)."""
+
+    path: Path | None = None  # the file the backend was loaded from (None: made in memory)
+    keeps_style_images = False  # whether style_picture shows the styles' images (a model file keeps them)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -109,6 +114,15 @@ class Stylizer(ABC):
     @abstractmethod
     def styles(self) -> list[str]:
         """Style names, in bank order."""
+
+    def refusal(self, options: StylizeOptions, size: tuple[int, int]) -> str | None:
+        """Why this backend cannot stylize an image of ``size`` (height, width) with ``options``, or None where it
+        can (the auto backend hands what one refuses to another)."""
+        return None
+
+    def style_picture(self, style: int | str) -> Image.Image:
+        """The image ``style`` was trained on, where the backend keeps it (``keeps_style_images``)."""
+        raise StyleBankError(f"{type(self).__name__} keeps no style images")
 
     def render(self, batch: torch.Tensor, options: StylizeOptions, carry: Carry | None = None) -> torch.Tensor:
         """The backend's own work on tensors: (B, 3, H, W) floats in [0, 1] -> the stylized batch, same size and
@@ -133,9 +147,7 @@ class Stylizer(ABC):
     def stylize_batch(self, batch: torch.Tensor, options: StylizeOptions = StylizeOptions(),
                       carry: Carry | None = None) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> the stylized batch of the same size, on the same device."""
-        options = options.resolved(self.styles)
-        # a backend written before carry existed takes two arguments: it is only asked for carry when one is given
-        output = self.render(batch, options) if carry is None else self.render(batch, options, carry)
+        output = self.render(batch, options.resolved(self.styles), carry)
         return keep_content_colors(output, batch.to(output)) if options.preserve_color else output
 
     def stylize_arrays(self, batch: np.ndarray, options: StylizeOptions = StylizeOptions()) -> np.ndarray:

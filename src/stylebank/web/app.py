@@ -88,7 +88,7 @@ def style_routes(served: dict, limits: ServerLimits, learning: QuickStyleConfig)
     learner = StyleLearning(served["stylizer"], learning, on_learned=lambda extended: served.update(stylizer=extended))
 
     def has_images() -> bool:  # a model file keeps them; an ONNX file does not
-        return hasattr(served["stylizer"], "style_picture")
+        return served["stylizer"].keeps_style_images
 
     @functools.cache
     def style_png(index: int) -> bytes:

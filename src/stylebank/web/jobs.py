@@ -69,7 +69,7 @@ async def stylize_job(form: FormData, styles: list[str]) -> StylizeJob:
 
 def model_name(stylizer: Stylizer) -> str:
     """What the server calls its model: the file's name, never the server's paths."""
-    return Path(str(getattr(stylizer, "path", None) or "model")).name
+    return Path(str(stylizer.path or "model")).name
 
 
 def run_stylize(stylizer: Stylizer, job: StylizeJob, model: str, max_pixels: int = MAX_PIXELS) -> bytes:

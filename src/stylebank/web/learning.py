@@ -75,7 +75,7 @@ class StyleLearning:
             if net is not None:
                 self.model = ModelFile(net, self.served.info, self.served.style_pixels)
             else:
-                path = Path(str(getattr(self.served, "path", "") or ""))
+                path = Path(str(self.served.path or ""))
                 if path.suffix != ".safetensors" or not path.is_file():
                     raise Rejected(409, "adding styles needs the model's .safetensors file: serve it with -m "
                                         "MODEL.safetensors")
@@ -125,7 +125,7 @@ class StyleLearning:
         with self.lock:
             self.model = model
             self.on_learned(StyleBankModel(model.net, model.info, torch.device("cpu"),
-                                           getattr(self.served, "path", None), model.style_pixels))
+                                           self.served.path, model.style_pixels))
             job.index, job.progress, job.state = len(model.info["styles"]) - 1, 1.0, "done"
 
     def status(self, job_id: str) -> dict:
