@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 import stylebank
+from helpers import exposure_psnr
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_tensor
-from study import exposure_psnr
 
 
 def eval_rows(old: dict, new: dict) -> list[str]:

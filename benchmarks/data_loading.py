@@ -20,12 +20,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from data_startup import make_folder
-from speed import median_seconds
-from stylebank.batches import StepBatches, step_batches
+from stylebank.training.batches import StepBatches, step_batches
 from stylebank.config import TrainConfig
-from stylebank.data import ContentImages
-from stylebank.train import Trainer
+from stylebank.training.data import ContentImages
+from stylebank.training.loop import Trainer
+from timing import make_folder, median_seconds
 
 BATCH = 4
 

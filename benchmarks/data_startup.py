@@ -17,26 +17,10 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from stylebank.batches import StepBatches
-from stylebank.data import ContentImages, header_problem
+from stylebank.training.batches import StepBatches
+from stylebank.training.data import ContentImages, header_problem
 from stylebank.images import expand_sources
-
-
-def make_folder(folder: Path, count: int, size: tuple[int, int] = (64, 64), grid: tuple[int, int] = (8, 8),
-                seed: int = 0, resample: Image.Resampling = Image.Resampling.BILINEAR, quality: int = 85) -> None:
-    """``count`` JPEGs of ``size`` (width, height) in ``folder``, 1,000 to a subfolder (kept between runs): random
-    colours on a ``grid`` (width, height), resized smoothly."""
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        path = folder / f"{index // 1000:03d}" / f"{index:06d}.jpg"
-        if path.exists():
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pixels = rng.integers(0, 256, (grid[1], grid[0], 3), dtype=np.uint8)
-        Image.fromarray(pixels).resize(size, resample).save(path, quality=quality)
+from timing import make_folder
 
 
 def seconds(action) -> tuple[float, object]:

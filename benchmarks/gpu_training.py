@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from speed import median_seconds
 from stylebank.config import TrainConfig
-from stylebank.train import Trainer, train
+from stylebank.training.loop import Trainer, train
+from timing import median_seconds
 
 STYLES = ["builtin:mosaic", "builtin:strokes", "builtin:waves", "builtin:ihc"]
 PAPER_ITERATIONS = 300_000

@@ -1,4 +1,5 @@
-"""What several benchmarks share: the model measured (a model file or a run's checkpoint) and held-out photos."""
+"""What several benchmarks share: the model measured (a model file or a run's checkpoint), held-out photos, and how
+each exposure of a photo comes back. (Timing is in timing.py.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import stylebank
 from stylebank.checkpoint import save_checkpoint_model
 from stylebank.evaluate import centre_square
 from stylebank.images import expand_sources, load_image
+from stylebank.metrics import image_psnr
 from stylebank.tensors import to_tensor
+
+# The exposures of a photo that the parameter study (study.py) measures: as it is, darker, lower contrast,
+# brighter (global affine changes).
+EXPOSURES = {"as is": (1.0, 0.0), "darker 0.6x": (0.6, 0.0), "contrast 0.5x+0.25": (0.5, 0.25),
+             "brighter 0.7x+0.3": (0.7, 0.3)}
 
 
 def load_measured_model(path: str | None):
@@ -35,6 +42,15 @@ def model_path(path: str | None, folder: Path) -> str | None:
 def held_out_photos(folder: str, count: int, size: int) -> list[torch.Tensor]:
     """The first ``count`` photos of ``folder``, each the centre square at ``size``."""
     return [centre_square(to_tensor(load_image(f)), size) for f in expand_sources([folder])[:count]]
+
+
+def exposure_psnr(model, photo: torch.Tensor) -> dict[str, float]:
+    """For each exposure of ``photo``: the PSNR of its reconstruction D(E(I)) against itself."""
+    result = {}
+    for name, (gain, offset) in EXPOSURES.items():
+        changed = (photo * gain + offset).clamp(0, 1)
+        result[name] = round(image_psnr(model.stylize(changed, strength=0, precision="fp32"), changed), 2)
+    return result
 
 
 def measurement_arguments(description: str, count: int, size: int) -> argparse.Namespace:

@@ -24,11 +24,11 @@ from pathlib import Path
 import torch
 
 import stylebank
-from stylebank.data import ContentImages, load_style_images
+from stylebank.training.data import ContentImages, load_style_images
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.samples import HELD_OUT_PHOTOS
 from stylebank.config import ADD_STYLE_LR, TrainConfig, add_style_config
-from stylebank.train import Trainer
+from stylebank.training.loop import Trainer
 
 
 @torch.no_grad()

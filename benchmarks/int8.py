@@ -4,7 +4,7 @@
     python benchmarks/int8.py --json int8.json
 
 Kept only where its output stays at least 35 dB PSNR from fp32 on the held-out photos (the rule bf16 follows,
-stylebank.api.AUTO_BF16_MIN_PSNR) and where it is faster. The graph is constant-folded first (ONNX Runtime's
+stylebank.backends.pytorch.AUTO_BF16_MIN_PSNR) and where it is faster. The graph is constant-folded first (ONNX Runtime's
 basic optimisations), so that the decoder's convolutions have constant weights; the style bank's convolution,
 whose weights are the blend computed from the inputs, stays in float. Activations uint8, weights int8 per
 channel, QDQ format, calibrated on the training photos at 256² in every style; MinMax and Percentile calibration.

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylebank.api import load
+from stylebank.backends.pytorch import load
 from stylebank.samples import HELD_OUT_PHOTOS, builtin_image
 
 

@@ -28,7 +28,7 @@ from stylebank.evaluate import centre_square
 from stylebank.images import expand_sources, load_image, save_image
 from stylebank.losses import StylizingLoss
 from stylebank.lossnet import LossLayers, load_loss_network
-from stylebank.quick_style import quick_add_styles
+from stylebank.training.quick_style import quick_add_styles
 from stylebank.tensors import to_pil, to_tensor
 
 

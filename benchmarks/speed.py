@@ -28,31 +28,19 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import end_to_end  # noqa: E402
-from peers import TransformerNet  # noqa: E402
-
-import stylebank  # noqa: E402
-from stylebank.losses import gram_matrix, relative_squared_error, total_variation  # noqa: E402
-from stylebank.lossnet import load_loss_network  # noqa: E402
-from stylebank.model import ConvNormReLU  # noqa: E402
-from stylebank.runtime import autocast, keep_freed_memory  # noqa: E402
-from stylebank.checkpoint import MODEL_FORMAT, read_info  # noqa: E402
-from stylebank.config import TrainConfig, add_style_config  # noqa: E402
-from stylebank.onnx_backend import OnnxModel  # noqa: E402
-from stylebank.stylizer import StylizeOptions  # noqa: E402
-from stylebank.train import Trainer  # noqa: E402
-
-
-def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+import stylebank
+import whole_processes
+from peers import TransformerNet
+from stylebank.losses import gram_matrix, relative_squared_error, total_variation
+from stylebank.lossnet import load_loss_network
+from stylebank.model import ConvNormReLU
+from stylebank.runtime import autocast, keep_freed_memory
+from stylebank.checkpoint import MODEL_FORMAT, read_info
+from stylebank.config import TrainConfig, add_style_config
+from stylebank.backends.onnx_runtime import OnnxModel
+from stylebank.backends.stylizer import StylizeOptions
+from stylebank.training.loop import Trainer
+from timing import median_seconds
 
 
 def in_turns(runs: dict[str, Callable[[], object]], repeats: int, pause_before: set[str]) -> dict[str, dict]:
@@ -399,12 +387,12 @@ def main() -> None:
     result["training"] = training_rows(64 if args.quick else 256, 2 if args.quick else 4)
     result["memory"] = peak_rss_rows(256 if args.quick else 4096)
     if not args.no_end_to_end:
-        result["end_to_end"] = end_to_end.measure(args.quick, result["command"])
+        result["end_to_end"] = whole_processes.measure(args.quick, result["command"])
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print(report(result))
     if "end_to_end" in result:
-        print("\n## Whole processes\n\n" + end_to_end.report(result["end_to_end"]))
+        print("\n## Whole processes\n\n" + whole_processes.report(result["end_to_end"]))
 
 
 if __name__ == "__main__":

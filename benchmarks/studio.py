@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stylebank.api import load
+from stylebank.backends.pytorch import load
 from stylebank.images import load_image, png_bytes
 from stylebank.samples import HELD_OUT_PHOTOS
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from studio_server import running_studio  # noqa: E402  (the tests' way of starting the server)
-from test_server import post  # noqa: E402
+# tests/studio_server.py: the tests' way of starting the server and posting to it (a helper module of the tests,
+# never a test file). Appended, so that this folder's own modules (helpers.py) still come first.
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+from studio_server import post, running_studio  # noqa: E402
 
 PREVIEW_SIZE = 512
 

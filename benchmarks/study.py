@@ -30,14 +30,16 @@ from PIL import Image
 import stylebank
 import stylebank.losses
 import stylebank.model
+from helpers import exposure_psnr
 from stylebank.config import TrainConfig
 from stylebank.evaluate import evaluate
 from stylebank.images import load_image
 from stylebank.tensors import resize_to_fit, to_pil, to_tensor
-from stylebank.metrics import image_psnr
 from stylebank.samples import HELD_OUT_PHOTOS
 from stylebank.sheet import labelled_grid
-from stylebank.train import TrainingInterrupted, train
+from stylebank.errors import TrainingInterrupted
+from stylebank.training.loop import train
+from timing import median_seconds
 
 STYLES = ["builtin:mosaic", "builtin:strokes", "builtin:waves", "builtin:ihc"]
 # Sized so that the whole study runs in about two hours on this project's 2-core CPU (a stylizing step at 128 px,
@@ -50,9 +52,6 @@ QUICK = replace(BASELINE, styles=STYLES[:2], image_size=32, style_size=32, itera
 EVAL_SIZE = {False: 256, True: 32}  # the held-out photos' size in eval (normal, --quick)
 SPEED_SIZE = {False: 512, True: 32}  # --speed: the photo's side for the inference time (normal, --quick)
 ROW_TILE = 112  # the picture rows: the held-out photo's reconstruction and its four styles, this tall
-# The issue's exposures of a photo: as it is, darker, lower contrast, brighter (global affine changes).
-EXPOSURES = {"as is": (1.0, 0.0), "darker 0.6x": (0.6, 0.0), "contrast 0.5x+0.25": (0.5, 0.25),
-             "brighter 0.7x+0.3": (0.7, 0.3)}
 
 
 @contextlib.contextmanager
@@ -145,15 +144,6 @@ def texture_period(image: torch.Tensor) -> float:
     return float(power.sum() / (power * radius).sum().clamp_min(1e-12))
 
 
-def exposure_psnr(model, photo: torch.Tensor) -> dict[str, float]:
-    """For each exposure of ``photo``: the PSNR of its reconstruction D(E(I)) against itself."""
-    result = {}
-    for name, (gain, offset) in EXPOSURES.items():
-        changed = (photo * gain + offset).clamp(0, 1)
-        result[name] = round(image_psnr(model.stylize(changed, strength=0, precision="fp32"), changed), 2)
-    return result
-
-
 def picture_row(model, photo: torch.Tensor) -> Image.Image:
     """The photo's reconstruction and the photo in every style, side by side."""
     tiles = [("reconstruction", to_pil(model.stylize(photo, strength=0, precision="fp32")))]
@@ -179,8 +169,6 @@ def measure(variant: Variant, model_path: Path, quick: bool) -> tuple[dict, Imag
 
 def inference_ms(variant: Variant, model_path: Path, size: int, repeats: int = 5) -> float:
     """The median milliseconds of one fp32 forward pass (a style) of a ``size``² photo on this CPU, after a warm-up."""
-    from speed import median_seconds  # benchmarks/speed.py, beside this script
-
     with (variant.while_using or contextlib.nullcontext)(), torch.no_grad():
         net = stylebank.load(model_path, "cpu").net
         photo = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from stylebank.api import load
+from stylebank.backends.pytorch import load
 from stylebank.evaluate import evaluation_loss
 from stylebank.tensors import to_tensor
 from stylebank.video.clips import CLIP_KINDS, make_frames, write_clip
@@ -31,7 +31,7 @@ from stylebank.video.coherence import CoherentFrames
 from stylebank.video.settings import COHERENCE_MODES, Coherence
 from stylebank.video.pipeline import stylize_video
 from stylebank.video.reader import Frame, VideoReader
-from stylebank.stylizer import StylizeOptions
+from stylebank.backends.stylizer import StylizeOptions
 from stylebank.video.temporal import warping_errors
 
 

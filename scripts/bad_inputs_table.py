@@ -12,8 +12,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
+# tests/badfiles.py: the bad files that tests/test_bad_inputs.py checks (a helper module of the tests, never a
+# test file), so that the table and the tests cover the same cases
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 from badfiles import ARGUMENT_CASES, IMAGE_CASES, MODEL_CASES  # noqa: E402
 
 import stylebank  # noqa: E402

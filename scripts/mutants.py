@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NO_TESTS = (4, 5)  # pytest's exit codes for a test file that isn't there and for a selection matching no test
+from scratch_copy import NO_TESTS, check_imports_the_copy, copy_tree, run_tests
 
 
 @dataclass(frozen=True)
@@ -44,68 +41,68 @@ class Mutant:
 
 MUTANTS = [
     # training and resume
-    Mutant("resume-replays-batches", "train.py", "step_batches(self.batches, self.step, config.iterations",
+    Mutant("resume-replays-batches", "training/loop.py", "step_batches(self.batches, self.step, config.iterations",
            "step_batches(self.batches, 0, config.iterations", ("tests/test_train.py", "-k", "resume"),
            "a resumed run trains on the first steps' crops and styles again"),
-    Mutant("batch-not-from-step", "batches.py", "stream(self.seed, step, CROP_STREAM)",
+    Mutant("batch-not-from-step", "training/batches.py", "stream(self.seed, step, CROP_STREAM)",
            "stream(self.seed, 0, CROP_STREAM)", ("tests/test_train.py", "-k", "batch"),
            "every step trains on the same crops"),
-    Mutant("shares-overlap", "batches.py", "slice(rank * batch_size // world_size,", "slice(0,",
+    Mutant("shares-overlap", "training/batches.py", "slice(rank * batch_size // world_size,", "slice(0,",
            ("tests/test_train.py", "tests/test_distributed.py", "-k", "batch or steps"),
            "processes train on overlapping parts of the batch"),
-    Mutant("ddp-not-wrapped", "train.py", "if self.processes.distributed else self.net", "if False else self.net",
+    Mutant("ddp-not-wrapped", "training/loop.py", "if self.processes.distributed else self.net", "if False else self.net",
            ("tests/test_distributed.py", "-k", "steps"), "each process of a torchrun job trains a model of its own"),
-    Mutant("ddp-unused-banks-zeroed", "train.py", "self.optimizer.zero_grad(set_to_none=True)\n        with autocast",
+    Mutant("ddp-unused-banks-zeroed", "training/loop.py", "self.optimizer.zero_grad(set_to_none=True)\n        with autocast",
            "self.optimizer.zero_grad(set_to_none=False)\n        with autocast", ("tests/test_distributed.py", "-k", "steps"),
            "Adam's momentum moves banks that no process used in a step"),
-    Mutant("resume-grad-scaler", "train.py", 'self.scaler.load_state_dict(info["grad_scaler"])', "pass",
+    Mutant("resume-grad-scaler", "training/start.py", 'scaler.load_state_dict(saved.info["grad_scaler"])', "pass",
            ("tests/test_scale.py", "-k", "resumes"), "a resumed fp16 run starts its loss scale search again"),
-    Mutant("fp16-overflow-is-divergence", "train.py",
+    Mutant("fp16-overflow-is-divergence", "training/loop.py",
            "self.skipped_in_a_row += not (self.scaler and math.isfinite(loss) and self.scaler.get_scale() >= 1)",
            "self.skipped_in_a_row += 1", ("tests/test_scale.py", "-k", "overflows"),
            "an fp16 run stops as diverged while its gradient scaler is still finding its scale"),
-    Mutant("torchrun-second-signal-aborts", "train.py", "if self.stop_requested and not self.processes.under_torchrun:",
+    Mutant("torchrun-second-signal-aborts", "training/loop.py", "if self.stop_requested and not self.processes.under_torchrun:",
            "if self.stop_requested:", ("tests/test_distributed.py", "-k", "ctrl_c or second"),
            "Ctrl-C on a torchrun job kills the processes before the checkpoint is written"),
-    Mutant("resume-grad-norm", "train.py", 'self.style_grad_norm = info["style_grad_norm"]',
-           "self.style_grad_norm = None", ("tests/test_train.py", "-k", "resume"),
+    Mutant("resume-grad-norm", "training/loop.py", 'self.step, self.style_grad_norm = info["step"], info["style_grad_norm"]',
+           'self.step, self.style_grad_norm = info["step"], None', ("tests/test_train.py", "-k", "resume"),
            "the first auto-encoder step after a resume is not balanced"),
-    Mutant("resume-optimizer", "train.py", "self.optimizer.load_state_dict(optimizer_state)", "pass",
+    Mutant("resume-optimizer", "training/start.py", "optimizer.load_state_dict(saved.optimizer_state)", "pass",
            ("tests/test_train.py", "-k", "resume"), "a resumed run restarts Adam's moments"),
-    Mutant("add-style-no-update", "train.py", "            self.optimizer.step()",
+    Mutant("add-style-no-update", "training/loop.py", "            self.optimizer.step()",
            "            if not self.adding_styles:\n                self.optimizer.step()",
            ("tests/test_styles.py", "-k", "add_style"), "add-style's new bank never learns"),
-    Mutant("add-style-unfrozen", "train.py", "module.requires_grad_(not self.adding_styles)",
+    Mutant("add-style-unfrozen", "training/loop.py", "module.requires_grad_(not self.adding_styles)",
            "module.requires_grad_(True)", ("tests/test_styles.py", "-k", "bit_identical"),
            "add-style changes the encoder/decoder and the old styles"),
     Mutant("add-style-inherits-anneal", "config.py", "lr=ADD_STYLE_LR, lr_anneal=TrainConfig.lr_anneal,",
            "lr=ADD_STYLE_LR,", ("tests/test_styles.py", "-k", "schedule"),
            "add-style anneals over the base model's anneal length, not its own last quarter"),
-    Mutant("lambda-balance-removed", "train.py", "p.grad.mul_(scale)", "p.grad.mul_(1.0)",
+    Mutant("lambda-balance-removed", "training/loop.py", "p.grad.mul_(scale)", "p.grad.mul_(1.0)",
            ("tests/test_train.py", "-k", "balance"), "the auto-encoder gradient is not balanced against the style"),
-    Mutant("lambda-ignored", "train.py", 'scale = self.config.identity_balance * record["grad_ratio"]',
+    Mutant("lambda-ignored", "training/loop.py", 'scale = self.config.identity_balance * record["grad_ratio"]',
            'scale = record["grad_ratio"]', ("tests/test_train.py", "-k", "balance"), "--identity-balance does nothing"),
-    Mutant("sigterm-unhandled", "train.py", "for s in (signal.SIGINT, signal.SIGTERM)", "for s in (signal.SIGINT,)",
+    Mutant("sigterm-unhandled", "training/loop.py", "for s in (signal.SIGINT, signal.SIGTERM)", "for s in (signal.SIGINT,)",
            ("tests/test_train.py", "-k", "sigterm"), "`kill` or a scheduler's SIGTERM loses the steps since the last "
            "checkpoint"),
-    Mutant("stale-temporaries-kept", "train.py", "self.clear_stale_temporaries()", "pass",
+    Mutant("stale-temporaries-kept", "training/loop.py", "self.clear_stale_temporaries()", "pass",
            ("tests/test_interruption.py",), "files left by a killed write pile up beside the model"),
-    Mutant("non-finite-not-skipped", "train.py", "if self.is_finite(loss):", "if True:",
+    Mutant("non-finite-not-skipped", "training/loop.py", "if self.is_finite(loss):", "if True:",
            ("tests/test_train.py", "-k", "non_finite"), "a NaN step poisons the model"),
-    Mutant("no-anneal", "train.py", "factor *= 0.5 * (1 + math.cos(", "factor *= 1 or (1 + math.cos(",
+    Mutant("no-anneal", "training/schedule.py", "factor *= 0.5 * (1 + math.cos(", "factor *= 1 or (1 + math.cos(",
            ("tests/test_train.py", "-k", "anneal"), "--lr-anneal does nothing"),
-    Mutant("lr-not-from-step", "train.py", 'group["lr"] = self.learning_rate(self.step)',
+    Mutant("lr-not-from-step", "training/loop.py", 'group["lr"] = self.learning_rate(self.step)',
            'group["lr"] = self.config.lr', ("tests/test_train.py", "-k", "adam_steps"),
            "the learning rate schedule (ramp, decay, anneal) does nothing"),
-    Mutant("resume-before-checkpoint-fails", "train.py", "    if checkpoint.exists():\n        return True",
+    Mutant("resume-before-checkpoint-fails", "training/start.py", "    if checkpoint.exists():\n        return True",
            "    if True:\n        return True", ("tests/test_train.py", "-k", "before_any_checkpoint"),
            "a job killed during start-up and rerun with --resume fails instead of starting"),
     Mutant("config-rules-unchecked", "config.py",
            "problem = rule.problem(getattr(self, config_field.name)) if rule else None", "problem = None",
            ("tests/test_config.py",), "--lr 0 or a negative warm-up is accepted and fails (or misbehaves) later"),
-    Mutant("no-warmup", "train.py", "    if step < warmup:\n        return IDENTITY", "    pass",
+    Mutant("no-warmup", "training/schedule.py", "    if step < warmup:\n        return IDENTITY", "    pass",
            ("tests/test_train.py", "-k", "alternation"), "the auto-encoder warm-up is skipped"),
-    Mutant("styles-visited-unevenly", "batches.py",
+    Mutant("styles-visited-unevenly", "training/batches.py",
            "torch.randperm(num_styles, generator=stream(seed, round_, STYLE_STREAM)).tolist()", "[0] * num_styles", ("tests/test_train.py", "-k", "evenly"), "one style trained, the others never"),
     # losses
     Mutant("gram-across-batch", "losses.py", "return flat.transpose(1, 2) @ flat / (channels * height * width)",
@@ -132,7 +129,7 @@ MUTANTS = [
            "stylized = stylized.mean(0, keepdim=True).expand_as(stylized); decoded = self.decode(stylized, "
            "encoded.repeated(", ("tests/test_fusion.py", "-k", "regions"),
            "the regions' features mixed before decoding: each style washed out"),
-    Mutant("onnx-strength-mixes-features", "onnx_backend.py", "if strength in (0, 1):", "if True:",
+    Mutant("onnx-strength-mixes-features", "backends/onnx_runtime.py", "if strength in (0, 1):", "if True:",
            ("tests/test_fast_paths.py", "-k", "onnx_runtime_matches"),
            "--strength on ONNX Runtime mixes features, not pictures as PyTorch does"),
     Mutant("kmeans-bright-first", "fusion.py", "centres[np.argsort(centres @ np.array([0.299, 0.587, 0.114]))]",
@@ -142,23 +139,23 @@ MUTANTS = [
            'xp.einsum("ij,...jhw->...ihw", chroma, content)', 'xp.einsum("ij,...jhw->...ihw", chroma, stylized)',
            ("tests/test_fusion.py", "-k", "preserve"), "--preserve-color keeps the style's colours"),
     # fast paths
-    Mutant("auto-without-gate", "api.py", "if image_psnr(fast, exact) >= AUTO_BF16_MIN_PSNR:", "if True:",
+    Mutant("auto-without-gate", "backends/pytorch.py", "if image_psnr(fast, exact) >= AUTO_BF16_MIN_PSNR:", "if True:",
            ("tests/test_fast_paths.py", "-k", "auto"), "precision auto takes bf16 even where it is far from fp32"),
     Mutant("bf16-never-detected", "runtime.py", "return any(probe() for probe in probes if probe is not None)",
            "return False", ("tests/test_fast_paths.py", "-k", "auto or bf16"), "machines with native bf16 run fp32"),
-    Mutant("tile-margin-too-small", "tiling.py", "needed = receptive_radius(net) + SIZE_MULTIPLE",
+    Mutant("tile-margin-too-small", "backends/tiling.py", "needed = receptive_radius(net) + SIZE_MULTIPLE",
            "needed = SIZE_MULTIPLE", ("tests/test_fast_paths.py", "-k", "tiles"), "seams between tiles"),
-    Mutant("per-tile-statistics", "tiling.py", "with whole_image_statistics(net, statistics):",
+    Mutant("per-tile-statistics", "backends/tiling.py", "with whole_image_statistics(net, statistics):",
            "with whole_image_statistics(net):", ("tests/test_fast_paths.py", "-k", "tiles"),
            "each tile gets its own colours"),
-    Mutant("onnx-strength-ignored", "export.py", "weights = strength * region_weights", "weights = region_weights",
+    Mutant("onnx-strength-ignored", "backends/export.py", "weights = strength * region_weights", "weights = region_weights",
            ("tests/test_fast_paths.py", "-k", "onnx_runtime_matches"), "--strength does nothing in ONNX Runtime"),
-    Mutant("export-changes-callers-network", "export.py", 'BlendedBankNet(copy.deepcopy(net).to("cpu").float())',
+    Mutant("export-changes-callers-network", "backends/export.py", 'BlendedBankNet(copy.deepcopy(net).to("cpu").float())',
            'BlendedBankNet(net.to("cpu").float())', ("tests/test_backends.py", "-k", "export"),
            "exporting to ONNX moves the caller's model to the CPU and to fp32"),
-    Mutant("onnx-cache-ignores-style-names", "export.py", "json.dumps(list(styles)).encode()", 'b""',
+    Mutant("onnx-cache-ignores-style-names", "backends/onnx_runtime.py", "json.dumps(list(styles)).encode()", 'b""',
            ("tests/test_backends.py", "-k", "cache"), "a renamed model gets an old export with the old style names"),
-    Mutant("preserve-color-dropped", "stylizer.py", "keep_content_colors(output, batch) if options.preserve_color",
+    Mutant("preserve-color-dropped", "backends/stylizer.py", "keep_content_colors(output, batch) if options.preserve_color",
            "keep_content_colors(output, batch) if False",
            ("tests/test_backends.py", "tests/test_fusion.py", "-k", "preserve"),
            "--preserve-color does nothing on any backend"),
@@ -171,8 +168,8 @@ MUTANTS = [
            "a style is imported into a model whose E/D it doesn't fit"),
     Mutant("pickle-not-recognised", "formats.py", 'if start == b"PK" or', "if False and",
            ("tests/test_bad_inputs.py", "-k", "model_files"), "a pickle gets a confusing message"),
-    Mutant("weights-only-false", "lossnet.py", 'torch.load(path, map_location="cpu", weights_only=True)',
-           'torch.load(path, map_location="cpu", weights_only=False)',
+    Mutant("weights-only-false", "lossnet.py", 'return torch.load(path, map_location="cpu", weights_only=True), {}',
+           'return torch.load(path, map_location="cpu", weights_only=False), {}',
            ("tests/test_bad_inputs.py", "-k", "pickle"), "a pickled loss network runs its code"),
     # images and the command line
     Mutant("max-pixels-ignored", "images.py", "if limit and width * height > limit:", "if False:",
@@ -198,7 +195,7 @@ MUTANTS = [
     Mutant("rerun-counts-as-failure", "cli/stylize.py", "return (not job.named and job.target.exists()",
            "return (False and not job.named and job.target.exists()",
            ("tests/test_stylize_cli.py", "-k", "rerun"), "rerunning a batch fails every existing output (exit 1)"),
-    Mutant("default-name-ignores-settings", "cli/stylize.py", 'label += f"_strength{args.strength:g}"', "pass",
+    Mutant("default-name-ignores-settings", "cli/stylize.py", 'label += f"_strength{options.strength:g}"', "pass",
            ("tests/test_stylize_cli.py", "-k", "default_names"),
            "--strength 0.5 after a first run fails with 'already exists' (the same default name)"),
     Mutant("resume-iterations-unchecked", "config.py", 'check_resumed_iterations(config, info["step"], checkpoint)',
@@ -206,11 +203,11 @@ MUTANTS = [
            "--resume --iterations 1 blames --warmup, which a resumed run cannot change"),
     Mutant("jpeg-mask-unexplained", "fusion.py", "if regions > styles and rare > regions / 2:", "if False:",
            ("tests/test_fusion.py", "-k", "jpeg"), "a JPEG label mask fails with 'the mask has 931 regions' alone"),
-    Mutant("import-ignores-rename", "api.py",
+    Mutant("import-ignores-rename", "backends/pytorch.py",
            "new_names = [checked_style_name(rename[name]) if name in rename else name for name in names]",
            "new_names = list(names)", ("tests/test_styles.py", "-k", "import_can_rename"),
            "import-style --rename does nothing: a style whose name the model has cannot be imported"),
-    Mutant("log-line-not-mean", "train.py", "means = {key: sum(values) / len(values) for key, values in terms.items()}",
+    Mutant("log-line-not-mean", "training/report.py", "means = {key: sum(values) / len(values) for key, values in terms.items()}",
            "means = {key: values[-1] for key, values in terms.items()}",
            ("tests/test_train.py", "-k", "mean_of_its_branch"), "a log line shows one noisy iteration, not the mean"),
     Mutant("plot-first-run-only", "plot.py", "for index, run in enumerate(runs):",
@@ -275,7 +272,7 @@ MUTANTS = [
     Mutant("cpu-phases-swapped", "model.py", "phases[:, a:a + height, b:b + width, a, b]",
            "phases[:, a:a + height, b:b + width, b, a]", ("tests/test_model.py", "-k", "channels_last"),
            "on a CPU the decoder scrambles each 2x2 block of pixels"),
-    Mutant("cpu-network-stale", "api.py", "key = tuple((id(p), p._version) for p in self.net.parameters())",
+    Mutant("cpu-network-stale", "backends/pytorch.py", "key = tuple((id(p), p._version) for p in self.net.parameters())",
            "key = tuple(id(p) for p in self.net.parameters())",
            ("tests/test_fast_paths.py", "-k", "channels_last_copy"),
            "a model edited or trained in memory keeps painting with its old weights"),
@@ -283,11 +280,11 @@ MUTANTS = [
            "                    pass", ("tests/test_overlap.py",),
            "two inputs with one output name race: the second overwrites the first instead of being skipped"),
     Mutant("folder-not-overlapped", "overlap.py",
-           "outcome = finished(SKIPPED) if result is SKIPPED else writer.submit(write, job, result)",
-           "outcome = finished(SKIPPED) if result is SKIPPED else reader.submit(write, job, result)",
+           "outcome = finished(SKIPPED) if result is SKIPPED else writer.submit(guarded_write, job, result)",
+           "outcome = finished(SKIPPED) if result is SKIPPED else reader.submit(guarded_write, job, result)",
            ("tests/test_overlap.py",),
            "a folder waits for each photo to be written before the next is read"),
-    Mutant("folders-on-onnx-runtime", "backends.py",
+    Mutant("folders-on-onnx-runtime", "backends/auto.py",
            "return backend == \"auto\" and images >= TORCH_FROM_IMAGES and cpu_has_amx()", "return False", ("tests/test_auto_backend.py", "-k", "many_images"),
            "folders, videos and the studio run 3x slower on CPUs with AMX"),
     Mutant("amx-misread", "runtime.py", "return \"amx_bf16\" in flags.split()",
@@ -299,34 +296,6 @@ MUTANTS = [
            ("tests/test_studio_browser.py", "-k", "while_the_styles_load"),
            "a photo chosen while the page is still loading is silently dropped"),
 ]
-
-
-def copy_tree(root: Path, work: Path) -> None:
-    """``root``'s src/, tests/ and pyproject.toml as they are now (committed or not)."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
-    for folder in ("src", "tests"):
-        shutil.copytree(root / folder, work / folder, ignore=ignore)
-    shutil.copy(root / "pyproject.toml", work / "pyproject.toml")
-
-
-def run_tests(work: Path, tests: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
-    """pytest in the scratch copy, importing stylebank from it; (exit code or None on time-out, last lines)."""
-    env = {**os.environ, "PYTHONPATH": str(work / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
-    # one process: worker start-ups would cost more than the few tests of a selection
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests]
-    try:
-        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, "timed out"
-    return done.returncode, "\n".join((done.stdout + done.stderr).strip().splitlines()[-3:])
-
-
-def check_imports_the_copy(work: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(work / "src")}
-    found = subprocess.run([sys.executable, "-c", "import stylebank; print(stylebank.__file__)"], cwd=work, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
-    if not Path(found).is_relative_to(work):
-        sys.exit(f"the scratch copy is not what Python imports ({found}); is stylebank installed non-editable?")
 
 
 def apply(work: Path, mutant: Mutant) -> str | None:

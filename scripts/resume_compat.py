@@ -18,11 +18,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Both runs make the same pictures with this checkout's tests/helpers.py (numpy and PIL only, so it runs under the
+# old code too; an old checkout's tests may not have that module)
 SETTINGS = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from conftest import smooth_image, stripes
+    from helpers import smooth_image, stripes
     root = Path({root!r})
     (root / "content").mkdir(exist_ok=True)
     for i in range(3):
@@ -35,7 +37,11 @@ SETTINGS = textwrap.dedent("""
 """)
 
 OLD_RUNS = SETTINGS + textwrap.dedent("""
-    from stylebank.train import TrainConfig, Trainer, train
+    from stylebank.config import TrainConfig
+    try:
+        from stylebank.training.loop import Trainer, train
+    except ImportError:  # a checkout from before the training package
+        from stylebank.train import Trainer, train
     train(TrainConfig(output=str(root / "uninterrupted.safetensors"), **common), progress=False)
     trainer = Trainer(TrainConfig(output=str(root / "resumed.safetensors"), **common))
     for _ in range(4):
@@ -46,7 +52,7 @@ OLD_RUNS = SETTINGS + textwrap.dedent("""
 NEW_RESUME = SETTINGS + textwrap.dedent("""
     from stylebank.checkpoint import load_model
     from stylebank.config import TrainConfig
-    from stylebank.train import train
+    from stylebank.training.loop import train
     resumed = train(TrainConfig(output=str(root / "resumed.safetensors"), **common), resume=True, progress=False)
     old = load_model(root / "uninterrupted.safetensors").net
     new = load_model(resumed).net
@@ -72,7 +78,7 @@ def main() -> None:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old_tree), args.old], check=True,
                        capture_output=True)
         try:
-            run(OLD_RUNS.format(tests=str(old_tree / "tests"), root=str(data)), old_tree)
+            run(OLD_RUNS.format(tests=str(ROOT / "tests"), root=str(data)), old_tree)
             difference = run(NEW_RESUME.format(tests=str(ROOT / "tests"), root=str(data)), ROOT)
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old_tree)], check=True)

@@ -15,23 +15,21 @@ import argparse
 import ast
 import json
 import random
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mutants import NO_TESTS, check_imports_the_copy, copy_tree, run_tests  # noqa: E402
+from scratch_copy import NO_TESTS, check_imports_the_copy, copy_tree, run_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "src" / "stylebank"
 # the modules a user's command goes through (stylize, serve, video, train, add-style, info)
-MODULES = ("api.py", "backends.py", "images.py", "fusion.py", "tiling.py", "tensors.py", "stylizer.py",
-           "onnx_backend.py", "data.py", "batches.py", "checkpoint.py", "lossnet.py", "cli/stylize.py",
-           "cli/options.py", "cli/training.py", "cli/models.py", "web/jobs.py", "web/forms.py", "web/limits.py",
-           "video/pipeline.py", "video/reader.py", "video/coherence.py", "quick_style.py", "web/learning.py",
-           "web/app.py")
+MODULES = ("backends/pytorch.py", "backends/auto.py", "images.py", "fusion.py", "backends/tiling.py", "tensors.py",
+           "backends/stylizer.py", "backends/onnx_runtime.py", "training/data.py", "training/batches.py",
+           "checkpoint.py", "lossnet.py", "cli/stylize.py", "cli/options.py", "cli/training.py", "cli/models.py",
+           "web/jobs.py", "web/forms.py", "web/limits.py", "video/pipeline.py", "video/reader.py",
+           "video/coherence.py", "training/quick_style.py", "web/learning.py", "web/app.py")
 NEIGHBOURS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
               ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
 
@@ -101,7 +99,7 @@ def tests_for(module: str) -> tuple[str, ...]:
     re-exports (``stylebank.load`` is api's), that import ``stylebank``; for the command line's modules, those
     that run the command line. -m 'not slow' keeps each run short."""
     dotted = "stylebank." + module.removesuffix(".py").replace("/", ".")
-    top_level = f"from .{module.removesuffix('.py')} import" in (PACKAGE / "__init__.py").read_text()
+    top_level = f"from .{dotted.removeprefix('stylebank.')} import" in (PACKAGE / "__init__.py").read_text()
     wanted = ["stylebank.cli"] if module.startswith("cli/") else [dotted, *(["import stylebank\n"] * top_level)]
     files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests").glob("test_*.py")
                    if any(name in path.read_text() for name in wanted) and path.name != "test_other_machines.py")

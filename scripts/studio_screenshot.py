@@ -16,8 +16,9 @@ from playwright.sync_api import sync_playwright
 
 from stylebank.images import load_image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from studio_server import running_studio  # noqa: E402  (the tests' way of starting the server)
+# tests/studio_server.py: the tests' way of starting the server (a helper module of the tests, never a test file)
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+from studio_server import running_studio  # noqa: E402
 
 
 def stroke(page, points: list[tuple[float, float]]) -> None:

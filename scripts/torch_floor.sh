@@ -36,7 +36,7 @@ import tempfile
 from pathlib import Path
 import torch
 import stylebank
-from stylebank.stylizer import StylizeOptions
+from stylebank.backends.stylizer import StylizeOptions
 model = stylebank.load(None, "cpu")
 with tempfile.TemporaryDirectory() as folder:
     try:

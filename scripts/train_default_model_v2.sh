@@ -10,7 +10,7 @@
 #          iterations; to fit the sessions it was resumed with --iterations 1200 at iteration 347 and 1000 at 392
 #          (the cosine is computed from the step, so the rate stepped down from 8.7e-5 to 8.1e-5, then from 7.6e-5
 #          to 6.7e-5). From iteration 392 its batches were drawn the new way (each step's from the seed and the
-#          step, see stylebank.batches): rerun from the start, this script draws other crops for the
+#          step, see stylebank.training.batches): rerun from the start, this script draws other crops for the
 #          iterations before 392 (and for stages 1 and 2), crops of the same kind.
 #          A first try at 5e-4 undid stage 2 as the rate rose: from the log lines of iterations 0-50 to those of
 #          160-210 the auto-encoder's training PSNR fell from 26.4 to 24.3 dB and the style loss rose from 0.19 to

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from stylebank.api import load
+from stylebank.backends.pytorch import load
 from stylebank.video.clips import CLIP_KINDS, make_frames
 from stylebank.video.settings import Coherence
 from stylebank.video.pipeline import stylize_frames

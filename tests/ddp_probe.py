@@ -9,7 +9,8 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from stylebank.config import TrainConfig
-from stylebank.train import Trainer, leave
+from stylebank.training.distributed import leave
+from stylebank.training.loop import Trainer
 
 
 def record_gradients(config: TrainConfig, folder: Path) -> None:

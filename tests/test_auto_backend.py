@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 import stylebank
-import stylebank.export
-from stylebank.backends import BackendNote, FallbackStylizer, load_stylizer
+import stylebank.backends.export
+from stylebank.backends.auto import BackendNote, FallbackStylizer, load_stylizer
 from stylebank.cli import main
 from stylebank.formats import default_model_path
-from stylebank.onnx_backend import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
+from stylebank.backends.onnx_runtime import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
 
 NO_TORCH = """
 import sys
@@ -79,7 +79,7 @@ def test_a_model_without_an_export_is_exported_once_into_the_cache(tmp_path, mon
         exports.append(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return shutil.copy(default_model_path().with_suffix(".onnx"), path)
-    monkeypatch.setattr(stylebank.export, "export_onnx", export_onnx)
+    monkeypatch.setattr(stylebank.backends.export, "export_onnx", export_onnx)
     with pytest.warns(BackendNote, match="exporting model.safetensors for ONNX Runtime once"):
         first = load_stylizer(model, "auto", "cpu")
     again = load_stylizer(model, "auto", "cpu")
@@ -94,8 +94,8 @@ def test_a_stale_export_beside_a_model_is_passed_over(tmp_path, monkeypatch):
     stale = tmp_path / "model.onnx"
     shutil.copy(default_model_path().with_suffix(".onnx"), stale)
     assert load_stylizer(model, "onnxruntime").path == stale  # the same weights: taken
-    monkeypatch.setattr("stylebank.backends.model_file_key", lambda path, styles: "0" * 64)  # weights changed
-    monkeypatch.setattr(stylebank.export, "export_onnx", lambda net, styles, path, source=None: pytest.fail("x"))
+    monkeypatch.setattr("stylebank.backends.auto.model_file_key", lambda path, styles: "0" * 64)  # weights changed
+    monkeypatch.setattr(stylebank.backends.export, "export_onnx", lambda net, styles, path, source=None: pytest.fail("x"))
     with pytest.warns(BackendNote, match="exporting"), pytest.raises(pytest.fail.Exception):
         load_stylizer(model, "onnxruntime")  # not found: it would export
 
@@ -109,10 +109,10 @@ def test_an_unknown_backend_is_refused():
 def test_many_images_go_to_torch_on_a_cpu_with_amx(amx, monkeypatch):
     """A folder, a video or a server (many images) runs PyTorch's bf16 network where the CPU has AMX; a single
     photo, or any number where it has not, runs on ONNX Runtime without importing PyTorch."""
-    monkeypatch.setattr(stylebank.backends, "cpu_has_amx", lambda: amx)
-    monkeypatch.setattr(stylebank.backends, "accelerator_present", lambda: False)
+    monkeypatch.setattr(stylebank.backends.auto, "cpu_has_amx", lambda: amx)
+    monkeypatch.setattr(stylebank.backends.auto, "accelerator_present", lambda: False)
     assert isinstance(load_stylizer(images=1), FallbackStylizer)
-    many = load_stylizer(images=stylebank.backends.TORCH_FROM_IMAGES)
+    many = load_stylizer(images=stylebank.backends.auto.TORCH_FROM_IMAGES)
     assert isinstance(many, stylebank.StyleBankModel) == amx
     assert isinstance(load_stylizer(backend="onnxruntime", images=1000), OnnxModel)  # as asked
 
@@ -142,8 +142,8 @@ def test_info_and_help_run_without_torch():
 
 
 def test_where_a_gpu_may_be_the_auto_backend_is_pytorch_unless_told_cpu(monkeypatch):
-    monkeypatch.setattr(stylebank.backends, "accelerator_present", lambda: True)
-    monkeypatch.setattr(stylebank.backends, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(stylebank.backends.auto, "accelerator_present", lambda: True)
+    monkeypatch.setattr(stylebank.backends.auto, "cpu_has_amx", lambda: False)
     assert isinstance(load_stylizer(images=1), stylebank.StyleBankModel)  # device auto: the GPU, if torch finds one
     assert isinstance(load_stylizer(device="cpu", images=1), FallbackStylizer)  # the user chose the CPU
 
@@ -167,8 +167,8 @@ def test_onnx_runtime_refuses_bf16_and_a_region_count_that_does_not_match(photo,
 
 
 def test_without_onnxruntime_the_auto_backend_says_so_and_uses_pytorch(photo, monkeypatch):
-    real_find_spec = stylebank.backends.importlib.util.find_spec
-    monkeypatch.setattr(stylebank.backends.importlib.util, "find_spec",
+    real_find_spec = stylebank.backends.auto.importlib.util.find_spec
+    monkeypatch.setattr(stylebank.backends.auto.importlib.util, "find_spec",
                         lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -188,7 +188,7 @@ def test_the_studio_serves_onnx_runtime_without_torch(photo):
 import sys
 sys.modules["torch"] = None
 from starlette.testclient import TestClient
-from stylebank.backends import load_stylizer
+from stylebank.backends.auto import load_stylizer
 from stylebank.web.app import create_app
 with TestClient(create_app(load_stylizer(backend="onnxruntime"))) as client:
     assert len(client.get("/api/styles").json()["styles"]) >= 2

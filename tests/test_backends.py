@@ -1,4 +1,4 @@
-"""The one stylizing contract (stylebank.stylizer) and what the backends built on it promise."""
+"""The one stylizing contract (stylebank.backends.stylizer) and what the backends built on it promise."""
 
 import numpy as np
 import pytest
@@ -8,9 +8,9 @@ from PIL import Image
 import stylebank
 from stylebank.checkpoint import save_model
 from stylebank.errors import StyleBankError
-from stylebank.export import export_onnx, onnx_cache_path
+from stylebank.backends.export import export_onnx, onnx_cache_path
 from stylebank.model import StyleBankNet
-from stylebank.stylizer import StylizeOptions, Stylizer
+from stylebank.backends.stylizer import StylizeOptions, Stylizer
 
 
 class Negative(Stylizer):

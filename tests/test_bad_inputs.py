@@ -11,7 +11,7 @@ from badfiles import ARGUMENT_CASES, IMAGE_CASES, MODEL_CASES, evil_pickle
 from PIL import Image
 
 import stylebank
-from conftest import same_picture
+from helpers import same_picture
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.images import ImageNote, load_image, save_image

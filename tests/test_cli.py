@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import copy_of, unchanged
+from helpers import copy_of, unchanged
 from PIL import Image
 
 import stylebank

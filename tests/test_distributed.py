@@ -17,10 +17,11 @@ from ddp_probe import record_gradients
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.cli import main
 from stylebank.config import TrainConfig
-from stylebank.distributed import Processes, check_batch_split
+from stylebank.training.distributed import Processes, check_batch_split
 from stylebank.errors import StyleBankError
-from stylebank.train import Trainer, lr_factor
-from test_train import tiny_config
+from stylebank.training.loop import Trainer
+from stylebank.training.schedule import lr_factor
+from tiny_training import tiny_config
 
 PROBE = Path(__file__).with_name("ddp_probe.py")
 
@@ -225,7 +226,7 @@ def test_each_process_needs_a_part_of_the_batch():
 
 def test_on_a_multi_node_job_only_global_rank_0_writes(monkeypatch):
     """torchrun on two machines: each has a LOCAL_RANK 0, but only the job's RANK 0 writes the files."""
-    from stylebank.distributed import from_environment
+    from stylebank.training.distributed import from_environment
 
     seen = []
     for rank, local_rank in ((0, 0), (1, 1), (2, 0), (3, 1)):  # 2 machines x 2 processes

@@ -15,7 +15,8 @@ from stylebank.tensors import to_tensor
 from stylebank.gatys import gatys_optimize, stylize_by_optimization
 from stylebank.losses import LossWeights, StylizingLoss
 from stylebank.lossnet import random_vgg
-from stylebank.train import TrainConfig, train
+from stylebank.config import TrainConfig
+from stylebank.training.loop import train
 
 
 def test_metrics_on_known_inputs():

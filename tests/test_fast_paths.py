@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 import stylebank
-import stylebank.api
-import stylebank.tiling
+import stylebank.backends.pytorch
+import stylebank.backends.tiling
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.model import StyleBankNet
@@ -67,8 +67,8 @@ def test_tiles_match_with_regions(model, photo):
 
 def test_large_images_are_tiled_automatically(model, photo, monkeypatch):
     whole = model.stylize(photo, style=1, precision="fp32", tile=0)
-    monkeypatch.setattr(stylebank.api, "TILE_PIXELS", 64 * 64)  # the 150x100 photo is now "large"
-    monkeypatch.setattr(stylebank.api, "DEFAULT_TILE", 48)  # and bigger than one default tile
+    monkeypatch.setattr(stylebank.backends.pytorch, "TILE_PIXELS", 64 * 64)  # the 150x100 photo is now "large"
+    monkeypatch.setattr(stylebank.backends.pytorch, "DEFAULT_TILE", 48)  # and bigger than one default tile
     parts = recorded_parts(model, monkeypatch)
     tiled = model.stylize(photo, style=1, precision="fp32")
     assert_several_tiles(parts, tuple(photo.shape[-2:]))
@@ -80,7 +80,7 @@ def test_large_images_are_tiled_automatically(model, photo, monkeypatch):
 def test_statistics_from_a_shrunk_image_stay_close(model, monkeypatch):
     photo = resize_to_fit(to_tensor(load_image("builtin:astronaut")), 256)
     whole = model.stylize(photo, style=2, precision="fp32", tile=0)
-    monkeypatch.setattr(stylebank.tiling, "STATS_PIXELS", 128 * 128)  # statistics from a quarter of the pixels
+    monkeypatch.setattr(stylebank.backends.tiling, "STATS_PIXELS", 128 * 128)  # statistics from a quarter of the pixels
     # a global tone shift only (about 28 dB here); tiles normalised on their own would give about 14 dB
     assert psnr(model.stylize(photo, style=2, precision="fp32", tile=64), whole) > 25
 
@@ -89,7 +89,7 @@ def test_images_above_the_statistics_size_stylize_in_each_precision(model, photo
     """Above STATS_PIXELS the statistics come from a shrunk copy of the image, shrunk in the compute dtype: in
     bf16 PyTorch has no antialiased kernel (a phone photo once crashed with NotImplementedError, issue 27)."""
     whole = model.stylize(photo, style=1, precision="fp32", tile=0)
-    monkeypatch.setattr(stylebank.tiling, "STATS_PIXELS", 64 * 64)  # the 150x100 photo is above it
+    monkeypatch.setattr(stylebank.backends.tiling, "STATS_PIXELS", 64 * 64)  # the 150x100 photo is above it
     tiled = {precision: model.stylize(photo, style=1, precision=precision, tile=48) for precision in ("fp32", "bf16")}
     assert all(t.dtype == whole.dtype and t.shape == whole.shape for t in tiled.values())
     assert psnr(tiled["fp32"], whole) > 20  # statistics from a copy of half the size: close, not equal
@@ -102,7 +102,7 @@ def test_regions_on_images_above_the_statistics_size(model, photo, monkeypatch):
     labels = np.zeros(photo.shape[-2:], np.uint8)
     labels[:, 72:] = 1
     whole = model.stylize(photo, style="1,3", mask=labels, precision="fp32", tile=0)
-    monkeypatch.setattr(stylebank.tiling, "STATS_PIXELS", 64 * 64)
+    monkeypatch.setattr(stylebank.backends.tiling, "STATS_PIXELS", 64 * 64)
     tiled = model.stylize(photo, style="1,3", mask=labels, precision="fp32", tile=48)
     assert psnr(tiled, whole) > 20
 
@@ -162,13 +162,13 @@ def test_auto_precision_is_fp32_without_fast_bf16(photo, monkeypatch):
 def probe_scores(monkeypatch, score=None) -> list[float]:
     """The PSNRs of bf16 against fp32 that precision="auto" measures on its probe (replaced by ``score`` if given)."""
     scores = []
-    real = stylebank.api.image_psnr
+    real = stylebank.backends.pytorch.image_psnr
 
     def measured(fast: torch.Tensor, exact: torch.Tensor) -> float:
         scores.append(real(fast, exact) if score is None else score)
         return scores[-1]
 
-    monkeypatch.setattr(stylebank.api, "image_psnr", measured)
+    monkeypatch.setattr(stylebank.backends.pytorch, "image_psnr", measured)
     return scores
 
 
@@ -176,7 +176,7 @@ def test_auto_precision_takes_bf16_for_the_bundled_model_on_a_fast_bf16_cpu(monk
     fast_bf16_cpu(monkeypatch)
     scores = probe_scores(monkeypatch)
     assert stylebank.load(device="cpu").compute_dtype("auto") == torch.bfloat16
-    assert len(scores) == 1 and stylebank.api.AUTO_BF16_MIN_PSNR <= scores[0] < float("inf")  # passed the gate
+    assert len(scores) == 1 and stylebank.backends.pytorch.AUTO_BF16_MIN_PSNR <= scores[0] < float("inf")  # passed the gate
 
 
 @pytest.fixture(scope="module")
@@ -193,20 +193,20 @@ def small_model(tmp_path_factory):
 def test_auto_precision_gate_is_the_probe_psnr(small_model, monkeypatch):
     fast_bf16_cpu(monkeypatch)
     scores = probe_scores(monkeypatch)
-    monkeypatch.setattr(stylebank.api, "AUTO_BF16_MIN_PSNR", 0.0)
+    monkeypatch.setattr(stylebank.backends.pytorch, "AUTO_BF16_MIN_PSNR", 0.0)
     assert stylebank.load(small_model, "cpu").compute_dtype("auto") == torch.bfloat16
     score = scores[0]
     # the same probe against a gate just above its score: fp32; exactly at its score: bf16
-    monkeypatch.setattr(stylebank.api, "AUTO_BF16_MIN_PSNR", score + 0.01)
+    monkeypatch.setattr(stylebank.backends.pytorch, "AUTO_BF16_MIN_PSNR", score + 0.01)
     assert stylebank.load(small_model, "cpu").compute_dtype("auto") == torch.float32
-    monkeypatch.setattr(stylebank.api, "AUTO_BF16_MIN_PSNR", score)
+    monkeypatch.setattr(stylebank.backends.pytorch, "AUTO_BF16_MIN_PSNR", score)
     assert stylebank.load(small_model, "cpu").compute_dtype("auto") == torch.bfloat16
     assert scores == [score] * 3  # one probe per model, the same each time
 
 
 def test_auto_precision_falls_back_to_fp32_when_bf16_is_far_from_fp32(small_model, photo, monkeypatch):
     fast_bf16_cpu(monkeypatch)
-    gate = stylebank.api.AUTO_BF16_MIN_PSNR
+    gate = stylebank.backends.pytorch.AUTO_BF16_MIN_PSNR
     scores = probe_scores(monkeypatch, score=gate - 0.5)  # a model whose bf16 output strays from fp32's
     model = stylebank.load(small_model, "cpu")
     auto = model.stylize(photo, style=1, precision="auto")
@@ -271,7 +271,7 @@ def test_onnx_runtime_matches_pytorch(model, onnx_file):
 
 @pytest.mark.slow
 def test_onnx_from_the_command_line(model, onnx_file, tmp_path, monkeypatch):
-    import stylebank.export
+    import stylebank.backends.export
 
     # --backend onnxruntime exports the model into its (here empty) cache on the first run and finds it there on
     # the next; the export itself is a copy of the session's (made by the export command: ~20 s an export)
@@ -281,7 +281,7 @@ def test_onnx_from_the_command_line(model, onnx_file, tmp_path, monkeypatch):
         exports.append(Path(path))
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copy(onnx_file, path))
-    monkeypatch.setattr(stylebank.export, "export_onnx", export_onnx)
+    monkeypatch.setattr(stylebank.backends.export, "export_onnx", export_onnx)
     photo = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), np.uint8)).save(photo)
     bare = Path(shutil.copy(model.path, tmp_path / "bare.safetensors"))  # the bundled model ships an export
@@ -291,7 +291,7 @@ def test_onnx_from_the_command_line(model, onnx_file, tmp_path, monkeypatch):
                         ("again", ["-m", str(bare), "--backend", "onnxruntime"])):
         outputs[name] = tmp_path / f"{name}.png"
         assert main(["stylize", str(photo), "-s", "1", "-o", str(outputs[name]), *extra]) == 0
-    assert exports == [stylebank.export.onnx_cache_path(model.net, model.styles)]  # on the first run only
+    assert exports == [stylebank.backends.export.onnx_cache_path(model.net, model.styles)]  # on the first run only
     pixels = {name: np.asarray(Image.open(path), np.int16) for name, path in outputs.items()}
     assert np.abs(pixels["file"] - pixels["torch"]).max() <= 1 and np.array_equal(pixels["file"], pixels["cached"])
     assert np.array_equal(pixels["cached"], pixels["again"])

@@ -10,11 +10,11 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 import stylebank
-import stylebank.api
-import stylebank.backends
-import stylebank.onnx_backend
-import stylebank.tiling
-from conftest import smooth_image
+import stylebank.backends.pytorch
+import stylebank.backends.auto
+import stylebank.backends.onnx_runtime
+import stylebank.backends.tiling
+from helpers import smooth_image
 from stylebank.cli import main
 from stylebank.images import png_bytes
 from stylebank.metrics import image_psnr as psnr
@@ -26,15 +26,15 @@ SIZE = (120, 90)  # width, height: "large" once the thresholds below are lowered
 
 @pytest.fixture
 def large(monkeypatch):
-    monkeypatch.setattr(stylebank.api, "TILE_PIXELS", 64 * 64)  # tiles above 64x64 pixels
-    monkeypatch.setattr(stylebank.onnx_backend, "TILE_PIXELS", 64 * 64)  # which ONNX Runtime leaves to PyTorch
-    monkeypatch.setattr(stylebank.api, "DEFAULT_TILE", 48)
-    monkeypatch.setattr(stylebank.tiling, "STATS_PIXELS", 48 * 48)  # statistics from a shrunk copy
+    monkeypatch.setattr(stylebank.backends.pytorch, "TILE_PIXELS", 64 * 64)  # tiles above 64x64 pixels
+    monkeypatch.setattr(stylebank.backends.onnx_runtime, "TILE_PIXELS", 64 * 64)  # which ONNX Runtime leaves to PyTorch
+    monkeypatch.setattr(stylebank.backends.pytorch, "DEFAULT_TILE", 48)
+    monkeypatch.setattr(stylebank.backends.tiling, "STATS_PIXELS", 48 * 48)  # statistics from a shrunk copy
 
 
 def machine(monkeypatch, amx: bool) -> None:
     """A CPU with AMX (bf16 natively; the auto backend gives PyTorch many images) or one without."""
-    monkeypatch.setattr(stylebank.backends, "cpu_has_amx", lambda: amx)
+    monkeypatch.setattr(stylebank.backends.auto, "cpu_has_amx", lambda: amx)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
 
@@ -66,7 +66,7 @@ def test_the_command_line_stylizes_large_photos_on_the_auto_backend(large, monke
 @pytest.mark.parametrize("amx", [True, False])
 def test_the_studios_full_size_download_of_a_large_photo(large, monkeypatch, amx):
     machine(monkeypatch, amx)
-    model = stylebank.backends.load_stylizer(backend="auto", device="cpu", images=100)  # as serve opens it
+    model = stylebank.backends.auto.load_stylizer(backend="auto", device="cpu", images=100)  # as serve opens it
     photo = smooth_image(3, SIZE[1], SIZE[0])
     with TestClient(create_app(model, ServerLimits(max_upload_bytes=10**6, max_pixels=10**6))) as client:
         answer = client.post("/api/stylize", files={"image": ("p.png", png_bytes(photo))},

@@ -137,7 +137,7 @@ def test_old_files_load_as_the_paper_layout_and_bad_layouts_are_refused():
 
 @pytest.mark.parametrize("exposure", ["no_first_norm", "carry"])
 def test_tiles_match_the_whole_image_in_every_layout(exposure):
-    from stylebank.tiling import stylize_tiled
+    from stylebank.backends.tiling import stylize_tiled
 
     net = exposure_aware(exposure)
     photo = resize_to_fit(to_tensor(load_image("builtin:coffee")), 120).unsqueeze(0)

@@ -8,17 +8,17 @@ import pytest
 from PIL import Image
 
 import stylebank
+from helpers import make_tiny_data
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.plot import curves_figure, read_curves, smoothed
-from stylebank.train import TrainConfig, train
+from stylebank.config import TrainConfig
+from stylebank.training.loop import train
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     """Two tiny runs (both branches logged at every iteration) that differ in their learning rate."""
-    from conftest import make_tiny_data
-
     data = make_tiny_data(tmp_path_factory.mktemp("plot-data"))
     models = []
     for lr in (1e-3, 1e-2):

@@ -1,4 +1,4 @@
-"""Quick add-style (stylebank.quick_style, the default of `stylebank add-style`): one bank learned on kept
+"""Quick add-style (stylebank.training.quick_style, the default of `stylebank add-style`): one bank learned on kept
 features within a budget, everything else bit-identical."""
 
 import json
@@ -8,15 +8,16 @@ import pytest
 import torch
 
 import stylebank
+from helpers import make_tiny_data
 from stylebank.checkpoint import ModelFile, load_model
 from stylebank.cli import main
 from stylebank.config import LossWeights, QuickStyleConfig, TrainConfig
-from stylebank.data import ContentImages, load_style_images
+from stylebank.training.data import ContentImages, load_style_images
 from stylebank.errors import StyleBankError
 from stylebank.losses import StylizingLoss
 from stylebank.lossnet import load_loss_network
-from stylebank.quick_style import keep_crops, learn_bank, quick_add_styles
-from stylebank.train import train
+from stylebank.training.quick_style import keep_crops, learn_bank, quick_add_styles
+from stylebank.training.loop import train
 
 SMALL = QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2)
 
@@ -24,8 +25,6 @@ SMALL = QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2)
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A one-style model (random loss network) and the photos and style images it was trained on."""
-    from conftest import make_tiny_data
-
     data = make_tiny_data(tmp_path_factory.mktemp("quick"))
     config = TrainConfig(content=[str(data["content"])], styles=[str(data["styles"][0])],
                          output=str(data["root"] / "base.safetensors"), image_size=32, style_size=32, batch_size=2,

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 import stylebank.runtime
-from stylebank.batches import default_workers
+from stylebank.training.batches import default_workers
 from stylebank.checkpoint import load_checkpoint
 from stylebank.config import resumed_config
 from stylebank.errors import StyleBankError
 from stylebank.runtime import training_dtype
-from stylebank.train import MAX_SKIPPED_IN_A_ROW, Trainer, train
-from test_train import assert_same_weights, tiny_config
+from stylebank.training.loop import MAX_SKIPPED_IN_A_ROW, Trainer, train
+from tiny_training import assert_same_weights, tiny_config
 
 
 def test_auto_precision_is_what_the_device_does_natively(monkeypatch):

@@ -11,10 +11,11 @@ import torch
 import stylebank
 from stylebank.checkpoint import load_model, save_model
 from stylebank.cli import main
-from stylebank.data import load_style_images
+from stylebank.training.data import load_style_images
 from stylebank.errors import StyleBankError
 from stylebank.model import StyleBankNet
-from stylebank.train import TrainConfig, train
+from stylebank.config import TrainConfig
+from stylebank.training.loop import train
 
 
 def relative_training(tiny_data, monkeypatch) -> str:

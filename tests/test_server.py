@@ -19,27 +19,16 @@ import pytest
 from PIL import Image
 
 import stylebank
-from conftest import smooth_image
-from studio_server import running_studio
+from helpers import smooth_image
+from studio_server import multipart, png, post, running_studio
 from stylebank.cli import main
 from stylebank.images import png_bytes
-from test_web import multipart, png
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     with running_studio(tmp_path_factory.mktemp("studio"), "--queue", "2", "--max-upload-mb", "2") as studio:
         yield studio
-
-
-def post(url: str, fields: dict, files: dict) -> tuple[int, object, bytes]:
-    body, content_type = multipart(fields, files)
-    request = urllib.request.Request(url + "api/stylize", data=body, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            return answer.status, answer.headers, answer.read()  # headers: case-insensitive
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, error.read()
 
 
 def raw(url: str, request: bytes, hang_up: bool = False) -> str:

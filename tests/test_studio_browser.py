@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import stylebank
+from helpers import make_tiny_data
 from stylebank.images import load_image
 from studio_server import running_studio
 
@@ -250,8 +251,8 @@ def test_the_first_stroke_on_an_unpainted_photo_paints_a_region_not_the_eraser(p
 @pytest.fixture(scope="module")
 def learning_studio(tmp_path_factory):
     """A studio serving a small model (trained here, random loss network) that learns an added style in 1 s."""
-    from conftest import make_tiny_data
-    from stylebank.train import TrainConfig, train
+    from stylebank.config import TrainConfig
+    from stylebank.training.loop import train
 
     data = make_tiny_data(tmp_path_factory.mktemp("learning-data"))
     model = train(TrainConfig(content=[str(data["content"])], styles=[str(data["styles"][0])],

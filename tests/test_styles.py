@@ -3,14 +3,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import copy_of, smooth_image, unchanged
+from helpers import copy_of, smooth_image, unchanged
 from PIL import Image
 
 import stylebank
 from stylebank.checkpoint import encoder_decoder_fingerprint, load_model
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
-from stylebank.train import TrainConfig, add_styles, train
+from stylebank.config import TrainConfig
+from stylebank.training.loop import add_styles, train
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_add_style_keeps_everything_else_bit_identical(base_model, tiny_data):
 
 
 def test_add_style_learns_the_new_style(base_model, tiny_data):
-    from stylebank.data import ContentImages, load_style_images
+    from stylebank.training.data import ContentImages, load_style_images
     from stylebank.losses import LossWeights, StylizingLoss
     from stylebank.lossnet import load_loss_network
 

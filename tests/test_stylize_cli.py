@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 import stylebank
-from conftest import same_picture
+from helpers import same_picture
 from stylebank.cli import main
 
 SMALL = ["--max-size", "24", "--precision", "fp32"]  # the bundled model, on small pictures

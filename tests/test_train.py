@@ -15,23 +15,16 @@ from PIL import Image
 
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.cli import main
-import stylebank.data
-from stylebank.batches import StepBatches, style_indices
-from stylebank.data import ContentImages, draw_crops, expand_sources, jittered
-from stylebank.errors import StyleBankError
+import stylebank.training.data
+from stylebank.training.batches import StepBatches, style_indices
+from stylebank.training.data import ContentImages, draw_crops, expand_sources, jittered
+from stylebank.config import TrainConfig, resumed_config
+from stylebank.errors import StyleBankError, TrainingInterrupted
 from stylebank.images import ImageNote
-from stylebank.train import (IDENTITY, STYLE, TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted, TrainingNote,
-                             add_styles,
-                             branch_at, encoder_decoder_grad_norm, resumed_config, train)
-
-
-def tiny_config(data, **overrides) -> TrainConfig:
-    settings = dict(content=[str(data["content"])], styles=[str(s) for s in data["styles"]],
-                    output=str(data["root"] / "model.safetensors"), image_size=32, style_size=32, batch_size=2,
-                    iterations=6, vgg="random", warmup=0, lr_ramp=0, checkpoint_every=1000, sample_every=1000,
-                    device="cpu", preview=str(data["content"] / "photo0.png"), workers=0)
-    settings.update(overrides)
-    return TrainConfig(**settings)
+from stylebank.training.loop import Trainer, TrainingDiverged, add_styles, encoder_decoder_grad_norm, train
+from stylebank.training.schedule import IDENTITY, STYLE, branch_at
+from stylebank.training.start import TrainingNote
+from tiny_training import assert_same_weights, tiny_config
 
 
 def test_alternation_schedule():
@@ -91,15 +84,6 @@ def test_identity_balance_scales_the_auto_encoder_gradient_to_lambda_times_the_s
     assert all(s > 0 for s in style_norms)
     for style_norm, identity_norm in zip(style_norms, identity_norms):
         assert identity_norm == pytest.approx(balance * style_norm, rel=1e-4)
-
-
-def assert_same_weights(path_a, path_b) -> None:
-    a = load_model(path_a).net
-    b = load_model(path_b).net
-    state_a, state_b = a.state_dict(), b.state_dict()
-    assert state_a.keys() == state_b.keys()
-    for name in state_a:
-        assert torch.equal(state_a[name], state_b[name]), name
 
 
 # (styles, batch size, warm-up, resume at, total). With 3 styles and a batch of 2 the style queue holds part of
@@ -392,8 +376,8 @@ def test_bad_content_images_are_skipped_not_fatal(tiny_data):
 
 def test_only_the_first_usable_files_header_is_read_up_front(tiny_data, monkeypatch):
     opened = []
-    real = stylebank.data.image_size
-    monkeypatch.setattr(stylebank.data, "image_size", lambda file, limit: opened.append(file) or real(file, limit))
+    real = stylebank.training.data.image_size
+    monkeypatch.setattr(stylebank.training.data, "image_size", lambda file, limit: opened.append(file) or real(file, limit))
     (tiny_data["content"] / "broken.png").write_bytes(b"not a png")  # sorted first: its header is read, then one
     content = ContentImages([str(tiny_data["content"])], 24)
     assert [Path(f).name for f in opened] == ["broken.png", "photo2.png"] and len(content) == 4  # nested/ sorts next
@@ -442,7 +426,7 @@ def test_workers_are_not_forked_from_the_training_process(tiny_data):
 WORKER_SCRIPT = """
 import os, sys, time
 from torch.utils.data import Dataset
-from stylebank.batches import step_batches
+from stylebank.training.batches import step_batches
 
 class Slow(Dataset):
     def __getitem__(self, step):
@@ -519,7 +503,7 @@ def test_color_jitter_is_drawn_only_when_asked(tiny_data, monkeypatch):
     def no_draws(*args):
         raise AssertionError("jitter drawn although it is off")
 
-    monkeypatch.setattr("stylebank.data.jittered", no_draws)  # off: the seed's crops are those of earlier versions
+    monkeypatch.setattr("stylebank.training.data.jittered", no_draws)  # off: the seed's crops are those of earlier versions
     plain = ContentImages([str(tiny_data["content"])], 24).sample(4, torch.Generator().manual_seed(1))
     assert not torch.allclose(plain[0], shaken[0], atol=0.02)
     # the first crop is cut from the same place: only its colours differ
@@ -602,7 +586,7 @@ def test_resume_of_a_finished_run_changes_nothing_and_trains_no_step(tiny_data, 
 def test_uneven_batches_split_into_parts_that_make_the_whole_batch(tiny_data, batch_size, world_size):
     """Each process takes a consecutive part of the step's batch, sizes differing by at most one; together they
     are the one-process batch, crop for crop and style for style."""
-    from stylebank.batches import StepBatches
+    from stylebank.training.batches import StepBatches
 
     content = ContentImages([str(tiny_data["content"])], 16)
     whole = StepBatches(content, seed=3, batch_size=batch_size, num_styles=3)[5]

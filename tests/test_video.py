@@ -15,11 +15,11 @@ import torch
 from PIL import Image
 
 import stylebank
-from conftest import same_picture
+from helpers import same_picture
 from stylebank.cli import main
 from stylebank.errors import StyleBankError
 from stylebank.tensors import to_tensor
-from stylebank.stylizer import StylizeOptions, Stylizer
+from stylebank.backends.stylizer import StylizeOptions, Stylizer
 from stylebank.video.clips import make_frames, write_clip
 from stylebank.video.coherence import CoherentFrames
 from stylebank.video.settings import Coherence

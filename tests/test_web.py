@@ -13,9 +13,9 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 import stylebank
-from conftest import smooth_image
+from helpers import smooth_image
+from studio_server import multipart, png
 from stylebank.fusion import kmeans_masks
-from stylebank.images import png_bytes
 from stylebank.tensors import to_tensor
 from stylebank.web.app import ServerLimits, create_app
 from stylebank.web.limits import Gate, Rejected
@@ -32,21 +32,7 @@ def client(model):
         yield client
 
 
-def png(image: Image.Image | np.ndarray) -> bytes:
-    return png_bytes(Image.fromarray(image) if isinstance(image, np.ndarray) else image)
-
-
 PHOTO = smooth_image(5, 48, 64)
-
-
-def multipart(fields: dict[str, str], files: dict[str, bytes]) -> tuple[bytes, str]:
-    """A multipart/form-data body and its content type, for any fields and files (even no file at all)."""
-    boundary = "stylebank-test-boundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-             for name, value in fields.items()]
-    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}.png"\r\n'
-              f"Content-Type: image/png\r\n\r\n".encode() + data + b"\r\n" for name, data in files.items()]
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def pixels(content: bytes) -> np.ndarray:

@@ -19,31 +19,31 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _EXPORTS = {
     "samples": ".samples",
-    "StyleBankModel": ".api", "load": ".api",
+    "StyleBankModel": ".backends.pytorch", "load": ".backends.pytorch",
     "default_model_path": ".formats",
-    "load_stylizer": ".backends",
+    "load_stylizer": ".backends.auto",
     "TrainConfig": ".config",
     "StyleBankError": ".errors",
     "stylize_by_optimization": ".gatys",
     "NetworkConfig": ".network_config",
     "StyleBankNet": ".model",
-    "StylizeOptions": ".stylizer", "Stylizer": ".stylizer",
-    "add_styles": ".train", "train": ".train",
+    "StylizeOptions": ".backends.stylizer", "Stylizer": ".backends.stylizer",
+    "add_styles": ".training.loop", "train": ".training.loop",
 }
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from . import samples
-    from .api import StyleBankModel, load
-    from .backends import load_stylizer
+    from .backends.pytorch import StyleBankModel, load
+    from .backends.auto import load_stylizer
     from .config import TrainConfig
     from .errors import StyleBankError
     from .formats import default_model_path
     from .gatys import stylize_by_optimization
     from .model import StyleBankNet
     from .network_config import NetworkConfig
-    from .stylizer import StylizeOptions, Stylizer
-    from .train import add_styles, train
+    from .backends.stylizer import StylizeOptions, Stylizer
+    from .training.loop import add_styles, train
 
 
 def __getattr__(name: str):

@@ -268,7 +268,7 @@ ADD_STYLE_LR = 0.01
 
 @dataclass(frozen=True)
 class QuickStyleConfig:
-    """How a quick add-style run (stylebank.quick_style) learns each new bank: defaults measured by
+    """How a quick add-style run (stylebank.training.quick_style) learns each new bank: defaults measured by
     benchmarks/quick_style.py."""
 
     seconds: float = 60.0  # training time per style, after set-up (reading the photos, the loss network)

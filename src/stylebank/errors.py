@@ -11,7 +11,7 @@ class StyleBankError(Exception):
 
 
 class TrainingInterrupted(StyleBankError):
-    """Training stopped by Ctrl-C or SIGTERM, its checkpoint saved (raised by stylebank.train)."""
+    """Training stopped by Ctrl-C or SIGTERM, its checkpoint saved (raised by stylebank.training.loop)."""
 
     def __init__(self, step: int, checkpoint: Path, signum: int | None = None):
         by = f" by {signal.Signals(signum).name}" if signum else ""

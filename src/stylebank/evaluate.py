@@ -17,7 +17,7 @@ from .losses import LossWeights, StylizingLoss
 from .metrics import image_psnr
 from .lossnet import LossLayers, load_loss_network
 from .config import TrainConfig
-from .stylizer import StylizeOptions
+from .backends.stylizer import StylizeOptions
 
 
 def image_ssim(output: torch.Tensor, target: torch.Tensor) -> float:

@@ -189,7 +189,7 @@ class Encoder(nn.Sequential):
 
 class ImageStatistics(nn.Module):
     """(B, 6): each colour channel's mean and log standard deviation over the image, what the instance norms
-    remove. Its own module, so that tiled inference can record it on the whole image (see stylebank.tiling)."""
+    remove. Its own module, so that tiled inference can record it on the whole image (see stylebank.backends.tiling)."""
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         variance, mean = torch.var_mean(images.float(), dim=(2, 3), correction=0)

@@ -31,7 +31,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
     from ..evaluate import evaluate, markdown_report
     from ..samples import HELD_OUT_PHOTOS
 

@@ -97,7 +97,7 @@ def add_styles(commands: argparse._SubParsersAction) -> None:
 
 
 def run_styles(args: argparse.Namespace) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
 
     model = load(args.model, "cpu")
     if not args.remove and not args.rename and not args.output:
@@ -144,7 +144,7 @@ def add_export(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
 
     check_output(args.output, args.overwrite, input_paths(args.model))
     model = load(args.model, "cpu")
@@ -168,7 +168,7 @@ def add_export_style(commands: argparse._SubParsersAction) -> None:
 
 
 def run_export_style(args: argparse.Namespace) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
 
     if Path(args.output).suffix != ".safetensors":  # what it writes, whatever the name says
         raise StyleBankError(f"-o {args.output}: a style file is safetensors; name it STYLE.safetensors")
@@ -193,7 +193,7 @@ def add_import_style(commands: argparse._SubParsersAction) -> None:
 
 
 def run_import_style(args: argparse.Namespace) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
 
     check_output(args.output, args.overwrite, input_paths(args.model, *args.style_files))
     model = load(args.model, "cpu")

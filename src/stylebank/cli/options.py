@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..config import rule_of
-from ..backends import BACKENDS
+from ..backends.auto import BACKENDS
 from ..errors import StyleBankError
 from ..fusion import RegionFields, painted_spec, resolve_style
 from ..images import BUILTIN_PREFIX, MAX_PIXELS, STDIO, load_label_image
 from ..runtime import DEVICES
-from ..stylizer import StylizeOptions
+from ..backends.stylizer import StylizeOptions
 
 REGION_FIELDS = RegionFields(region_styles="--region-styles", masks="--mask or --regions")
 

@@ -9,7 +9,7 @@ import math
 import socket
 import sys
 
-from ..backends import TORCH_FROM_IMAGES, load_stylizer
+from ..backends.auto import TORCH_FROM_IMAGES, load_stylizer
 from ..config import QuickStyleConfig
 from ..errors import StyleBankError
 from ..images import MAX_PIXELS

@@ -14,12 +14,12 @@ from typing import TextIO
 
 from PIL import Image
 
-from ..backends import load_stylizer, style_names
+from ..backends.auto import load_stylizer, style_names
 from ..errors import StyleBankError
 from ..overlap import SKIPPED, run_overlapped
 from ..images import BUILTIN_PREFIX, SAVE_FORMATS, STDIO, expand_sources, load_image, save_image
 from ..runtime import DEVICES, PRECISIONS
-from ..stylizer import StylizeOptions, Stylizer
+from ..backends.stylizer import StylizeOptions, Stylizer
 from .options import (DEFAULT_MAX_SIZE, add_backend_options, add_max_pixels_option, add_overwrite_option, check_output,
                       input_paths, non_negative_int, positive_int, stylize_options, unit_float)
 
@@ -235,7 +235,7 @@ def add_sheet(commands: argparse._SubParsersAction) -> None:
 
 
 def run_sheet(args: argparse.Namespace) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
     from ..sheet import contact_sheet
 
     check_output(args.output, args.overwrite, input_paths(args.photo, args.model))

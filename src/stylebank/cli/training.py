@@ -129,25 +129,24 @@ def add_train(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..config import resumed_config
-    from ..distributed import from_environment
-    from ..train import can_resume, train
+    from ..training.distributed import from_environment
+    from ..training.loop import run_training
+    from ..training.start import resumed_run
 
     options = training_overrides(args)
     checkpoint = checkpoint_path(args.output)
     if args.resume and not checkpoint.exists() and not (args.content and args.styles):
         raise StyleBankError(f"nothing to resume: {checkpoint} does not exist (give --content and --style to start "
                              "the run)")
-    resume = args.resume and can_resume(checkpoint)
-    if not resume and (not args.content or not args.styles):
-        raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
-    if resume:  # only what was given on this command line changes
-        config = resumed_config(options.pop("output"), **options)
-    else:
+    # only what was given on this command line changes a resumed run
+    config = resumed = resumed_run(args.output, args.resume, {k: v for k, v in options.items() if k != "output"})
+    if resumed is None:
+        if not args.content or not args.styles:
+            raise StyleBankError("train needs --content and --style (or --resume to continue a run)")
         config = TrainConfig(**options)
         check_output(config.output, args.overwrite, input_paths(*config.styles, config.init_from))
     started = time.perf_counter()
-    path = train(config, resume=resume, progress=not args.quiet)
+    path = run_training(config, resume=resumed is not None, progress=not args.quiet)
     if from_environment().is_main:  # under torchrun, one process reports
         print(f"wrote {path} in {time.perf_counter() - started:.0f} s "
               f"(checkpoint {config.checkpoint_path}, samples in {config.samples_dir})")
@@ -181,8 +180,8 @@ def add_add_style(commands: argparse._SubParsersAction) -> None:
 
 
 def run_add_style(args: argparse.Namespace) -> int:
-    from ..api import default_model_path
-    from ..quick_style import quick_add_styles
+    from ..backends.pytorch import default_model_path
+    from ..training.quick_style import quick_add_styles
 
     base = args.model or str(default_model_path())
     options = training_overrides(args)
@@ -211,13 +210,12 @@ def run_add_style(args: argparse.Namespace) -> int:
 
 def run_full_add_style(args: argparse.Namespace, base: str, options: dict) -> int:
     """``add-style --quality``: the full trainer, checkpointed and resumable."""
-    from ..train import add_styles, can_resume
+    from ..training.loop import add_styles
 
-    resume = args.resume and can_resume(checkpoint_path(args.output))
-    if not resume:
+    if not (args.resume and checkpoint_path(args.output).exists()):  # a new run: its output is checked first
         check_output(args.output, args.overwrite, input_paths(base, *args.styles))
     started = time.perf_counter()
-    path = add_styles(base, args.styles, args.output, content=args.content, resume=resume,
+    path = add_styles(base, args.styles, args.output, content=args.content, resume=args.resume,
                       progress=not args.quiet, **options)
     # the run is done and its model written: its checkpoint (the size of the model) would only be left behind
     checkpoint_path(args.output).unlink(missing_ok=True)
@@ -225,7 +223,7 @@ def run_full_add_style(args: argparse.Namespace, base: str, options: dict) -> in
 
 
 def report_added(path: Path, base: str, count: int, started: float) -> int:
-    from ..api import load
+    from ..backends.pytorch import load
 
     model = load(path, "cpu")
     iterations = model.info["training"]["history"][-1]["iterations"]

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..backends import TORCH_FROM_IMAGES, load_stylizer
+from ..backends.auto import TORCH_FROM_IMAGES, load_stylizer
 from ..errors import StyleBankError
 from ..runtime import PRECISIONS
 from ..video.settings import COHERENCE_MODES, Coherence

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..fusion import to_feature_grid
-from ..stylizer import StylizeOptions, Stylizer
+from ..backends.stylizer import StylizeOptions, Stylizer
 from .flow import FlowEstimator, consistent, flow_to_feature_grid, warp
 from .settings import Coherence
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..fusion import StyleLike, kmeans_labels, parse_regions
 from ..tensors import to_tensor, to_uint8_array
-from ..stylizer import MaskLike, StylizeOptions, Stylizer, shrink_to_fit
+from ..backends.stylizer import MaskLike, StylizeOptions, Stylizer, shrink_to_fit
 from .coherence import CoherentFrames
 from .settings import Coherence
 from .reader import Frame, VideoReader

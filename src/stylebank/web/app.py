@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from ..config import QuickStyleConfig
 from ..errors import StyleBankError
 from ..images import MAX_PIXELS, png_bytes
-from ..stylizer import Stylizer
+from ..backends.stylizer import Stylizer
 from .forms import file_field, read_form, text_field
 from .jobs import model_name, regions_job, run_regions, run_stylize, stylize_job
 from .learning import StyleLearning, style_file_bytes

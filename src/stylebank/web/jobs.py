@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from .. import __version__
 from ..fusion import RegionFields, kmeans_labels, painted_spec, parse_regions, resolve_style
 from ..images import MAX_PIXELS, load_image, load_label_image, png_bytes, to_float_array
-from ..stylizer import StylizeOptions, Stylizer, shrink_to_fit
+from ..backends.stylizer import StylizeOptions, Stylizer, shrink_to_fit
 from .forms import file_field, flag_field, number_field, text_field
 from .limits import Rejected
 

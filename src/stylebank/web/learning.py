@@ -1,4 +1,4 @@
-"""Styles that a studio user adds: each learned by quick add-style (stylebank.quick_style) in a background thread,
+"""Styles that a studio user adds: each learned by quick add-style (stylebank.training.quick_style) in a background thread,
 one at a time, into a copy of the served model kept in memory. The model file on disk never changes; the user
 downloads each new style as a style file (``stylebank import-style`` adds it to a model file)."""
 
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from ..config import QuickStyleConfig, TrainConfig, base_content_found
 from ..errors import StyleBankError
 from ..images import load_image
-from ..stylizer import Stylizer
+from ..backends.stylizer import Stylizer
 from .limits import Rejected
 
 if TYPE_CHECKING:
@@ -109,8 +109,8 @@ class StyleLearning:
     def learn(self, job_id: str, base: ModelFile, style_images: dict) -> None:
         import torch
 
-        from ..api import StyleBankModel
-        from ..quick_style import learn_new_styles
+        from ..backends.pytorch import StyleBankModel
+        from ..training.quick_style import learn_new_styles
 
         job = self.jobs[job_id]
         try:

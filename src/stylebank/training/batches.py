@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .data import ContentImages, draw_crops
-from .errors import StyleBankError
+from ..errors import StyleBankError
 
 CROP_STREAM, STYLE_STREAM = 0, 1  # the random streams of a seed: a step's crops, a round of styles
 MAX_AUTO_WORKERS = 4

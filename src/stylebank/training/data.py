@@ -1,5 +1,5 @@
 """Training data: content images from folders, globs, lists, files or ``builtin``, cut into random resized crops;
-style images. Which crops each training step takes is stylebank.batches' business."""
+style images. Which crops each training step takes is stylebank.training.batches' business."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import NamedTuple
 
 import torch
 
-from .errors import StyleBankError
-from .images import BUILTIN_PREFIX, ImageNote, expand_sources, image_size, load_image
-from .tensors import antialiased_resize, resize_longer_side, resize_shorter_side, to_tensor
+from ..errors import StyleBankError
+from ..images import BUILTIN_PREFIX, ImageNote, expand_sources, image_size, load_image
+from ..tensors import antialiased_resize, resize_longer_side, resize_shorter_side, to_tensor
 
 MIN_CROP_FRACTION = 0.35  # smallest crop side, as a fraction of the image's shorter side
 MIN_CONTENT_SIZE = 16

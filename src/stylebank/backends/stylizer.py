@@ -1,5 +1,5 @@
-"""The stylizing contract that every backend implements: the PyTorch model (``stylebank.api.StyleBankModel``),
-ONNX Runtime (``stylebank.onnx_backend.OnnxModel``), and whatever calls them (the command line, video, a server).
+"""The stylizing contract that every backend implements: the PyTorch model (``stylebank.backends.pytorch.StyleBankModel``),
+ONNX Runtime (``stylebank.backends.onnx_runtime.OnnxModel``), and whatever calls them (the command line, video, a server).
 
 A backend names its ``styles`` and renders a batch: ``render(batch, options)`` on tensors, or
 ``render_array(batch, options)`` on numpy arrays, or both; each defaults to the other, so a backend writes the one
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .errors import StyleBankError
-from .fusion import MaskLike, StyleLike, keep_content_colors, parse_regions, resolve_style
-from .images import fitted_size, resize_array, to_float_array, to_uint8
-from .network_config import MIN_SIZE
-from .runtime import PRECISIONS
+from ..errors import StyleBankError
+from ..fusion import MaskLike, StyleLike, keep_content_colors, parse_regions, resolve_style
+from ..images import fitted_size, resize_array, to_float_array, to_uint8
+from ..network_config import MIN_SIZE
+from ..runtime import PRECISIONS
 
 if TYPE_CHECKING:
     import torch
@@ -92,7 +92,7 @@ def shrink_to_fit(batch: np.ndarray | torch.Tensor, max_size: int | None) -> np.
     size = checked_size(*batch.shape[-2:], max_size)
     if isinstance(batch, np.ndarray):
         return resize_array(batch, size)
-    from .tensors import resize_to_fit
+    from ..tensors import resize_to_fit
 
     return resize_to_fit(batch, max_size)
 
@@ -170,7 +170,7 @@ class Stylizer(ABC):
         - ``max_size``: first shrink the image so that its longer side fits.
         - ``precision``: "fp32", "bf16" (autocast), or "auto": bf16 where the device runs it natively and the
           output stays within 35 dB PSNR of fp32's (checked once on a probe photo), else fp32.
-        - ``tile``: stylize in overlapping tiles of this size (bounded memory, no seams; see stylebank.tiling);
+        - ``tile``: stylize in overlapping tiles of this size (bounded memory, no seams; see stylebank.backends.tiling);
           None tiles automatically above TILE_PIXELS (2048x2048), 0 never tiles.
         """
         options = StylizeOptions(style, mask, strength, preserve_color, precision, tile)

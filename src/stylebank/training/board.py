@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import StyleBankError
+from ..errors import StyleBankError
 
 
 class Board:

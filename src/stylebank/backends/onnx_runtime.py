@@ -1,4 +1,4 @@
-"""The ONNX Runtime backend: an exported model (stylebank.export) run on the CPU with numpy and ONNX Runtime
+"""The ONNX Runtime backend: an exported model (stylebank.backends.export) run on the CPU with numpy and ONNX Runtime
 alone, behind the same ``Stylizer`` contract as the PyTorch model; and the key that names a model file's export.
 Needs onnxruntime (a dependency of stylebank); exporting needs the ``onnx`` extra."""
 
@@ -12,10 +12,10 @@ from types import ModuleType
 
 import numpy as np
 
-from .cache import cache_dir
-from .errors import StyleBankError
-from .formats import STYLE_IMAGE_PREFIX
-from .fusion import check_region_count, region_masks
+from ..cache import cache_dir
+from ..errors import StyleBankError
+from ..formats import STYLE_IMAGE_PREFIX
+from ..fusion import check_region_count, region_masks
 from .stylizer import TILE_PIXELS, StylizeOptions, Stylizer
 
 ONNX_METADATA_KEY = "stylebank"

@@ -9,16 +9,16 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_style_file, recorded_style_pixels,
+from ..checkpoint import (ModelFile, StylePixels, from_pixels, load_model, load_style_file, recorded_style_pixels,
                          save_model, save_style_file)
-from .errors import StyleBankError
-from .formats import default_model_path, trained_style_size
-from .fusion import check_region_count, region_masks, style_index
-from .images import load_image
-from .tensors import antialiased_resize, resize_to_fit, to_pil, to_tensor
-from .metrics import image_psnr
-from .model import StyleBankNet, parameter_counts
-from .runtime import autocast, has_fast_bf16, resolve_device, torch_dtype
+from ..errors import StyleBankError
+from ..formats import default_model_path, trained_style_size
+from ..fusion import check_region_count, region_masks, style_index
+from ..images import load_image
+from ..tensors import antialiased_resize, resize_to_fit, to_pil, to_tensor
+from ..metrics import image_psnr
+from ..model import StyleBankNet, parameter_counts
+from ..runtime import autocast, has_fast_bf16, resolve_device, torch_dtype
 from .stylizer import DEFAULT_TILE, TILE_PIXELS, Carry, MaskLike, StylizeOptions, Stylizer
 from .tiling import stylize_tiled
 
@@ -249,7 +249,7 @@ class StyleBankModel(Stylizer):
                    progress: bool = True, **options) -> Path:
         """Train new styles on top of this model (E, D and existing banks frozen); writes ``output`` and
         loads the result into this object. ``options`` are TrainConfig fields (iterations, image_size, …)."""
-        from .train import add_styles
+        from ..training.loop import add_styles
 
         # the model as it is now, with any edits made in memory (the trainer works on a copy)
         path = add_styles(ModelFile(self.net, self.info, self.style_pixels), styles, output, content=content,
@@ -259,7 +259,7 @@ class StyleBankModel(Stylizer):
         return self.path
 
     def export_onnx(self, path: str | Path) -> Path:
-        """Write this model as ONNX (any image size; style weights and strength are inputs). See stylebank.export."""
+        """Write this model as ONNX (any image size; style weights and strength are inputs). See stylebank.backends.export."""
         from .export import export_onnx
 
         return export_onnx(self.net, self.styles, path, source=self.path)

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from .errors import StyleBankError
-from .formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, default_model_path, read_info
-from .onnx_backend import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
-from .runtime import cpu_has_amx
+from ..errors import StyleBankError
+from ..formats import MODEL_FORMAT, STYLE_IMAGE_PREFIX, default_model_path, read_info
+from .onnx_runtime import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
+from ..runtime import cpu_has_amx
 from .stylizer import Carry, StylizeOptions, Stylizer
 
 if TYPE_CHECKING:
@@ -81,9 +81,9 @@ def exported(model: Path, styles: list[str]) -> OnnxModel:
     found = find_export(model, styles)
     if found is not None:
         return found
-    from .api import load
+    from .pytorch import load
     from .export import cached_onnx
-    from .onnx_backend import require
+    from .onnx_runtime import require
 
     try:
         require("onnxscript"), require("onnx")  # before a second of loading PyTorch, not after
@@ -115,7 +115,7 @@ class FallbackStylizer(Stylizer):
     def torch_model(self, why: str) -> Stylizer:
         """The PyTorch model of the same file, loaded once."""
         if self._torch is None:
-            from .api import load
+            from .pytorch import load
 
             warnings.warn(f"{why}: stylizing with the PyTorch backend", BackendNote, stacklevel=4)
             self._torch = load(self.path, "cpu")
@@ -189,12 +189,12 @@ def load_stylizer(model: str | Path | None = None, backend: str = "auto", device
     if backend == "torch" or torch_is_faster(backend, device, images):
         if backend == "onnxruntime":
             raise StyleBankError("the ONNX Runtime backend runs on the CPU; use --device cpu (or auto)")
-        from .api import load
+        from .pytorch import load
 
         return load(path, device)
     styles = style_names(path)
     if styles is None:  # metadata without style names: the PyTorch loader says what is wrong with the file
-        from .api import load
+        from .pytorch import load
 
         return load(path, device)
     if backend == "onnxruntime":
@@ -204,7 +204,7 @@ def load_stylizer(model: str | Path | None = None, backend: str = "auto", device
             raise CannotExport("onnxruntime cannot be imported here (pip install onnxruntime)")
         return FallbackStylizer(exported(path, styles), path)
     except CannotExport as why:
-        from .api import load
+        from .pytorch import load
 
         warnings.warn(f"{why}; stylizing with the PyTorch backend", BackendNote, stacklevel=2)
         return load(path, device)

@@ -8,7 +8,7 @@ at any crop size. The learning rate is half the full path's (0.01 oscillated on 
 starts at the identity, as in training: starting from the nearest existing bank (by style loss) was worse,
 since it must first unlearn that style (benchmarks/quick_style.py measures both).
 
-``stylebank add-style --quality`` is the full path (stylebank.train.add_styles): fresh crops every step at the
+``stylebank add-style --quality`` is the full path (stylebank.training.loop.add_styles): fresh crops every step at the
 model's own size, for ADD_STYLE_ITERATIONS.
 """
 
@@ -25,14 +25,14 @@ from typing import NamedTuple
 import torch
 from tqdm import tqdm
 
-from .checkpoint import MODEL_FORMAT, ModelFile, load_model, read_info, recorded_style_pixels, save_model, to_pixels
-from .config import LossWeights, QuickStyleConfig, TrainConfig, base_content_found
+from ..checkpoint import MODEL_FORMAT, ModelFile, load_model, read_info, recorded_style_pixels, save_model, to_pixels
+from ..config import LossWeights, QuickStyleConfig, TrainConfig, base_content_found
 from .data import ContentImages, load_style_images, style_name
-from .errors import StyleBankError
-from .formats import model_history, trained_style_size
-from .losses import StylizingLoss
-from .lossnet import LossLayers, load_loss_network
-from .model import Encoded, StyleBankNet
+from ..errors import StyleBankError
+from ..formats import model_history, trained_style_size
+from ..losses import StylizingLoss
+from ..lossnet import LossLayers, load_loss_network
+from ..model import Encoded, StyleBankNet
 
 ENCODE_CHUNK = 8  # crops encoded at a time: the features of all of them are kept, the activations are not
 

@@ -1,4 +1,4 @@
-"""ONNX export (the ONNX Runtime backend that runs the file is stylebank.onnx_backend).
+"""ONNX export (the ONNX Runtime backend that runs the file is stylebank.backends.onnx_runtime).
 
 The exported graph takes the image (1, 3, H, W) of any size, R regions' masks (R, H, W) with one weight per style
 for each region (R, S), and a strength, and blends the style banks' filters inside the graph: a bank is one
@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .atomic import atomic_write
-from .errors import StyleBankError
-from .model import MIN_SIZE, StyleBankNet, region_pixel_masks
-from .onnx_backend import GRAPH_VERSION, ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require, weights_key
+from ..atomic import atomic_write
+from ..errors import StyleBankError
+from ..model import MIN_SIZE, StyleBankNet, region_pixel_masks
+from .onnx_runtime import GRAPH_VERSION, ONNX_INPUTS, ONNX_METADATA_KEY, cache_path_for, require, weights_key
 
 OPSET = 18
 

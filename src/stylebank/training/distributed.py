@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import StyleBankError
+from ..errors import StyleBankError
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet, modulate
+from ..model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet, modulate
 from .stylizer import DEFAULT_TILE
-from .tensors import antialiased_resize
+from ..tensors import antialiased_resize
 
 # The normalisation statistics come from the image shrunk to at most this many pixels.
 STATS_PIXELS = 2048 * 2048

@@ -1,0 +1,35 @@
+"""What each iteration of a run does, computed from the step alone (so that a resumed run needs nothing else):
+which branch it trains, and its learning rate."""
+
+from __future__ import annotations
+
+import math
+
+from ..config import TrainConfig
+
+STYLE, IDENTITY = "style", "identity"
+
+
+def branch_at(step: int, warmup: int, style_steps: int) -> str:
+    """Which branch iteration ``step`` trains: warm-up, then T stylizing steps and one auto-encoder step."""
+    if step < warmup:
+        return IDENTITY
+    return IDENTITY if (step - warmup) % (style_steps + 1) == style_steps else STYLE
+
+
+def lr_factor(config: TrainConfig, warmup: int, step: int) -> float:
+    """The learning rate of iteration ``step``, as a fraction of ``config.lr``: x lr_decay every lr_decay_every
+    iterations; a linear ramp when the stylizing branch starts; a cosine to zero over the last
+    ``anneal_iterations``.
+
+    The ramp matters: Adam's moments were estimated on the small auto-encoder gradients, and its first
+    full-size steps on the much larger stylizing gradients would wreck the freshly warmed-up E and D.
+    The anneal lets the last iterations settle instead of ending on a noisy full-size step.
+    """
+    factor = config.lr_decay ** (step // config.lr_decay_every)
+    if step >= warmup and config.lr_ramp:
+        factor *= min(1.0, (step - warmup + 1) / config.lr_ramp)
+    anneal_start = config.iterations - config.anneal_iterations
+    if config.anneal_iterations and step >= anneal_start:
+        factor *= 0.5 * (1 + math.cos(math.pi * (step - anneal_start) / config.anneal_iterations))
+    return factor
