@@ -4,11 +4,14 @@ For each test clip (a camera panning, zooming and turning over the bundled photo
 scene; see stylebank.video.clips) or a clip you pass, and each coherence mode (frame by frame, the output carried
 along the flow, the paper's features carried), in the same run:
 - temporal error (Lai et al. 2018): the mean squared difference between each stylized frame and the previous one
-  warped by the input frames' flow, outside occlusions (stylebank.video.temporal), ×10⁴;
+  warped by the input frames' flow, outside occlusions (stylebank.video.temporal), ×10⁴; and the same over the
+  flat regions of the input only (flat flicker: where re-rolled texture boils most); both also for the input
+  frames themselves (what the footage's own noise and resampling give);
 - the style loss of the frames (the model's own objective, measured by its loss network);
 - frames per second of `stylebank video` itself on a 640×360 H.264 clip (decoding, flow, stylizing, encoding).
 
-    python benchmarks/video.py [--frames 20] [--size 640x360] [--styles 0 2] [--clip FILE] [--json RESULT.json]
+    python benchmarks/video.py [--frames 20] [--size 640x360] [--styles 0 2] [--clip FILE] [--kinds pan handheld]
+                               [--photo FILE] [--noise 2] [--no-speed] [--json RESULT.json]
 """
 
 from __future__ import annotations
@@ -40,7 +43,15 @@ def clip_frames(args: argparse.Namespace) -> dict[str, list[torch.Tensor]]:
     if args.clip:
         with VideoReader(args.clip, duration=args.frames / 24) as reader:
             return {Path(args.clip).name: [to_tensor(item.pixels) for item in reader if isinstance(item, Frame)]}
-    return {kind: [to_tensor(frame) for frame in make_frames(kind, args.frames, size)] for kind in CLIP_KINDS}
+    return {f"{kind} over {Path(args.photo).stem}": [to_tensor(frame) for frame in
+                                                     make_frames(kind, args.frames, size, args.photo, args.noise)]
+            for kind in args.kinds}
+
+
+def steadiness(frames: list[torch.Tensor], outputs: list[torch.Tensor]) -> dict:
+    """Lai et al.'s warping error, over all trusted pixels and over those in flat regions, ×10⁴."""
+    return {"temporal_error_e4": round(statistics.mean(warping_errors(frames, outputs)) * 1e4, 3),
+            "flat_flicker_e4": round(statistics.mean(warping_errors(frames, outputs, flat_only=True)) * 1e4, 3)}
 
 
 def measure(model, criterion, frames: list[torch.Tensor], style: int, mode: str, carry: float) -> dict:
@@ -49,7 +60,7 @@ def measure(model, criterion, frames: list[torch.Tensor], style: int, mode: str,
     target = torch.tensor([style])
     with torch.no_grad():
         losses = [criterion(output.unsqueeze(0), frame.unsqueeze(0), target) for output, frame in zip(outputs, frames)]
-    return {"temporal_error_e4": round(statistics.mean(warping_errors(frames, outputs)) * 1e4, 3),
+    return {**steadiness(frames, outputs),
             "style_loss": round(statistics.mean(loss["style"].item() for loss in losses), 4),
             "content_loss": round(statistics.mean(loss["content"].item() for loss in losses), 4),
             "scene_cuts": coherent.scene_cuts}
@@ -72,6 +83,10 @@ def main() -> None:
     parser.add_argument("--styles", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--carry", type=float, default=Coherence.carry)
     parser.add_argument("--clip", help="also (instead of the made clips) a video of your own")
+    parser.add_argument("--kinds", nargs="+", choices=CLIP_KINDS, default=list(CLIP_KINDS), help="made clips")
+    parser.add_argument("--photo", default="astronaut", help="the made clips' photo: a bundled name or a file")
+    parser.add_argument("--noise", type=float, default=2.0, help="the made clips' sensor noise (of 255)")
+    parser.add_argument("--no-speed", action="store_true", help="skip the frames-per-second runs")
     parser.add_argument("--vgg", default="hed", help="the loss network that measures the style (default hed)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
@@ -82,12 +97,14 @@ def main() -> None:
     for name, frames in clip_frames(args).items():
         for style in args.styles:
             key = f"{name}, {model.styles[style]}"
-            result["clips"][key] = {mode: measure(model, criterion, frames, style, mode, args.carry)
-                                    for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])}
+            result["clips"][key] = {"input": steadiness(frames, frames)}  # how much the footage itself changes
+            result["clips"][key].update({mode: measure(model, criterion, frames, style, mode, args.carry)
+                                         for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])})
             print(key, json.dumps(result["clips"][key]), flush=True)
-    result["frames_per_second"] = {mode: round(speed(model, args.size, args.frames, mode, args.carry), 2)
-                                   for mode in ("none", "output", "features")}
-    print("frames/s", result["frames_per_second"])
+    if not args.no_speed:
+        result["frames_per_second"] = {mode: round(speed(model, args.size, args.frames, mode, args.carry), 2)
+                                       for mode in ("none", "output", "features")}
+        print("frames/s", result["frames_per_second"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

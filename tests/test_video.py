@@ -26,7 +26,7 @@ from stylebank.video.settings import Coherence
 from stylebank.video.flow import FlowEstimator, consistent, warp
 from stylebank.video.pipeline import VideoStylizer, stylize_frames
 from stylebank.video.reader import upright
-from stylebank.video.temporal import warping_errors
+from stylebank.video.temporal import flat_pixels, warping_errors
 
 SIZE = (160, 96)
 
@@ -72,6 +72,31 @@ def test_dis_flow_finds_a_known_shift():
     flow = FlowEstimator("medium")(frames[1], frames[0])  # the camera pans: content moves (-2.6, -1.3) px
     middle = flow[:, 30:-30, 30:-30].reshape(2, -1).median(1).values
     assert torch.allclose(middle, torch.tensor([2.6, 1.3]), atol=0.3), middle  # frame 1 pixel: where in frame 0
+
+
+def test_flat_flicker_counts_changes_in_flat_regions_only():
+    """Still footage, half flat grey and half texture; outputs that flicker in one half only."""
+    rng = np.random.default_rng(0)
+    frame = torch.full((3, 48, 64), 0.5)
+    frame[:, :, 32:] = torch.from_numpy(rng.random((3, 48, 32), np.float32))
+    flat = flat_pixels(frame)
+    assert flat[:, :24].all() and not flat[:, 40:].any()  # a margin of the window's half at the edge between
+    frames = [frame] * 3
+    for flickering, flat_error_is_zero in ((slice(40, 64), True), (slice(0, 24), False)):
+        outputs = [frame.clone() for _ in frames]
+        for t, output in enumerate(outputs):
+            output[:, :, flickering] += 0.1 * (-1) ** t
+        overall = np.mean(warping_errors(frames, outputs))
+        in_flat = np.mean(warping_errors(frames, outputs, flat_only=True))
+        assert overall > 0
+        assert (in_flat == 0) if flat_error_is_zero else in_flat > overall
+
+
+def test_a_handheld_clip_moves_a_little_every_frame_and_never_by_whole_strides():
+    frames = [to_tensor(frame) for frame in make_frames("handheld", 4, (96, 64), noise=0)]
+    flow = FlowEstimator("medium")
+    shifts = [flow(frames[t], frames[t + 1])[:, 16:48, 24:72].mean((1, 2)).abs().max().item() for t in range(3)]
+    assert all(0.3 < shift < 4 for shift in shifts), shifts
 
 
 def test_coherence_steadies_a_pan_and_its_first_frame_is_the_photos_own(model, pan):

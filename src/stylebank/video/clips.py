@@ -1,5 +1,5 @@
-"""Test clips made from the bundled photos, no download: a camera panning, zooming and turning, and an object
-moving over a still scene, with sensor noise. The motions are not multiples of the network's stride (4 pixels),
+"""Test clips made from the bundled photos (or any photo), no download: a camera panning, zooming and turning,
+held by hand (slow drift and zoom with tremor), and an object moving over a still scene, with sensor noise. The motions are not multiples of the network's stride (4 pixels),
 which would hide flicker: a fully convolutional network is nearly unchanged by such shifts."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from ..images import load_image
 
-CLIP_KINDS = ("pan", "zoom", "object")
+CLIP_KINDS = ("pan", "zoom", "object", "handheld")
 
 
 def camera(photo: np.ndarray, size: tuple[int, int], t: int, kind: str) -> np.ndarray:
@@ -24,6 +24,12 @@ def camera(photo: np.ndarray, size: tuple[int, int], t: int, kind: str) -> np.nd
         scale = max(width / photo.shape[1], height / photo.shape[0]) * 1.6
         matrix = cv2.getRotationMatrix2D(centre, 0, scale)
         matrix[:, 2] += (width / 2 - centre[0] - 2.6 * t + 40, height / 2 - centre[1] - 1.3 * t + 20)
+    elif kind == "handheld":  # a slow drift (0.7 px a frame) and zoom (0.2%) with a hand's tremor: sums of slow sines
+        scale = max(width / photo.shape[1], height / photo.shape[0]) * 1.3 * (1 + 0.002 * t)
+        shake_x = 1.8 * np.sin(0.9 * t) + 1.1 * np.sin(2.3 * t + 1.0)
+        shake_y = 1.4 * np.sin(1.3 * t + 2.0) + 0.9 * np.sin(2.9 * t)
+        matrix = cv2.getRotationMatrix2D(centre, 0.25 * np.sin(0.7 * t), scale)
+        matrix[:, 2] += (width / 2 - centre[0] - 0.7 * t + shake_x, height / 2 - centre[1] + 0.3 * t + shake_y)
     else:  # zoom in by 1.2% and turn by 0.3 degrees a frame
         scale = max(width / photo.shape[1], height / photo.shape[0]) * 1.2 * (1 + 0.012 * t)
         matrix = cv2.getRotationMatrix2D(centre, 0.3 * t, scale)
@@ -48,8 +54,9 @@ def moving_object(photo: np.ndarray, size: tuple[int, int], t: int) -> np.ndarra
 
 def make_frames(kind: str, count: int, size: tuple[int, int] = (320, 180), photo: str = "astronaut",
                 noise: float = 2.0, seed: int = 0) -> list[np.ndarray]:
-    """``count`` frames of a clip (see CLIP_KINDS), (H, W, 3) uint8, with Gaussian sensor noise of ``noise``."""
-    pixels = np.asarray(load_image(f"builtin:{photo}"))
+    """``count`` frames of a clip (see CLIP_KINDS), (H, W, 3) uint8, with Gaussian sensor noise of ``noise``;
+    ``photo``: a bundled photo's name or an image file."""
+    pixels = np.asarray(load_image(photo if Path(photo).suffix else f"builtin:{photo}"))
     rng = np.random.default_rng(seed)
     frames = []
     for t in range(count):
