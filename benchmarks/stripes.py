@@ -4,7 +4,9 @@ Two flat pictures (a sky-like vertical gradient and mid grey, each with a little
 reconstructed and stylized in every style. For each output's luminance (Hann-windowed), the spectrum's power on the
 line of one frequency (vertical stripes: a column frequency; horizontal: a row frequency) at periods of 2, 4 and 8
 pixels, over the mean power of the neighbouring lines (2 and 3 lines away): about 1 where there is no stripe (the
-inputs), well above 1 where the output repeats every 2 or 4 pixels.
+inputs), well above 1 where the output repeats every 2 or 4 pixels. The spectrum says a stripe is there, not
+whether it can be seen: the 2-pixel pattern's amplitude in 8-bit levels, per 8x8 square, says that (one or two
+levels are hard to see on a flat area; ten are plain at 100% zoom).
 
     python benchmarks/stripes.py [-m MODEL | -m RUN.checkpoint.safetensors] [--json docs/benchmarks/stripes.json]
 """
@@ -45,13 +47,32 @@ def stripe_peaks(picture: torch.Tensor) -> dict[str, float]:
     return peaks
 
 
+def period2_levels(picture: torch.Tensor, block: int = 8) -> dict[str, float]:
+    """How strong a 2-pixel stripe or checkerboard is where it is, in 8-bit levels: the luminance demodulated by
+    (-1)^column (vertical stripes) or (-1)^row (horizontal), averaged over ``block``-pixel squares (its amplitude
+    there, whatever its phase); the median and the largest over the squares."""
+    luma = (torch.tensor([0.299, 0.587, 0.114])[:, None, None] * picture).sum(0)
+    sign = (-1.0) ** torch.arange(luma.shape[-1])
+    levels = {}
+    for name, signed in (("vertical", luma * sign), ("horizontal", luma * sign[:luma.shape[0], None])):
+        amplitude = torch.nn.functional.avg_pool2d(signed[None, None], block)[0, 0].abs() * 255
+        levels[f"{name}_median"], levels[f"{name}_max"] = float(amplitude.median()), float(amplitude.max())
+    return levels
+
+
 @torch.no_grad()
 def measure(model, size: int) -> dict:
     pictures = flat_pictures(size)
     outputs = {"input": pictures, "reconstruction": model.net.reconstruct(pictures).clamp(0, 1)}
     outputs.update({name: model.net(pictures, index).clamp(0, 1) for index, name in enumerate(model.styles)})
-    return {name: {key: round(float(np.mean([stripe_peaks(p)[key] for p in batch])), 2)
-                   for key in stripe_peaks(batch[0])} for name, batch in outputs.items()}
+    return {"peak_over_neighbours_mean_of_the_two_flat_pictures": summary(outputs, stripe_peaks),
+            "period2_amplitude_in_8bit_levels_mean_of_the_two": summary(outputs, period2_levels)}
+
+
+def summary(outputs: dict[str, torch.Tensor], measured) -> dict:
+    """``measured`` of each output batch, each number averaged over the batch's pictures."""
+    return {name: {key: round(float(np.mean([measured(p)[key] for p in batch])), 2) for key in measured(batch[0])}
+            for name, batch in outputs.items()}
 
 
 def main() -> None:
@@ -61,8 +82,7 @@ def main() -> None:
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
     model = load_measured_model(args.model)
-    report({"model": args.model or "bundled", "size": args.size,
-            "peak_over_neighbours_mean_of_the_two_flat_pictures": measure(model, args.size)}, args.json)
+    report({"model": args.model or "bundled", "size": args.size, **measure(model, args.size)}, args.json)
 
 
 if __name__ == "__main__":

@@ -259,7 +259,8 @@ class StyleBankModel(Stylizer):
         return self.path
 
     def export_onnx(self, path: str | Path) -> Path:
-        """Write this model as ONNX (any image size; style weights and strength are inputs). See stylebank.backends.export."""
+        """Write this model as ONNX (any image size; style weights and strength are inputs). See
+        stylebank.backends.export."""
         from .export import export_onnx
 
         return export_onnx(self.net, self.styles, path, source=self.path)

@@ -1,5 +1,5 @@
-"""The stylizing contract that every backend implements: the PyTorch model (``stylebank.backends.pytorch.StyleBankModel``),
-ONNX Runtime (``stylebank.backends.onnx_runtime.OnnxModel``), and whatever calls them (the command line, video, a server).
+"""The stylizing contract that every backend implements: the PyTorch model (``pytorch.StyleBankModel``), ONNX
+Runtime (``onnx_runtime.OnnxModel``), and whatever calls them (the command line, video, a server).
 
 A backend names its ``styles`` and renders a batch: ``render(batch, options)`` on tensors, or
 ``render_array(batch, options)`` on numpy arrays, or both; each defaults to the other, so a backend writes the one

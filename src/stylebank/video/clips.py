@@ -1,6 +1,7 @@
 """Test clips made from the bundled photos (or any photo), no download: a camera panning, zooming and turning,
-held by hand (slow drift and zoom with tremor), and an object moving over a still scene, with sensor noise. The motions are not multiples of the network's stride (4 pixels),
-which would hide flicker: a fully convolutional network is nearly unchanged by such shifts."""
+held by hand (slow drift and zoom with tremor), and an object moving over a still scene, with sensor noise. The
+motions are not multiples of the network's stride (4 pixels), which would hide flicker: a fully convolutional
+network is nearly unchanged by such shifts."""
 
 from __future__ import annotations
 

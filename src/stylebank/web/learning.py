@@ -1,5 +1,5 @@
-"""Styles that a studio user adds: each learned by quick add-style (stylebank.training.quick_style) in a background thread,
-one at a time, into a copy of the served model kept in memory. The model file on disk never changes; the user
+"""Styles that a studio user adds: each learned by quick add-style (stylebank.training.quick_style) in a background
+thread, one at a time, into a copy of the served model kept in memory. The model file on disk never changes; the user
 downloads each new style as a style file (``stylebank import-style`` adds it to a model file)."""
 
 from __future__ import annotations
