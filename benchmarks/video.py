@@ -54,8 +54,9 @@ def steadiness(frames: list[torch.Tensor], outputs: list[torch.Tensor]) -> dict:
             "flat_flicker_e4": round(statistics.mean(warping_errors(frames, outputs, flat_only=True)) * 1e4, 3)}
 
 
-def measure(model, criterion, frames: list[torch.Tensor], style: int, mode: str, carry: float) -> dict:
-    coherent = CoherentFrames(model, StylizeOptions(style), Coherence(mode, carry))
+def measure(model, criterion, frames: list[torch.Tensor], style: int, mode: str, carry: float,
+            steady_input: float = 0.0) -> dict:
+    coherent = CoherentFrames(model, StylizeOptions(style), Coherence(mode, carry, steady_input=steady_input))
     outputs = [coherent(frame) for frame in frames]
     target = torch.tensor([style])
     with torch.no_grad():
@@ -87,6 +88,8 @@ def main() -> None:
     parser.add_argument("--photo", default="astronaut", help="the made clips' photo: a bundled name or a file")
     parser.add_argument("--noise", type=float, default=2.0, help="the made clips' sensor noise (of 255)")
     parser.add_argument("--no-speed", action="store_true", help="skip the frames-per-second runs")
+    parser.add_argument("--steady-input", type=float, nargs="*", default=[],
+                        help="also measure output coherence with the input steadied by these shares")
     parser.add_argument("--vgg", default="hed", help="the loss network that measures the style (default hed)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
@@ -100,6 +103,9 @@ def main() -> None:
             result["clips"][key] = {"input": steadiness(frames, frames)}  # how much the footage itself changes
             result["clips"][key].update({mode: measure(model, criterion, frames, style, mode, args.carry)
                                          for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])})
+            result["clips"][key].update({f"output, steady input {share}": measure(model, criterion, frames, style,
+                                                                                  "output", args.carry, share)
+                                         for share in args.steady_input})
             print(key, json.dumps(result["clips"][key]), flush=True)
     if not args.no_speed:
         result["frames_per_second"] = {mode: round(speed(model, args.size, args.frames, mode, args.carry), 2)

@@ -48,6 +48,8 @@ class CoherentFrames:
             return self.stylizer.stylize_batch(frame.unsqueeze(0), self.options)[0]
         grey = self.flow.grey(frame)
         link = self.link(grey, frame)
+        if link is not None and self.coherence.steady_input:
+            frame = self.steadied(frame, link)
         if self.coherence.mode == "features":
             carried = None
 
@@ -80,6 +82,12 @@ class CoherentFrames:
             self.scene_cuts += 1
             return None
         return Link(backward, trusted.float().unsqueeze(0))
+
+    def steadied(self, frame: torch.Tensor, link: Link) -> torch.Tensor:
+        """``frame`` with the previous (steadied) input frame, warped, blended in where the flow is trusted."""
+        weight = (self.coherence.steady_input * link.trust).to(frame)
+        warped = warp(self.previous[1].float(), link.flow.float(), "bicubic").to(frame.dtype)
+        return (frame * (1 - weight) + warped * weight).clamp(0, 1)
 
     def blend(self, current: torch.Tensor, link: Link, at_features: bool) -> torch.Tensor:
         """current·(1 − w) + warped previous·w, with w = carry × trust (area-averaged to the feature map)."""

@@ -14,10 +14,13 @@ class Coherence:
     """How frames are tied together. ``carry``: the share of the carried-over result kept where the flow is
     trusted (1 freezes the texture there, 0 is frame by frame); ``match``: the largest mean colour difference
     (0-1) between a frame and its warped predecessor that still counts as the same content; ``scene_cut``: below
-    this share of trusted pixels, a frame starts afresh."""
+    this share of trusted pixels, a frame starts afresh; ``steady_input``: the share of the previous (steadied)
+    input frame, carried along the flow, blended into the frame the network sees where the flow is trusted: the
+    sensor noise the network would paint as texture that boils is averaged out over frames (0: off)."""
 
     mode: str = "output"
     carry: float = 0.6  # benchmarks/video.py: 0.8 steadies more but costs waves 12% of its style; 0.6 keeps 10%
+    steady_input: float = 0.0
     match: float = 0.06
     scene_cut: float = 0.5
     flow_preset: str = "fast"
@@ -25,5 +28,6 @@ class Coherence:
     def __post_init__(self) -> None:
         if self.mode not in COHERENCE_MODES:
             raise StyleBankError(f"coherence must be one of {', '.join(COHERENCE_MODES)}, got {self.mode!r}")
-        if not 0 <= self.carry <= 1:
-            raise StyleBankError(f"carry must be between 0 and 1, got {self.carry}")
+        for name in ("carry", "steady_input"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise StyleBankError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
