@@ -187,6 +187,21 @@ def test_the_generator_takes_arrays_images_and_tensors_and_fixes_kmeans_regions(
         VideoStylizer(model, style="cubism")
 
 
+def test_the_command_passes_its_coherence_settings(tmp_path, monkeypatch, capsys):
+    import stylebank.video.pipeline
+
+    asked = []
+    monkeypatch.setattr(stylebank.video.pipeline, "stylize_video", lambda *a, **settings: asked.append(settings) or {})
+    clip = write_clip(tmp_path / "clip.mp4", make_frames("pan", 2, (64, 48)))
+    main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--carry", "0.3", "--steady-input", "0.25", "--json"])
+    assert asked[0]["coherence"] == Coherence("output", 0.3, steady_input=0.25)
+    main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--json"])
+    assert asked[1]["coherence"] == Coherence()  # the defaults
+    with pytest.raises(SystemExit):
+        main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--steady-input", "2"])
+    assert "--steady-input: expected a number between 0 and 1" in capsys.readouterr().err
+
+
 def test_the_command_keeps_times_and_audio_and_evens_an_odd_size(model, tmp_path, capsys):
     frames = make_frames("pan", 12, (161, 97))
     clip = write_clip(tmp_path / "clip.mp4", frames, rate=12, audio_seconds=1.0)

@@ -54,6 +54,10 @@ def add_video(commands: argparse._SubParsersAction) -> None:
     video.add_argument("--carry", type=unit_float, default=Coherence.carry,
                        help="how much of the carried frame to keep where the flow is trusted: more is steadier, "
                             f"less keeps more of each frame's texture (default {Coherence.carry})")
+    video.add_argument("--steady-input", type=unit_float, default=Coherence.steady_input, metavar="S",
+                       help="how much of the previous input frame, carried along the flow, to blend into each frame "
+                            "before it is stylized: averages out the sensor noise the network would paint as boiling "
+                            f"texture in flat areas (default {Coherence.steady_input}; 0: off; not with none)")
     video.add_argument("--precision", choices=PRECISIONS, default="auto")
     add_backend_options(video)
     video.add_argument("--json", action="store_true", help="print what was done as JSON")
@@ -106,7 +110,8 @@ def run_video(args: argparse.Namespace) -> int:
     report = stylize_video(model, args.input, args.output, start=args.start, duration=args.duration,
                            max_pixels=args.max_pixels, progress=progress_bar(args.quiet or args.json),
                            options=stylize_options(args, model.styles), max_size=args.max_size or None,
-                           coherence=Coherence(args.coherence, args.carry))
+                           coherence=Coherence(args.coherence, args.carry,
+                                               steady_input=args.steady_input))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
