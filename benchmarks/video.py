@@ -35,7 +35,7 @@ from stylebank.video.settings import COHERENCE_MODES, Coherence
 from stylebank.video.pipeline import stylize_video
 from stylebank.video.reader import Frame, VideoReader
 from stylebank.backends.stylizer import StylizeOptions
-from stylebank.video.temporal import warping_errors
+from stylebank.video.temporal import input_motion, warping_errors
 
 
 def clip_frames(args: argparse.Namespace) -> dict[str, list[torch.Tensor]]:
@@ -48,20 +48,22 @@ def clip_frames(args: argparse.Namespace) -> dict[str, list[torch.Tensor]]:
             for kind in args.kinds}
 
 
-def steadiness(frames: list[torch.Tensor], outputs: list[torch.Tensor]) -> dict:
-    """Lai et al.'s warping error, over all trusted pixels and over those in flat regions, ×10⁴."""
-    return {"temporal_error_e4": round(statistics.mean(warping_errors(frames, outputs)) * 1e4, 3),
-            "flat_flicker_e4": round(statistics.mean(warping_errors(frames, outputs, flat_only=True)) * 1e4, 3)}
+def steadiness(frames: list[torch.Tensor], outputs: list[torch.Tensor], motion: list) -> dict:
+    """Lai et al.'s warping error, over all trusted pixels and over those in flat regions, ×10⁴ (``motion``: the
+    clip's input_motion)."""
+    errors = {"temporal_error_e4": warping_errors(frames, outputs, motion=motion),
+              "flat_flicker_e4": warping_errors(frames, outputs, flat_only=True, motion=motion)}
+    return {name: round(statistics.mean(values) * 1e4, 3) for name, values in errors.items()}
 
 
-def measure(model, criterion, frames: list[torch.Tensor], style: int, mode: str, carry: float,
+def measure(model, criterion, frames: list[torch.Tensor], motion: list, style: int, mode: str, carry: float,
             steady_input: float = 0.0) -> dict:
     coherent = CoherentFrames(model, StylizeOptions(style), Coherence(mode, carry, steady_input=steady_input))
     outputs = [coherent(frame) for frame in frames]
     target = torch.tensor([style])
     with torch.no_grad():
         losses = [criterion(output.unsqueeze(0), frame.unsqueeze(0), target) for output, frame in zip(outputs, frames)]
-    return {**steadiness(frames, outputs),
+    return {**steadiness(frames, outputs, motion),
             "style_loss": round(statistics.mean(loss["style"].item() for loss in losses), 4),
             "content_loss": round(statistics.mean(loss["content"].item() for loss in losses), 4),
             "scene_cuts": coherent.scene_cuts}
@@ -98,14 +100,15 @@ def main() -> None:
     result = {"size": args.size, "frames": args.frames, "carry": args.carry, "precision": "fp32 (auto on this CPU)",
               "backend": "torch", "threads": torch.get_num_threads(), "clips": {}}
     for name, frames in clip_frames(args).items():
+        motion = input_motion(frames)  # the inputs' flows, once per clip
         for style in args.styles:
             key = f"{name}, {model.styles[style]}"
-            result["clips"][key] = {"input": steadiness(frames, frames)}  # how much the footage itself changes
-            result["clips"][key].update({mode: measure(model, criterion, frames, style, mode, args.carry)
+            # how much the footage itself changes, then each mode's outputs, all against the inputs' flows
+            result["clips"][key] = {"input": steadiness(frames, frames, motion)}
+            result["clips"][key].update({mode: measure(model, criterion, frames, motion, style, mode, args.carry)
                                          for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])})
-            result["clips"][key].update({f"output, steady input {share}": measure(model, criterion, frames, style,
-                                                                                  "output", args.carry, share)
-                                         for share in args.steady_input})
+            result["clips"][key].update({f"output, steady input {share}": measure(
+                model, criterion, frames, motion, style, "output", args.carry, share) for share in args.steady_input})
             print(key, json.dumps(result["clips"][key]), flush=True)
     if not args.no_speed:
         result["frames_per_second"] = {mode: round(speed(model, args.size, args.frames, mode, args.carry), 2)

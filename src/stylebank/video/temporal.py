@@ -13,20 +13,30 @@ import torch.nn.functional as F
 from .flow import FlowEstimator, consistent, warp
 
 
+def input_motion(inputs: Sequence[torch.Tensor],
+                 flow: FlowEstimator | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """For each input frame after the first: the flow back to the previous one, and where that flow passes the
+    forward/backward check (H, W) bool. What warping_errors measures every output of the same clip against."""
+    flow = flow or FlowEstimator("medium")
+    motion = []
+    for t in range(1, len(inputs)):
+        backward = flow(inputs[t], inputs[t - 1])
+        motion.append((backward, consistent(backward, flow(inputs[t - 1], inputs[t]))))
+    return motion
+
+
 def warping_errors(inputs: Sequence[torch.Tensor], outputs: Sequence[torch.Tensor],
-                   flow: FlowEstimator | None = None, flat_only: bool = False) -> list[float]:
+                   flow: FlowEstimator | None = None, flat_only: bool = False,
+                   motion: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> list[float]:
     """For each frame after the first: the mean squared difference (pixels in [0, 1], averaged over colours)
     between output t and output t-1 warped by the input frames' flow, over the pixels where that flow passes
     the forward/backward check; ``flat_only``: over those of them in flat regions of the input (see flat_pixels),
-    where texture that is re-rolled each frame shows most (0 where a frame has none)."""
-    flow = flow or FlowEstimator("medium")
+    where texture that is re-rolled each frame shows most (0 where a frame has none). ``motion``: the inputs'
+    input_motion, made once for several outputs of the same clip."""
     errors = []
-    for t in range(1, len(inputs)):
-        backward = flow(inputs[t], inputs[t - 1])
-        forward = flow(inputs[t - 1], inputs[t])
-        trusted = consistent(backward, forward)
+    for t, (backward, trusted) in enumerate(motion or input_motion(inputs, flow), start=1):
         if flat_only:
-            trusted &= flat_pixels(inputs[t])
+            trusted = trusted & flat_pixels(inputs[t])
         difference = (warp(outputs[t - 1].float(), backward) - outputs[t].float()).square().mean(0)
         errors.append(float(difference[trusted].mean()) if trusted.any() else 0.0)
     return errors
