@@ -10,13 +10,15 @@ along the flow, the paper's features carried), in the same run:
 - the style loss of the frames (the model's own objective, measured by its loss network);
 - frames per second of `stylebank video` itself on a 640×360 H.264 clip (decoding, flow, stylizing, encoding).
 
-    python benchmarks/video.py [--frames 20] [--size 640x360] [--styles 0 2] [--clip FILE] [--kinds pan handheld]
-                               [--photo FILE] [--noise 2] [--no-speed] [--json RESULT.json]
+    python benchmarks/video.py [--frames 20] [--size 640x360] [--styles 0 2] [--clip FILE [--clip-start S]]
+                               [--kinds pan handheld] [--photo FILE] [--noise 2] [--flow-scale 0.5] [--no-speed]
+                               [--json RESULT.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -41,8 +43,10 @@ from stylebank.video.temporal import input_motion, warping_errors
 def clip_frames(args: argparse.Namespace) -> dict[str, list[torch.Tensor]]:
     size = tuple(int(side) for side in args.size.split("x"))
     if args.clip:
-        with VideoReader(args.clip, duration=args.frames / 24) as reader:
-            return {Path(args.clip).name: [to_tensor(item.pixels) for item in reader if isinstance(item, Frame)]}
+        with VideoReader(args.clip, start=args.clip_start) as reader:
+            pictures = (item.pixels for item in reader if isinstance(item, Frame))
+            frames = [to_tensor(pixels) for pixels in itertools.islice(pictures, args.frames)]
+        return {f"{Path(args.clip).name} from {args.clip_start:g} s": frames}
     return {f"{kind} over {Path(args.photo).stem}": [to_tensor(frame) for frame in
                                                      make_frames(kind, args.frames, size, args.photo, args.noise)]
             for kind in args.kinds}
@@ -57,8 +61,9 @@ def steadiness(frames: list[torch.Tensor], outputs: list[torch.Tensor], motion: 
 
 
 def measure(model, criterion, frames: list[torch.Tensor], motion: list, style: int, mode: str, carry: float,
-            steady_input: float = 0.0) -> dict:
-    coherent = CoherentFrames(model, StylizeOptions(style), Coherence(mode, carry, steady_input=steady_input))
+            steady_input: float = 0.0, flow_scale: float = Coherence.flow_scale) -> dict:
+    coherence = Coherence(mode, carry, steady_input=steady_input, flow_scale=flow_scale)
+    coherent = CoherentFrames(model, StylizeOptions(style), coherence)
     outputs = [coherent(frame) for frame in frames]
     target = torch.tensor([style])
     with torch.no_grad():
@@ -86,29 +91,35 @@ def main() -> None:
     parser.add_argument("--styles", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--carry", type=float, default=Coherence.carry)
     parser.add_argument("--clip", help="also (instead of the made clips) a video of your own")
+    parser.add_argument("--clip-start", type=float, default=0.0, help="where in --clip to start, in seconds")
     parser.add_argument("--kinds", nargs="+", choices=CLIP_KINDS, default=list(CLIP_KINDS), help="made clips")
     parser.add_argument("--photo", default="astronaut", help="the made clips' photo: a bundled name or a file")
     parser.add_argument("--noise", type=float, default=2.0, help="the made clips' sensor noise (of 255)")
     parser.add_argument("--no-speed", action="store_true", help="skip the frames-per-second runs")
     parser.add_argument("--steady-input", type=float, nargs="*", default=[],
                         help="also measure output coherence with the input steadied by these shares")
+    parser.add_argument("--flow-scale", type=float, default=Coherence.flow_scale,
+                        help="coherence's flow computed on frames shrunk by this much")
     parser.add_argument("--vgg", default="hed", help="the loss network that measures the style (default hed)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     model = load(device="cpu")
     criterion = evaluation_loss(model, args.vgg)
-    result = {"size": args.size, "frames": args.frames, "carry": args.carry, "precision": "fp32 (auto on this CPU)",
-              "backend": "torch", "threads": torch.get_num_threads(), "clips": {}}
+    result = {"size": args.size, "frames": args.frames, "carry": args.carry, "flow_scale": args.flow_scale,
+              "precision": "fp32 (auto on this CPU)", "backend": "torch", "threads": torch.get_num_threads(),
+              "clips": {}}
     for name, frames in clip_frames(args).items():
         motion = input_motion(frames)  # the inputs' flows, once per clip
         for style in args.styles:
             key = f"{name}, {model.styles[style]}"
             # how much the footage itself changes, then each mode's outputs, all against the inputs' flows
             result["clips"][key] = {"input": steadiness(frames, frames, motion)}
-            result["clips"][key].update({mode: measure(model, criterion, frames, motion, style, mode, args.carry)
+            result["clips"][key].update({mode: measure(model, criterion, frames, motion, style, mode, args.carry,
+                                                         flow_scale=args.flow_scale)
                                          for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])})
             result["clips"][key].update({f"output, steady input {share}": measure(
-                model, criterion, frames, motion, style, "output", args.carry, share) for share in args.steady_input})
+                model, criterion, frames, motion, style, "output", args.carry, share, args.flow_scale)
+                for share in args.steady_input})
             print(key, json.dumps(result["clips"][key]), flush=True)
     if not args.no_speed:
         result["frames_per_second"] = {mode: round(speed(model, args.size, args.frames, mode, args.carry), 2)

@@ -1,6 +1,7 @@
 """The README's animation: a test clip stylized frame by frame (left) and with coherence (right), side by side.
 
     python scripts/video_comparison.py [--output docs/images/video_comparison.gif] [--kind zoom] [--style mosaic]
+                                       [--photo astronaut] [--noise 2] [--frames 24] [--size 256x144]
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ def main() -> None:
     parser.add_argument("--style", default="mosaic")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--size", default="256x144")
+    parser.add_argument("--photo", default="astronaut", help="the clip's photo: a bundled name or a file")
+    parser.add_argument("--noise", type=float, default=2.0, help="sensor noise, in levels of 255")
     args = parser.parse_args()
     size = tuple(int(side) for side in args.size.split("x"))
-    frames = make_frames(args.kind, args.frames, size)
+    frames = make_frames(args.kind, args.frames, size, args.photo, args.noise)
     model = load(device="cpu")
     plain = stylize_frames(model, frames, style=args.style, coherence=Coherence("none"))
     steady = stylize_frames(model, frames, style=args.style)

@@ -197,3 +197,24 @@ with TestClient(create_app(load_stylizer(backend="onnxruntime"))) as client:
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_video_on_onnx_runtime_stylizes_two_frames_at_once_as_one_at_a_time(tmp_path, capsys):
+    """The video command opens ONNX Runtime for two frames side by side, each on its share of the cores: the
+    pictures are those of one frame at a time, and the report says how it ran."""
+    from stylebank.video.clips import make_frames, write_clip
+    from stylebank.video.pipeline import stylize_frames
+
+    frames = make_frames("pan", 6, (96, 64))
+    side_by_side = load_stylizer(backend="auto", device="cpu", concurrent_calls=2)
+    assert isinstance(side_by_side, FallbackStylizer) and side_by_side.concurrent_calls == 2
+    one_at_a_time = load_stylizer(backend="onnxruntime", device="cpu")
+    assert one_at_a_time.concurrent_calls == 1
+    paired = list(stylize_frames(side_by_side, frames, style=2))
+    single = list(stylize_frames(one_at_a_time, frames, style=2))
+    assert max(np.abs(a.astype(np.int16) - b).max() for a, b in zip(paired, single)) <= 1
+    clip = write_clip(tmp_path / "clip.mp4", frames)
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--backend", "auto", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["frames_at_once"] == 2 and report["frames"] == 6
+    assert list(report["milliseconds_per_frame"]) == ["decode", "flow", "steady input", "stylize", "blend", "encode"]

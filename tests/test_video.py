@@ -2,9 +2,11 @@
 times), and every bad input as one line with no partial output. The clips are made here with PyAV."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from fractions import Fraction
 
@@ -23,7 +25,7 @@ from stylebank.backends.stylizer import StylizeOptions, Stylizer
 from stylebank.video.clips import make_frames, write_clip
 from stylebank.video.coherence import CoherentFrames
 from stylebank.video.settings import Coherence
-from stylebank.video.flow import FlowEstimator, consistent, warp
+from stylebank.video.flow import FlowEstimator, consistent, full_size, warp
 from stylebank.video.pipeline import VideoStylizer, stylize_frames
 from stylebank.video.reader import upright
 from stylebank.video.temporal import flat_pixels, warping_errors
@@ -72,6 +74,21 @@ def test_dis_flow_finds_a_known_shift():
     flow = FlowEstimator("medium")(frames[1], frames[0])  # the camera pans: content moves (-2.6, -1.3) px
     middle = flow[:, 30:-30, 30:-30].reshape(2, -1).median(1).values
     assert torch.allclose(middle, torch.tensor([2.6, 1.3]), atol=0.3), middle  # frame 1 pixel: where in frame 0
+
+
+def test_flow_on_shrunk_frames_is_brought_back_to_full_size():
+    """The flow computed at half size finds the same shift in full-size pixels; a pixel untrusted there leaves
+    all the full-size pixels it covers untrusted."""
+    frames = [to_tensor(frame) for frame in make_frames("pan", 2, (192, 128), noise=0)]
+    estimator = FlowEstimator("medium", scale=0.5)
+    small = estimator(frames[1], frames[0])
+    assert small.shape == (2, 64, 96)
+    trusted = torch.ones(64, 96, dtype=torch.bool)
+    trusted[10, 20] = False
+    flow, trusted = full_size(small, trusted, (128, 192))
+    middle = flow[:, 30:-30, 30:-30].reshape(2, -1).median(1).values
+    assert torch.allclose(middle, torch.tensor([2.6, 1.3]), atol=0.3), middle
+    assert not trusted[20:22, 40:42].any() and trusted[30:, 60:].all()
 
 
 def test_flat_flicker_counts_changes_in_flat_regions_only():
@@ -130,13 +147,58 @@ def test_coherence_steadies_a_pan_and_its_first_frame_is_the_photos_own(model, p
     assert held < flicker / 2, (held, flicker)  # benchmarks/video.py measures ~6x on longer clips
 
 
+class Tint(Stylizer):
+    """A backend that paints a fixed function of its input (tests of the pipeline, not of the network)."""
+
+    styles = ["tint"]
+
+    def render(self, batch, options, carry=None):
+        return (0.2 + 0.6 * batch.roll(1, dims=1)).clamp(0, 1)
+
+
+class PairedTint(Tint):
+    """Tint taking two calls at once: each waits at a barrier for the other (so a pipeline that does not keep two
+    frames in flight times out), and the earlier frame of a pair finishes last. Notes PyTorch's threads."""
+
+    concurrent_calls = 2
+
+    def __init__(self):
+        self.barrier, self.lock = threading.Barrier(2, timeout=20), threading.Lock()
+        self.calls, self.torch_threads = 0, set()
+
+    def render(self, batch, options, carry=None):
+        with self.lock:
+            first_of_pair, self.calls = self.calls % 2 == 0, self.calls + 1
+        self.torch_threads.add(torch.get_num_threads())
+        self.barrier.wait()
+        time.sleep(0.05 if first_of_pair else 0)
+        return super().render(batch, options)
+
+
+def test_frames_stylized_side_by_side_come_out_as_one_at_a_time(pan):
+    """Two frames in flight, the later one finishing first: the same pictures, in the same order, as frame after
+    frame (the carried result blended in order); PyTorch's own ops ran on one thread meanwhile, reset after."""
+    single = VideoStylizer(Tint())
+    expected = [single(frame) for frame in pan]
+    paired = PairedTint()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        outputs = list(stylize_frames(paired, pan))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert paired.calls == len(pan) and paired.torch_threads == {1}
+    assert all(np.array_equal(a, b) for a, b in zip(outputs, expected)) and len(outputs) == len(expected)
+
+
 def test_the_papers_feature_level_coherence_runs_through_the_pytorch_backend(model, pan):
     frames = [to_tensor(frame) for frame in pan[:4]]
     carried = CoherentFrames(model, StylizeOptions(0), Coherence("features", carry=1.0))
     outputs = [carried(f) for f in frames]
     plain = model.stylize_batch(frames[3].unsqueeze(0), StylizeOptions(0))[0]
     assert not torch.equal(outputs[3], plain)  # the carried features changed the frame
-    assert carried.previous[2].shape[-2:] == (SIZE[1] // 4, SIZE[0] // 4)  # features, at H/4
+    assert carried.carried.shape[-2:] == (SIZE[1] // 4, SIZE[0] // 4)  # features, at H/4
 
 
 def test_feature_coherence_carries_each_regions_features(model, pan):
@@ -148,7 +210,7 @@ def test_feature_coherence_carries_each_regions_features(model, pan):
     carried = CoherentFrames(model, options, Coherence("features", carry=1.0))
     outputs = [carried(f) for f in frames]
     channels = model.net.config.channels[-1]
-    assert carried.previous[2].shape == (2 * channels, SIZE[1] // 4, SIZE[0] // 4)  # both regions' features
+    assert carried.carried.shape == (2 * channels, SIZE[1] // 4, SIZE[0] // 4)  # both regions' features
     assert not torch.equal(outputs[2], model.stylize_batch(frames[2].unsqueeze(0), options)[0])
 
 
@@ -209,6 +271,8 @@ def test_the_command_keeps_times_and_audio_and_evens_an_odd_size(model, tmp_path
     assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "-s", "waves", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "12 frames, 160x96, 12 fps, audio copied" in captured.out
+    assert re.search(r"time per frame: decode \d+ ms, flow \d+ ms, steady input \d+ ms, stylize \d+ ms"
+                     r"( \(2 frames at once\))?, blend \d+ ms, encode \d+ ms", captured.out), captured.out
     assert "H.264 needs even sides" in captured.err
     pixels, times_out, audio_out = decoded(tmp_path / "out.mp4")
     assert times_out == pytest.approx(times_in) and audio_out == audio_in
@@ -416,8 +480,8 @@ def test_the_trust_mask_drops_what_entered_the_frame_or_changed_colour(model):
     earlier, later = frames[0], frames[3].clone()  # about 8 px right and 4 down apart
     later[:, 40:64, 60:92] = torch.tensor([0.9, 0.1, 0.8]).view(3, 1, 1)  # repainted magenta
     coherent = CoherentFrames(model, StylizeOptions(0))
-    coherent.previous = (coherent.flow.grey(earlier), earlier, earlier)
-    trust = coherent.link(coherent.flow.grey(later), later).trust[0]
+    coherent.seen = (coherent.flow.grey(earlier), earlier)
+    trust = coherent.link(coherent.flow.grey(later), later)[0].trust[0]
     assert trust[44:60, 64:88].mean() < 0.1  # changed colour
     assert trust[:, -6:].mean() < 0.2 and trust[-3:].mean() < 0.2  # entered the frame
     assert trust[64:90, :100].mean() > 0.9 and trust[:40, 30:120].mean() > 0.9  # the rest is carried

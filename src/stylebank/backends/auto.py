@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import platform
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,20 +52,20 @@ def accelerator_present() -> bool:
             or (sys.platform == "darwin" and platform.machine() == "arm64"))
 
 
-def find_export(model: Path, styles: list[str]) -> OnnxModel | None:
+def find_export(model: Path, styles: list[str], concurrent_calls: int = 1) -> OnnxModel | None:
     """The ONNX export of ``model`` beside it or else in the cache, if one is there whose recorded weights are
-    the model's (a stale or foreign file is passed over)."""
+    the model's (a stale or foreign file is passed over), opened for ``concurrent_calls`` (see OnnxModel)."""
     key = model_file_key(model, styles)
-    beside = export_of(model.with_suffix(".onnx"), key)
-    return beside if beside is not None else export_of(cache_path_for(key), key)
+    beside = export_of(model.with_suffix(".onnx"), key, concurrent_calls)
+    return beside if beside is not None else export_of(cache_path_for(key), key, concurrent_calls)
 
 
-def export_of(path: Path, key: str) -> OnnxModel | None:
+def export_of(path: Path, key: str, concurrent_calls: int = 1) -> OnnxModel | None:
     """The export at ``path`` if there is one, of the weights with this key, made by this graph version."""
     if not path.is_file():
         return None
     try:
-        found = OnnxModel(path)
+        found = OnnxModel(path, concurrent_calls=concurrent_calls)
     except StyleBankError:
         return None
     return found if found.weights_key == key and found.graph_version == GRAPH_VERSION else None
@@ -75,10 +76,10 @@ class CannotExport(StyleBankError):
     export): "auto" then stylizes with PyTorch."""
 
 
-def exported(model: Path, styles: list[str]) -> OnnxModel:
+def exported(model: Path, styles: list[str], concurrent_calls: int = 1) -> OnnxModel:
     """find_export, or ``model`` exported into the cache now (needs PyTorch and the onnx extra). A broken model
     file raises its own StyleBankError; what stops the export here raises CannotExport."""
-    found = find_export(model, styles)
+    found = find_export(model, styles, concurrent_calls)
     if found is not None:
         return found
     from .pytorch import load
@@ -93,7 +94,8 @@ def exported(model: Path, styles: list[str]) -> OnnxModel:
     warnings.warn(f"exporting {model.name} for ONNX Runtime once, into the cache (later runs start faster)",
                   BackendNote, stacklevel=3)
     try:
-        return OnnxModel(cached_onnx(torch_model.net, torch_model.styles, torch_model.path))
+        return OnnxModel(cached_onnx(torch_model.net, torch_model.styles, torch_model.path),
+                         concurrent_calls=concurrent_calls)
     except StyleBankError as why:
         raise CannotExport(str(why)) from None
 
@@ -107,18 +109,24 @@ class FallbackStylizer(Stylizer):
     def __init__(self, fast: OnnxModel, model: Path):
         self.fast, self.path = fast, model
         self._torch: Stylizer | None = None
+        self._loading = threading.Lock()  # frames stylized side by side may both need it first
 
     @property
     def styles(self) -> list[str]:
         return self.fast.styles
 
+    @property
+    def concurrent_calls(self) -> int:
+        return self.fast.concurrent_calls
+
     def torch_model(self, why: str) -> Stylizer:
         """The PyTorch model of the same file, loaded once."""
-        if self._torch is None:
-            from .pytorch import load
+        with self._loading:
+            if self._torch is None:
+                from .pytorch import load
 
-            warnings.warn(f"{why}: stylizing with the PyTorch backend", BackendNote, stacklevel=4)
-            self._torch = load(self.path, "cpu")
+                warnings.warn(f"{why}: stylizing with the PyTorch backend", BackendNote, stacklevel=4)
+                self._torch = load(self.path, "cpu")
         return self._torch
 
     def render_array(self, batch: np.ndarray, options: StylizeOptions) -> np.ndarray:
@@ -174,18 +182,19 @@ def style_names(model: str | Path | None) -> list[str] | None:
 
 
 def load_stylizer(model: str | Path | None = None, backend: str = "auto", device: str = "auto",
-                  images: int = 1) -> Stylizer:
+                  images: int = 1, concurrent_calls: int = 1) -> Stylizer:
     """A model file (default: the bundled model), or an exported ``.onnx`` file, ready to stylize with
     ``backend``: "torch", "onnxruntime" (CPU) or "auto" (see the module's notes). ``images``: about how many
     images it will stylize (a folder's count; a video or a server: many), which "auto" weighs against PyTorch's
-    start-up."""
+    start-up. ``concurrent_calls``: how many calls the caller will make at once (video's frames side by side);
+    ONNX Runtime then gives each its share of the cores (the PyTorch backend takes one at a time)."""
     if backend not in BACKENDS:
         raise StyleBankError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     path = Path(model) if model else default_model_path()
     if path.suffix.lower() == ".onnx":
         if backend == "torch":
             raise StyleBankError(f"{model} is an ONNX file: use --backend onnxruntime (or a .safetensors model)")
-        return OnnxModel(path)
+        return OnnxModel(path, concurrent_calls=concurrent_calls)
     if backend == "torch" or torch_is_faster(backend, device, images):
         if backend == "onnxruntime":
             raise StyleBankError("the ONNX Runtime backend runs on the CPU; use --device cpu (or auto)")
@@ -198,11 +207,11 @@ def load_stylizer(model: str | Path | None = None, backend: str = "auto", device
 
         return load(path, device)
     if backend == "onnxruntime":
-        return exported(path, styles)
+        return exported(path, styles, concurrent_calls)
     try:
         if importlib.util.find_spec("onnxruntime") is None:
             raise CannotExport("onnxruntime cannot be imported here (pip install onnxruntime)")
-        return FallbackStylizer(exported(path, styles), path)
+        return FallbackStylizer(exported(path, styles, concurrent_calls), path)
     except CannotExport as why:
         from .pytorch import load
 

@@ -100,10 +100,14 @@ def shrink_to_fit(batch: np.ndarray | torch.Tensor, max_size: int | None) -> np.
 class Stylizer(ABC):
     """What every backend shares: ``stylize()`` for PIL images, arrays and tensors on top of the backend's
     ``styles`` and its ``render()`` or ``render_array()``. A backend may also say where it came from (``path``),
-    what it cannot do (``refusal``) and show the styles' images (``keeps_style_images``, ``style_picture``)."""
+    what it cannot do (``refusal``), show the styles' images (``keeps_style_images``, ``style_picture``) and how
+    many calls it takes at once (``concurrent_calls``)."""
 
     path: Path | None = None  # the file the backend was loaded from (None: made in memory)
     keeps_style_images = False  # whether style_picture shows the styles' images (a model file keeps them)
+    # How many stylize calls the backend was set up to take at once, from as many threads, each on its share of
+    # the cores (video stylizes that many frames side by side); 1: one call uses every core.
+    concurrent_calls = 1
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

@@ -22,8 +22,9 @@ import torch
 
 from ..fusion import to_feature_grid
 from ..backends.stylizer import StylizeOptions, Stylizer
-from .flow import FlowEstimator, consistent, flow_to_feature_grid, warp
+from .flow import FlowEstimator, consistent, flow_to_feature_grid, full_size, warp
 from .settings import Coherence
+from .timing import StageClock
 
 @dataclass
 class Link:
@@ -33,65 +34,99 @@ class Link:
     trust: torch.Tensor  # (1, H, W) in {0, 1}
 
 
+@dataclass
+class Prepared:
+    """A frame made ready for the network: what the network is given (the input, steadied) and its link to the
+    previous frame (None: the first frame or a scene cut)."""
+
+    frame: torch.Tensor
+    link: Link | None
+
+
 class CoherentFrames:
     """Call with each frame in turn, (3, H, W) floats in [0, 1]; returns it stylized. ``scene_cuts`` counts the
-    frames that started afresh (the first frame not included)."""
+    frames that started afresh (the first frame not included).
 
-    def __init__(self, stylizer: Stylizer, options: StylizeOptions, coherence: Coherence = Coherence()):
+    A call is three steps, which a pipeline may overlap: ``prepare`` (the flow and the steadied input, in frame
+    order), ``render`` (the network; with ``overlaps``, several frames' at once, on other threads) and ``finish``
+    (the carried-over result blended in, in frame order). ``clock`` sums each step's seconds."""
+
+    def __init__(self, stylizer: Stylizer, options: StylizeOptions, coherence: Coherence = Coherence(),
+                 clock: StageClock | None = None):
         self.stylizer, self.options, self.coherence = stylizer, options, coherence
-        self.flow = FlowEstimator(coherence.flow_preset) if coherence.mode != "none" else None
-        self.previous: tuple[np.ndarray, torch.Tensor, torch.Tensor] | None = None  # grey, frame, carried
+        self.clock = clock or StageClock()
+        self.flow = FlowEstimator(coherence.flow_preset, coherence.flow_scale) if coherence.mode != "none" else None
+        self.seen: tuple[np.ndarray, torch.Tensor] | None = None  # the previous input: grey, steadied
+        self.carried: torch.Tensor | None = None  # the previous result: a picture, or features (mode features)
         self.scene_cuts = 0
 
+    @property
+    def overlaps(self) -> bool:
+        """Whether frames may be rendered ahead of the previous one's finish: not where the previous frame's
+        stylized features feed the next one's decoder (mode features)."""
+        return self.coherence.mode != "features"
+
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
+        prepared = self.prepare(frame)
+        return self.finish(prepared, self.render(prepared))
+
+    def prepare(self, frame: torch.Tensor) -> Prepared:
+        """The flow back to the previous frame, and the frame steadied along it."""
         if self.flow is None:
-            return self.stylizer.stylize_batch(frame.unsqueeze(0), self.options)[0]
-        grey = self.flow.grey(frame)
-        link = self.link(grey, frame)
+            return Prepared(frame, None)
+        with self.clock("flow"):
+            grey = self.flow.grey(frame)
+            link, warped = self.link(grey, frame)
         if link is not None and self.coherence.steady_input:
-            frame = self.steadied(frame, link)
-        if self.coherence.mode == "features":
-            carried = None
+            with self.clock("steady input"):
+                weight = (self.coherence.steady_input * link.trust).to(frame)
+                frame = (frame * (1 - weight) + warped.to(frame.dtype) * weight).clamp(0, 1)
+        self.seen = (grey, frame)
+        return Prepared(frame, link)
+
+    def render(self, prepared: Prepared) -> torch.Tensor:
+        """The network's picture of the prepared frame; in mode features, with the previous features carried in."""
+        with self.clock("stylize"):
+            if self.coherence.mode != "features":
+                return self.stylizer.stylize_batch(prepared.frame.unsqueeze(0), self.options)[0]
 
             def carry(features: torch.Tensor) -> torch.Tensor:
-                nonlocal carried
                 stacked = features.flatten(0, 1)  # (R * C, h, w): each region's features (one region: R = 1)
-                carried = stacked if link is None else self.blend(stacked, link, True)
-                return carried.view_as(features)
+                self.carried = stacked if prepared.link is None else self.blend(stacked, prepared.link, True)
+                return self.carried.view_as(features)
 
-            output = self.stylizer.stylize_batch(frame.unsqueeze(0), self.options, carry)[0]
-        else:
-            output = self.stylizer.stylize_batch(frame.unsqueeze(0), self.options)[0]
-            if link is not None:
-                output = self.blend(output, link, False).clamp(0, 1)
-            carried = output
-        self.previous = (grey, frame, carried)
+            return self.stylizer.stylize_batch(prepared.frame.unsqueeze(0), self.options, carry)[0]
+
+    def finish(self, prepared: Prepared, output: torch.Tensor) -> torch.Tensor:
+        """The rendered frame with the previous result carried along the flow and blended in (mode output)."""
+        if self.coherence.mode != "output":
+            return output
+        with self.clock("blend"):
+            if prepared.link is not None:
+                output = self.blend(output, prepared.link, False).clamp(0, 1)
+            self.carried = output
         return output
 
-    def link(self, grey: np.ndarray, frame: torch.Tensor) -> Link | None:
-        """The flow back to the previous frame and where it is trusted; None for the first frame or a scene cut."""
-        if self.previous is None:
-            return None
-        previous_grey, previous_frame, _ = self.previous
+    def link(self, grey: np.ndarray, frame: torch.Tensor) -> tuple[Link | None, torch.Tensor | None]:
+        """The flow back to the previous frame and where it is trusted, and the previous (steadied) input carried
+        along it; (None, None) for the first frame or a scene cut."""
+        if self.seen is None:
+            return None, None
+        previous_grey, previous_frame = self.seen
         backward = self.flow(grey, previous_grey)
-        forward = self.flow(previous_grey, grey)
-        trusted = consistent(backward, forward)
-        difference = (warp(previous_frame.float(), backward) - frame.float()).abs().mean(0)
-        trusted &= difference <= self.coherence.match
+        trusted = consistent(backward, self.flow(previous_grey, grey))
+        backward, trusted = full_size(backward, trusted, frame.shape[-2:])
+        # bicubic: what steadies the input is this same warp (bilinear blurs a little, and carried over frame
+        # after frame the blur adds up)
+        warped = warp(previous_frame.float(), backward, "bicubic")
+        trusted &= (warped - frame.float()).abs().mean(0) <= self.coherence.match
         if trusted.float().mean() < self.coherence.scene_cut:
             self.scene_cuts += 1
-            return None
-        return Link(backward, trusted.float().unsqueeze(0))
-
-    def steadied(self, frame: torch.Tensor, link: Link) -> torch.Tensor:
-        """``frame`` with the previous (steadied) input frame, warped, blended in where the flow is trusted."""
-        weight = (self.coherence.steady_input * link.trust).to(frame)
-        warped = warp(self.previous[1].float(), link.flow.float(), "bicubic").to(frame.dtype)
-        return (frame * (1 - weight) + warped * weight).clamp(0, 1)
+            return None, None
+        return Link(backward, trusted.float().unsqueeze(0)), warped
 
     def blend(self, current: torch.Tensor, link: Link, at_features: bool) -> torch.Tensor:
         """current·(1 − w) + warped previous·w, with w = carry × trust (area-averaged to the feature map)."""
-        carried = self.previous[2]
         flow, trust = link.flow, link.trust
         if at_features:
             size = current.shape[-2:]
@@ -100,5 +135,5 @@ class CoherentFrames:
         weight = (self.coherence.carry * trust).to(current)
         # bicubic: bilinear sampling blurs a little at every frame, and carried over frame after frame the blur
         # adds up and the style loss with it (in trials at 320x180). In fp32 whatever the features' dtype
-        warped = warp(carried.float(), flow.float(), "bicubic").to(current.dtype)
+        warped = warp(self.carried.float(), flow.float(), "bicubic").to(current.dtype)
         return current * (1 - weight) + warped * weight

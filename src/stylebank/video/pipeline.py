@@ -1,14 +1,20 @@
 """Stylizing videos: frame by frame through any backend (the Stylizer contract), tied together by coherence.
 
-- ``VideoStylizer``: one frame in, one stylized frame out, keeping what coherence carries between them;
-- ``stylize_frames``: the same as a generator over any frames (arrays, PIL images, tensors);
-- ``stylize_video``: a file or folder in, a file or folder out, streaming, audio copied, no partial output.
+- ``VideoStylizer``: one frame in, one stylized frame out, keeping what coherence carries between them; or
+  ``stream(frames)``, which stylizes as many frames at once as the backend takes (``Stylizer.concurrent_calls``)
+  while the next ones' flow is computed;
+- ``stylize_frames``: ``stream`` over any frames (arrays, PIL images, tensors);
+- ``stylize_video``: a file or folder in, a file or folder out, streaming, audio copied, no partial output, the
+  time per stage reported.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,10 +27,12 @@ from ..tensors import to_tensor, to_uint8_array
 from ..backends.stylizer import MaskLike, StylizeOptions, Stylizer, shrink_to_fit
 from .coherence import CoherentFrames
 from .settings import Coherence
+from .timing import StageClock
 from .reader import Frame, VideoReader
 from .writer import VideoWriter
 
 FrameLike = np.ndarray | Image.Image | torch.Tensor
+STAGES = ("decode", "flow", "steady input", "stylize", "blend", "encode")  # a frame's way through, in order
 
 
 class VideoStylizer:
@@ -42,13 +50,43 @@ class VideoStylizer:
         self.options = replace(options, tile=0).resolved(stylizer.styles)  # a bad spec fails before any frame
         self.stylizer, self.coherence, self.max_size = stylizer, coherence, max_size
         self.frames: CoherentFrames | None = None
+        self.clock = StageClock()
 
     def __call__(self, frame: FrameLike) -> np.ndarray:
+        return to_uint8_array(self.coherent(self.tensor(frame)))
+
+    def stream(self, frames: Iterable[FrameLike]) -> Iterator[np.ndarray]:
+        """Each frame stylized, in order. Frames are rendered up to ``concurrent_calls`` at once on worker threads
+        while the main thread reads and prepares the next ones and finishes the earlier ones."""
+        at_once = max(1, self.stylizer.concurrent_calls)
+        with ThreadPoolExecutor(at_once, thread_name_prefix="stylebank-frame") as pool, torch_threads(at_once):
+            pending: deque = deque()  # (prepared frame, its rendering), oldest first
+            for frame in frames:
+                tensor = self.tensor(frame)
+                coherent = self.coherent_for(tensor)
+                prepared = coherent.prepare(tensor)
+                pending.append((prepared, pool.submit(coherent.render, prepared)))
+                if len(pending) >= (at_once if coherent.overlaps else 1):
+                    yield self.finished(*pending.popleft())
+            while pending:
+                yield self.finished(*pending.popleft())
+
+    def tensor(self, frame: FrameLike) -> torch.Tensor:
+        """A frame as (3, H, W) floats, shrunk to max_size."""
         tensor = frame.float() if isinstance(frame, torch.Tensor) else to_tensor(frame)
-        tensor = shrink_to_fit(tensor.unsqueeze(0), self.max_size)[0]
+        return shrink_to_fit(tensor.unsqueeze(0), self.max_size)[0]
+
+    def coherent_for(self, first: torch.Tensor) -> CoherentFrames:
+        """The coherence state, made at the first frame (k-means regions are found on it)."""
         if self.frames is None:
-            self.frames = CoherentFrames(self.stylizer, self.fixed_regions(tensor), self.coherence)
-        return to_uint8_array(self.frames(tensor))
+            self.frames = CoherentFrames(self.stylizer, self.fixed_regions(first), self.coherence, self.clock)
+        return self.frames
+
+    def coherent(self, tensor: torch.Tensor) -> torch.Tensor:
+        return self.coherent_for(tensor)(tensor)
+
+    def finished(self, prepared, rendering) -> np.ndarray:
+        return to_uint8_array(self.frames.finish(prepared, rendering.result()))
 
     def fixed_regions(self, first: torch.Tensor) -> StylizeOptions:
         """K-means regions found on the first frame, as a label image for all."""
@@ -62,11 +100,26 @@ class VideoStylizer:
         return self.frames.scene_cuts if self.frames else 0
 
 
+@contextmanager
+def torch_threads(frames_at_once: int) -> Iterator[None]:
+    """While frames are stylized side by side (by a backend that computes on threads of its own: ONNX Runtime),
+    PyTorch's own work (the flow's warps and blends) runs on one thread: its ops are small, and spread over
+    threads they fight the frames for the cores (on 2 cores, 3.5 -> 4.3 frames/s: benchmarks/video_speed.py).
+    PyTorch's setting is restored after."""
+    if frames_at_once == 1:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def stylize_frames(stylizer: Stylizer, frames: Iterable[FrameLike], **settings) -> Iterator[np.ndarray]:
     """Each frame stylized, in order, as (H, W, 3) uint8 (settings: see VideoStylizer)."""
-    video = VideoStylizer(stylizer, **settings)
-    for frame in frames:
-        yield video(frame)
+    yield from VideoStylizer(stylizer, **settings).stream(frames)
 
 
 def stylize_video(stylizer: Stylizer, source: str | Path, target: str | Path, *, start: float = 0.0,
@@ -75,29 +128,53 @@ def stylize_video(stylizer: Stylizer, source: str | Path, target: str | Path, *,
     """Stylize the video (or folder of numbered images) ``source`` into ``target`` (.mp4/.mov/.mkv, or a folder of
     PNG frames): same frame times, the audio copied. ``progress(total_frames)`` gives a function called after
     each frame. Returns what was done: frames, the first frame's size and the output's, rate, seconds, scene
-    cuts."""
+    cuts, how many frames were stylized at once and the milliseconds per frame in each stage."""
     started = time.perf_counter()
     video = VideoStylizer(stylizer, **settings)
     with VideoReader(source, max_pixels, start, duration) as reader:
         writer = VideoWriter(target, reader.source.rate, reader.source.audio)
         step = progress(reader.source.frames) if progress else None
-        input_size = None
+        frames = FrameSource(reader, writer, video.clock)
         try:
-            for item in reader:
-                if isinstance(item, Frame):
-                    input_size = input_size or [item.pixels.shape[1], item.pixels.shape[0]]
-                    writer.write(video(item.pixels), item.time)
-                    if step:
-                        step()
-                else:
-                    writer.copy_audio(item)
-            written = writer.close()
+            for output in video.stream(frames):
+                with video.clock("encode"):
+                    writer.write(output, frames.times.popleft())
+                if step:
+                    step()
+            with video.clock("encode"):  # x264 holds frames back: closing encodes them
+                written = writer.close()
         except BaseException:  # an error or Ctrl-C: nothing half-written is left
             writer.abandon()
             raise
     seconds = time.perf_counter() - started
-    return {"input": str(source), "output": str(written), "frames": writer.count, "input_size": input_size,
+    return {"input": str(source), "output": str(written), "frames": writer.count, "input_size": frames.first_size,
             "size": list(writer.size),
             "rate": float(reader.source.rate), "audio": writer.audio is not None,
             "scene_cuts": video.scene_cuts, "seconds": round(seconds, 2),
-            "frames_per_second": round(writer.count / seconds, 2)}
+            "frames_per_second": round(writer.count / seconds, 2),
+            "frames_at_once": max(1, stylizer.concurrent_calls),
+            "milliseconds_per_frame": video.clock.per_frame(writer.count, STAGES)}
+
+
+class FrameSource:
+    """A reader's frames as pixels, for VideoStylizer.stream: each frame's time kept, in order, for the writer
+    (``times``), the audio copied to the writer as it comes, the decoding timed."""
+
+    def __init__(self, reader: VideoReader, writer: VideoWriter, clock: StageClock):
+        self.reader, self.writer, self.clock = reader, writer, clock
+        self.times: deque = deque()
+        self.first_size: list[int] | None = None  # width, height
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        items = iter(self.reader)
+        while True:
+            with self.clock("decode"):
+                item = next(items, None)
+            if item is None:
+                return
+            if isinstance(item, Frame):
+                self.first_size = self.first_size or [item.pixels.shape[1], item.pixels.shape[0]]
+                self.times.append(item.time)
+                yield item.pixels
+            else:
+                self.writer.copy_audio(item)

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from ..errors import StyleBankError
 
 COHERENCE_MODES = ("output", "features", "none")
+# Frames stylized side by side, each on its share of the cores, where the backend can (ONNX Runtime): on 2 cores,
+# 1.25-1.3x the frames per second of one frame at a time on both (benchmarks/video_speed.py).
+FRAMES_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,8 @@ class Coherence:
     (0-1) between a frame and its warped predecessor that still counts as the same content; ``scene_cut``: below
     this share of trusted pixels, a frame starts afresh; ``steady_input``: the share of the previous (steadied)
     input frame, carried along the flow, blended into the frame the network sees where the flow is trusted: the
-    sensor noise the network would paint as texture that boils is averaged out over frames (0: off)."""
+    sensor noise the network would paint as texture that boils is averaged out over frames (0: off);
+    ``flow_scale``: the optical flow is computed on the frames shrunk by this factor (faster), then resized."""
 
     mode: str = "output"
     carry: float = 0.6  # benchmarks/video.py: 0.8 steadies more but costs waves 12% of its style; 0.6 keeps 10%
@@ -24,6 +28,7 @@ class Coherence:
     match: float = 0.06
     scene_cut: float = 0.5
     flow_preset: str = "fast"
+    flow_scale: float = 0.5  # the flow on frames shrunk to half: benchmarks/video_speed.py, benchmarks/video.py
 
     def __post_init__(self) -> None:
         if self.mode not in COHERENCE_MODES:
@@ -31,3 +36,5 @@ class Coherence:
         for name in ("carry", "steady_input"):
             if not 0 <= getattr(self, name) <= 1:
                 raise StyleBankError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if not 0 < self.flow_scale <= 1:
+            raise StyleBankError(f"flow_scale must be above 0 and at most 1, got {self.flow_scale}")
