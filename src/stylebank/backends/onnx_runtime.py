@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import json
 import os
+import queue
 from pathlib import Path
 from types import ModuleType
 
@@ -69,9 +70,9 @@ def model_file_key(path: str | Path, styles: list[str]) -> str:
 
 class OnnxModel(Stylizer):
     """An exported model run by ONNX Runtime on the CPU: ``stylize()`` as for StyleBankModel (fp32, untiled).
-    ``concurrent_calls``: set up for that many calls at once, each on its share of the cores (``threads``, unless
-    given): two 640x360 frames side by side on 2 cores take 0.88x the time of one after the other on both
-    (benchmarks/video_speed.py)."""
+    ``concurrent_calls``: set up for that many calls at once, each with a session of its own on its share of the
+    cores (``threads``, unless given; a session's thread pool is not shared between calls): two 640x360 frames side
+    by side on 2 cores take 0.88x the time of one after the other on both (benchmarks/video_speed.py)."""
 
     def __init__(self, path: str | Path, threads: int | None = None, concurrent_calls: int = 1):
         ort = require("onnxruntime")
@@ -86,12 +87,16 @@ class OnnxModel(Stylizer):
         if threads:
             options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-            info = json.loads(self.session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
+            session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            info = json.loads(session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
         except Exception as error:  # onnxruntime raises its own exception types for bad files
             raise StyleBankError(f"{path}: not a stylebank ONNX model ({str(error).splitlines()[0]})") from None
         self.info = info
-        self.has_regions = [i.name for i in self.session.get_inputs()] == list(ONNX_INPUTS)
+        self.has_regions = [i.name for i in session.get_inputs()] == list(ONNX_INPUTS)
+        self.free_sessions: queue.SimpleQueue = queue.SimpleQueue()  # one per call that may run at once
+        self.free_sessions.put(session)
+        for _ in range(self.concurrent_calls - 1):
+            self.free_sessions.put(ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"]))
 
     @property
     def styles(self) -> list[str]:
@@ -135,10 +140,14 @@ class OnnxModel(Stylizer):
         """One (3, H, W) image. A strength between 0 and 1 mixes the style's picture with the reconstruction, as
         StyleBankNet.fuse does; the graph's strength input mixes features, so the graph runs at 1 and at 0."""
         strength = options.strength
-        if strength in (0, 1):
-            return self.session.run(None, self.feed(image, weights, options, strength))[0]
-        painted, reconstruction = (self.session.run(None, self.feed(image, weights, options, end))[0]
-                                   for end in (1.0, 0.0))
+        session = self.free_sessions.get()
+        try:
+            if strength in (0, 1):
+                return session.run(None, self.feed(image, weights, options, strength))[0]
+            painted, reconstruction = (session.run(None, self.feed(image, weights, options, end))[0]
+                                       for end in (1.0, 0.0))
+        finally:
+            self.free_sessions.put(session)
         return reconstruction + strength * (painted - reconstruction)
 
     def feed(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions,
