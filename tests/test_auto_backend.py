@@ -205,9 +205,15 @@ def test_video_on_onnx_runtime_stylizes_two_frames_at_once_as_one_at_a_time(tmp_
     from stylebank.video.clips import make_frames, write_clip
     from stylebank.video.pipeline import stylize_frames
 
+    from stylebank.backends.stylizer import StylizeOptions
+
     frames = make_frames("pan", 6, (96, 64))
     side_by_side = load_stylizer(backend="auto", device="cpu", concurrent_calls=2)
     assert isinstance(side_by_side, FallbackStylizer) and side_by_side.concurrent_calls == 2
+    # what goes to PyTorch goes one frame at a time, on every core
+    assert side_by_side.calls_at_once(StylizeOptions(2), (64, 96)) == 2
+    assert side_by_side.calls_at_once(StylizeOptions(2), (64, 96), carry=True) == 1
+    assert side_by_side.calls_at_once(StylizeOptions(2, precision="bf16"), (64, 96)) == 1
     one_at_a_time = load_stylizer(backend="onnxruntime", device="cpu")
     assert one_at_a_time.concurrent_calls == 1
     paired = list(stylize_frames(side_by_side, frames, style=2))
@@ -218,3 +224,6 @@ def test_video_on_onnx_runtime_stylizes_two_frames_at_once_as_one_at_a_time(tmp_
     report = json.loads(capsys.readouterr().out)
     assert report["frames_at_once"] == 2 and report["frames"] == 6
     assert list(report["milliseconds_per_frame"]) == ["decode", "flow", "steady input", "stylize", "blend", "encode"]
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--backend", "auto", "--json", "--overwrite",
+                 "--coherence", "features"]) == 0
+    assert json.loads(capsys.readouterr().out)["frames_at_once"] == 1

@@ -158,38 +158,64 @@ class Tint(Stylizer):
 
 class PairedTint(Tint):
     """Tint taking two calls at once: each waits at a barrier for the other (so a pipeline that does not keep two
-    frames in flight times out), and the earlier frame of a pair finishes last. Notes PyTorch's threads."""
+    frames in flight times out), and the earlier frame of a pair finishes last."""
 
     concurrent_calls = 2
 
     def __init__(self):
-        self.barrier, self.lock = threading.Barrier(2, timeout=20), threading.Lock()
-        self.calls, self.torch_threads = 0, set()
+        self.barrier, self.lock, self.calls = threading.Barrier(2, timeout=20), threading.Lock(), 0
 
     def render(self, batch, options, carry=None):
         with self.lock:
             first_of_pair, self.calls = self.calls % 2 == 0, self.calls + 1
-        self.torch_threads.add(torch.get_num_threads())
         self.barrier.wait()
         time.sleep(0.05 if first_of_pair else 0)
         return super().render(batch, options)
 
 
-def test_frames_stylized_side_by_side_come_out_as_one_at_a_time(pan):
+def test_frames_stylized_side_by_side_come_out_as_one_at_a_time(pan, monkeypatch):
     """Two frames in flight, the later one finishing first: the same pictures, in the same order, as frame after
-    frame (the carried result blended in order); PyTorch's own ops ran on one thread meanwhile, reset after."""
+    frame (the carried result blended in order); the flow's warps ran with PyTorch on one thread, and PyTorch's
+    setting is back as it was between frames and after."""
+    import stylebank.video.coherence
+
     single = VideoStylizer(Tint())
     expected = [single(frame) for frame in pan]
+    threads_in_warps, threads_between_frames = set(), set()
+
+    def noting_warp(*args, **kwargs):
+        threads_in_warps.add(torch.get_num_threads())
+        return warp(*args, **kwargs)
+
+    monkeypatch.setattr(stylebank.video.coherence, "warp", noting_warp)
     paired = PairedTint()
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        outputs = list(stylize_frames(paired, pan))
+        outputs = []
+        for output in stylize_frames(paired, pan):
+            threads_between_frames.add(torch.get_num_threads())
+            outputs.append(output)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
-    assert paired.calls == len(pan) and paired.torch_threads == {1}
+    assert paired.calls == len(pan) and threads_in_warps == {1} and threads_between_frames == {2}
     assert all(np.array_equal(a, b) for a, b in zip(outputs, expected)) and len(outputs) == len(expected)
+
+
+def test_a_backend_taking_one_call_at_a_time_stylizes_on_the_callers_thread(pan):
+    """The PyTorch model takes one call at a time: each frame is stylized in turn on the thread that asked (its
+    device and grad mode are that thread's), not handed to a worker."""
+    class NotingTint(Tint):
+        threads = set()
+
+        def render(self, batch, options, carry=None):
+            self.threads.add(threading.current_thread())
+            return super().render(batch, options)
+
+    noting = NotingTint()
+    assert len(list(stylize_frames(noting, pan[:3]))) == 3
+    assert noting.threads == {threading.current_thread()}
 
 
 def test_the_papers_feature_level_coherence_runs_through_the_pytorch_backend(model, pan):

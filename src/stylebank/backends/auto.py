@@ -119,6 +119,12 @@ class FallbackStylizer(Stylizer):
     def concurrent_calls(self) -> int:
         return self.fast.concurrent_calls
 
+    def calls_at_once(self, options: StylizeOptions, size: tuple[int, int], carry: bool = False) -> int:
+        """As ONNX Runtime takes them; 1 where the PyTorch model does the work (one call at a time, on every core)."""
+        if carry or self.fast.refusal(options, size) is not None:
+            return 1
+        return self.fast.calls_at_once(options, size)
+
     def torch_model(self, why: str) -> Stylizer:
         """The PyTorch model of the same file, loaded once."""
         with self._loading:

@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import queue
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -25,6 +26,11 @@ ONNX_INPUTS = ("image", "region_weights", "masks", "strength")
 # In the cache's file names: exports of an earlier graph (2: regions painted as one picture; 1: no regions) are not
 # taken for this one.
 GRAPH_VERSION = 3
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity: a container's or taskset's share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def require(module: str) -> ModuleType:
@@ -83,7 +89,7 @@ class OnnxModel(Stylizer):
         options.log_severity_level = 3  # its warnings are about graph rewrites, not for our users
         self.concurrent_calls = max(1, concurrent_calls)
         if self.concurrent_calls > 1 and not threads:
-            threads = max(1, (os.cpu_count() or 1) // self.concurrent_calls)
+            threads = max(1, usable_cpus() // self.concurrent_calls)
         if threads:
             options.intra_op_num_threads = threads
         try:
@@ -93,10 +99,25 @@ class OnnxModel(Stylizer):
             raise StyleBankError(f"{path}: not a stylebank ONNX model ({str(error).splitlines()[0]})") from None
         self.info = info
         self.has_regions = [i.name for i in session.get_inputs()] == list(ONNX_INPUTS)
-        self.free_sessions: queue.SimpleQueue = queue.SimpleQueue()  # one per call that may run at once
+        # one session per call that runs at once, the others made when first needed (a file opened only to read
+        # its key costs one)
+        self.session_options, self.sessions_made, self.making = options, 1, threading.Lock()
+        self.free_sessions: queue.SimpleQueue = queue.SimpleQueue()
         self.free_sessions.put(session)
-        for _ in range(self.concurrent_calls - 1):
-            self.free_sessions.put(ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"]))
+
+    def session(self):
+        """A session no other call is using: a free one, a new one while fewer than concurrent_calls exist, or
+        the next to be freed. Give it back with ``free_sessions.put``."""
+        try:
+            return self.free_sessions.get_nowait()
+        except queue.Empty:
+            pass
+        with self.making:
+            if self.sessions_made < self.concurrent_calls:
+                self.sessions_made += 1
+                ort = require("onnxruntime")
+                return ort.InferenceSession(str(self.path), self.session_options, providers=["CPUExecutionProvider"])
+        return self.free_sessions.get()
 
     @property
     def styles(self) -> list[str]:
@@ -140,7 +161,7 @@ class OnnxModel(Stylizer):
         """One (3, H, W) image. A strength between 0 and 1 mixes the style's picture with the reconstruction, as
         StyleBankNet.fuse does; the graph's strength input mixes features, so the graph runs at 1 and at 0."""
         strength = options.strength
-        session = self.free_sessions.get()
+        session = self.session()
         try:
             if strength in (0, 1):
                 return session.run(None, self.feed(image, weights, options, strength))[0]

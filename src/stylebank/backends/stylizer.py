@@ -101,7 +101,7 @@ class Stylizer(ABC):
     """What every backend shares: ``stylize()`` for PIL images, arrays and tensors on top of the backend's
     ``styles`` and its ``render()`` or ``render_array()``. A backend may also say where it came from (``path``),
     what it cannot do (``refusal``), show the styles' images (``keeps_style_images``, ``style_picture``) and how
-    many calls it takes at once (``concurrent_calls``)."""
+    many calls it takes at once (``concurrent_calls``, ``calls_at_once``)."""
 
     path: Path | None = None  # the file the backend was loaded from (None: made in memory)
     keeps_style_images = False  # whether style_picture shows the styles' images (a model file keeps them)
@@ -123,6 +123,12 @@ class Stylizer(ABC):
         """Why this backend cannot stylize an image of ``size`` (height, width) with ``options``, or None where it
         can (the auto backend hands what one refuses to another)."""
         return None
+
+    def calls_at_once(self, options: StylizeOptions, size: tuple[int, int], carry: bool = False) -> int:
+        """How many calls with ``options`` on images of ``size`` (height, width) to make at once (see
+        concurrent_calls); ``carry``: with features carried from call to call (video's feature coherence), which
+        go one at a time."""
+        return 1 if carry else max(1, self.concurrent_calls)
 
     def style_picture(self, style: int | str) -> Image.Image:
         """The image ``style`` was trained on, where the backend keeps it (``keeps_style_images``)."""

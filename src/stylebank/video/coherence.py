@@ -48,8 +48,9 @@ class CoherentFrames:
     frames that started afresh (the first frame not included).
 
     A call is three steps, which a pipeline may overlap: ``prepare`` (the flow and the steadied input, in frame
-    order), ``render`` (the network; with ``overlaps``, several frames' at once, on other threads) and ``finish``
-    (the carried-over result blended in, in frame order). ``clock`` sums each step's seconds."""
+    order), ``render`` (the network; several frames' at once on other threads, except in mode features, where each
+    frame's features come from the previous one's) and ``finish`` (the carried-over result blended in, in frame
+    order). ``clock`` sums each step's seconds."""
 
     def __init__(self, stylizer: Stylizer, options: StylizeOptions, coherence: Coherence = Coherence(),
                  clock: StageClock | None = None):
@@ -59,12 +60,6 @@ class CoherentFrames:
         self.seen: tuple[np.ndarray, torch.Tensor] | None = None  # the previous input: grey, steadied
         self.carried: torch.Tensor | None = None  # the previous result: a picture, or features (mode features)
         self.scene_cuts = 0
-
-    @property
-    def overlaps(self) -> bool:
-        """Whether frames may be rendered ahead of the previous one's finish: not where the previous frame's
-        stylized features feed the next one's decoder (mode features)."""
-        return self.coherence.mode != "features"
 
     def __call__(self, frame: torch.Tensor) -> torch.Tensor:
         prepared = self.prepare(frame)

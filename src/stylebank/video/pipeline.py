@@ -1,7 +1,7 @@
 """Stylizing videos: frame by frame through any backend (the Stylizer contract), tied together by coherence.
 
 - ``VideoStylizer``: one frame in, one stylized frame out, keeping what coherence carries between them; or
-  ``stream(frames)``, which stylizes as many frames at once as the backend takes (``Stylizer.concurrent_calls``)
+  ``stream(frames)``, which stylizes as many frames at once as the backend takes (``Stylizer.calls_at_once``)
   while the next ones' flow is computed;
 - ``stylize_frames``: ``stream`` over any frames (arrays, PIL images, tensors);
 - ``stylize_video``: a file or folder in, a file or folder out, streaming, audio copied, no partial output, the
@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -50,23 +51,28 @@ class VideoStylizer:
         self.options = replace(options, tile=0).resolved(stylizer.styles)  # a bad spec fails before any frame
         self.stylizer, self.coherence, self.max_size = stylizer, coherence, max_size
         self.frames: CoherentFrames | None = None
+        self.frames_at_once = 1  # decided at the first frame (Stylizer.calls_at_once)
         self.clock = StageClock()
 
     def __call__(self, frame: FrameLike) -> np.ndarray:
         return to_uint8_array(self.coherent(self.tensor(frame)))
 
     def stream(self, frames: Iterable[FrameLike]) -> Iterator[np.ndarray]:
-        """Each frame stylized, in order. Frames are rendered up to ``concurrent_calls`` at once on worker threads
-        while the main thread reads and prepares the next ones and finishes the earlier ones."""
-        at_once = max(1, self.stylizer.concurrent_calls)
-        with ThreadPoolExecutor(at_once, thread_name_prefix="stylebank-frame") as pool, torch_threads(at_once):
-            pending: deque = deque()  # (prepared frame, its rendering), oldest first
+        """Each frame stylized, in order. Where the backend takes several calls at once (``frames_at_once``), frames
+        are rendered that many at a time on worker threads while this thread reads and prepares the next ones and
+        finishes the earlier ones; otherwise each frame is done here, in turn."""
+        pending: deque = deque()  # (prepared frame, its rendering), oldest first
+        with ThreadPoolExecutor(max(1, self.stylizer.concurrent_calls), thread_name_prefix="stylebank-frame") as pool:
             for frame in frames:
                 tensor = self.tensor(frame)
                 coherent = self.coherent_for(tensor)
-                prepared = coherent.prepare(tensor)
+                if self.frames_at_once == 1:
+                    yield to_uint8_array(coherent(tensor))
+                    continue
+                with one_torch_thread():
+                    prepared = coherent.prepare(tensor)
                 pending.append((prepared, pool.submit(coherent.render, prepared)))
-                if len(pending) >= (at_once if coherent.overlaps else 1):
+                if len(pending) >= self.frames_at_once:
                     yield self.finished(*pending.popleft())
             while pending:
                 yield self.finished(*pending.popleft())
@@ -77,16 +83,21 @@ class VideoStylizer:
         return shrink_to_fit(tensor.unsqueeze(0), self.max_size)[0]
 
     def coherent_for(self, first: torch.Tensor) -> CoherentFrames:
-        """The coherence state, made at the first frame (k-means regions are found on it)."""
+        """The coherence state, made at the first frame (k-means regions are found on it), and how many frames of
+        this size the backend takes at once."""
         if self.frames is None:
             self.frames = CoherentFrames(self.stylizer, self.fixed_regions(first), self.coherence, self.clock)
+            self.frames_at_once = self.stylizer.calls_at_once(self.frames.options, tuple(first.shape[-2:]),
+                                                              carry=self.coherence.mode == "features")
         return self.frames
 
     def coherent(self, tensor: torch.Tensor) -> torch.Tensor:
         return self.coherent_for(tensor)(tensor)
 
     def finished(self, prepared, rendering) -> np.ndarray:
-        return to_uint8_array(self.frames.finish(prepared, rendering.result()))
+        rendered = rendering.result()
+        with one_torch_thread():
+            return to_uint8_array(self.frames.finish(prepared, rendered))
 
     def fixed_regions(self, first: torch.Tensor) -> StylizeOptions:
         """K-means regions found on the first frame, as a label image for all."""
@@ -100,21 +111,31 @@ class VideoStylizer:
         return self.frames.scene_cuts if self.frames else 0
 
 
+_one_thread_lock = threading.Lock()
+_one_thread_users = 0
+_threads_before = 1
+
+
 @contextmanager
-def torch_threads(frames_at_once: int) -> Iterator[None]:
-    """While frames are stylized side by side (by a backend that computes on threads of its own: ONNX Runtime),
-    PyTorch's own work (the flow's warps and blends) runs on one thread: its ops are small, and spread over
-    threads they fight the frames for the cores (on 2 cores, 3.5 -> 4.3 frames/s: benchmarks/video_speed.py).
-    PyTorch's setting is restored after."""
-    if frames_at_once == 1:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def one_torch_thread() -> Iterator[None]:
+    """PyTorch on one thread for the block: while frames are stylized side by side (by a backend computing on
+    threads of its own, ONNX Runtime), the flow's warps and the blends are small ops that, spread over threads,
+    fight the frames for the cores (on 2 cores, 3.5 -> 4.3 frames/s: benchmarks/video_speed.py). Held only around
+    this thread's own work, never across a yield; nested or concurrent blocks restore the setting once, at the
+    last one's end."""
+    global _one_thread_users, _threads_before
+    with _one_thread_lock:
+        if _one_thread_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _one_thread_users += 1
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        with _one_thread_lock:
+            _one_thread_users -= 1
+            if _one_thread_users == 0:
+                torch.set_num_threads(_threads_before)
 
 
 def stylize_frames(stylizer: Stylizer, frames: Iterable[FrameLike], **settings) -> Iterator[np.ndarray]:
@@ -152,7 +173,7 @@ def stylize_video(stylizer: Stylizer, source: str | Path, target: str | Path, *,
             "rate": float(reader.source.rate), "audio": writer.audio is not None,
             "scene_cuts": video.scene_cuts, "seconds": round(seconds, 2),
             "frames_per_second": round(writer.count / seconds, 2),
-            "frames_at_once": max(1, stylizer.concurrent_calls),
+            "frames_at_once": video.frames_at_once,
             "milliseconds_per_frame": video.clock.per_frame(writer.count, STAGES)}
 
 
