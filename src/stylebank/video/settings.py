@@ -8,7 +8,7 @@ from ..errors import StyleBankError
 
 COHERENCE_MODES = ("output", "features", "none")
 # Frames stylized side by side, each on its share of the cores, where the backend can (ONNX Runtime): on 2 cores,
-# 1.25-1.3x the frames per second of one frame at a time on both (benchmarks/video_speed.py).
+# 1.2-1.3x the frames per second of one frame at a time on both (benchmarks/video_speed.py).
 FRAMES_AT_ONCE = 2
 
 
