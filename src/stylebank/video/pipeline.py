@@ -120,9 +120,9 @@ _threads_before = 1
 def one_torch_thread() -> Iterator[None]:
     """PyTorch on one thread for the block: while frames are stylized side by side (by a backend computing on
     threads of its own, ONNX Runtime), the flow's warps and the blends are small ops that, spread over threads,
-    fight the frames for the cores (on 2 cores, 3.5 -> 4.3 frames/s: benchmarks/video_speed.py). Held only around
-    this thread's own work, never across a yield; nested or concurrent blocks restore the setting once, at the
-    last one's end."""
+    fight the frames for the cores (on 2 cores about 3.5 frames/s instead of 4.3, in trials with video_speed.py).
+    Held only around this thread's own work, never across a yield; nested or concurrent blocks restore the
+    setting once, at the last one's end."""
     global _one_thread_users, _threads_before
     with _one_thread_lock:
         if _one_thread_users == 0:
