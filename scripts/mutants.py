@@ -249,7 +249,7 @@ MUTANTS = [
     Mutant("coherence-off", "video/coherence.py", "weight = (self.coherence.carry * trust).to(current)",
            "weight = (0 * trust).to(current)", ("tests/test_video.py", "-k", "coherence"),
            "the default video flickers like frame-by-frame stylization"),
-    Mutant("no-scene-cuts", "video/coherence.py", "if trusted.float().mean() < self.coherence.scene_cut:",
+    Mutant("no-scene-cuts", "video/coherence.py", "if matches.float().mean() < self.coherence.scene_cut:",
            "if False:", ("tests/test_video.py", "-k", "scene_cut"),
            "after a cut, the old scene's picture is smeared over the new one"),
     Mutant("audio-dropped", "video/writer.py", "if self.audio_template is None or not self.is_video():",

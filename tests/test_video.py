@@ -249,6 +249,20 @@ def test_a_scene_cut_starts_afresh(model, pan):
     assert torch.equal(outputs[3], model.stylize_batch(frames[3].unsqueeze(0), StylizeOptions(2))[0])
 
 
+def test_fast_motion_that_fails_the_flow_check_is_not_a_scene_cut(pan, monkeypatch):
+    """Where the flow's there-and-back check fails over most of a frame (fast motion, motion blur) but the previous
+    frame carried along the flow still matches, nothing is carried there and the clip goes on: not a cut (a real
+    clip's fast shots were taken for cuts before; docs/video.md)."""
+    import stylebank.video.coherence
+
+    monkeypatch.setattr(stylebank.video.coherence, "consistent", lambda forward, backward: torch.zeros(
+        forward.shape[-2:], dtype=torch.bool))
+    coherent = CoherentFrames(Tint(), StylizeOptions(0))
+    outputs = [coherent(to_tensor(frame)) for frame in pan[:4]]
+    assert coherent.scene_cuts == 0
+    assert torch.equal(outputs[3], Tint().stylize_batch(to_tensor(pan[3]).unsqueeze(0))[0])  # nothing trusted
+
+
 def test_feature_coherence_is_refused_by_a_backend_without_features():
     class Plain(Stylizer):  # renders arrays, as ONNX Runtime does: no features to carry
         styles = ["plain"]

@@ -17,7 +17,7 @@ class Coherence:
     """How frames are tied together. ``carry``: the share of the carried-over result kept where the flow is
     trusted (1 freezes the texture there, 0 is frame by frame); ``match``: the largest mean colour difference
     (0-1) between a frame and its warped predecessor that still counts as the same content; ``scene_cut``: below
-    this share of trusted pixels, a frame starts afresh; ``steady_input``: the share of the previous (steadied)
+    this share of pixels matching so, a frame starts afresh; ``steady_input``: the share of the previous (steadied)
     input frame, carried along the flow, blended into the frame the network sees where the flow is trusted: the
     sensor noise the network would paint as texture that boils is averaged out over frames (0: off);
     ``flow_scale``: the optical flow is computed on the frames shrunk by this factor (faster), then resized."""
