@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import threading
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -92,8 +93,9 @@ class OnnxModel(Stylizer):
             threads = max(1, usable_cpus() // self.concurrent_calls)
         if threads:
             options.intra_op_num_threads = threads
+        self.make_session = partial(ort.InferenceSession, str(self.path), options, providers=["CPUExecutionProvider"])
         try:
-            session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            session = self.make_session()
             info = json.loads(session.get_modelmeta().custom_metadata_map[ONNX_METADATA_KEY])
         except Exception as error:  # onnxruntime raises its own exception types for bad files
             raise StyleBankError(f"{path}: not a stylebank ONNX model ({str(error).splitlines()[0]})") from None
@@ -101,7 +103,7 @@ class OnnxModel(Stylizer):
         self.has_regions = [i.name for i in session.get_inputs()] == list(ONNX_INPUTS)
         # one session per call that runs at once, the others made when first needed (a file opened only to read
         # its key costs one)
-        self.session_options, self.sessions_made, self.making = options, 1, threading.Lock()
+        self.sessions_made, self.making = 1, threading.Lock()
         self.free_sessions: queue.SimpleQueue = queue.SimpleQueue()
         self.free_sessions.put(session)
 
@@ -115,8 +117,7 @@ class OnnxModel(Stylizer):
         with self.making:
             if self.sessions_made < self.concurrent_calls:
                 self.sessions_made += 1
-                ort = require("onnxruntime")
-                return ort.InferenceSession(str(self.path), self.session_options, providers=["CPUExecutionProvider"])
+                return self.make_session()
         return self.free_sessions.get()
 
     @property

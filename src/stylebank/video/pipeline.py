@@ -55,7 +55,8 @@ class VideoStylizer:
         self.clock = StageClock()
 
     def __call__(self, frame: FrameLike) -> np.ndarray:
-        return to_uint8_array(self.coherent(self.tensor(frame)))
+        tensor = self.tensor(frame)
+        return to_uint8_array(self.coherent_for(tensor)(tensor))
 
     def stream(self, frames: Iterable[FrameLike]) -> Iterator[np.ndarray]:
         """Each frame stylized, in order. Where the backend takes several calls at once (``frames_at_once``), frames
@@ -90,9 +91,6 @@ class VideoStylizer:
             self.frames_at_once = self.stylizer.calls_at_once(self.frames.options, tuple(first.shape[-2:]),
                                                               carry=self.coherence.mode == "features")
         return self.frames
-
-    def coherent(self, tensor: torch.Tensor) -> torch.Tensor:
-        return self.coherent_for(tensor)(tensor)
 
     def finished(self, prepared, rendering) -> np.ndarray:
         rendered = rendering.result()
