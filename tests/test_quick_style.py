@@ -18,6 +18,7 @@ from stylebank.losses import StylizingLoss
 from stylebank.lossnet import load_loss_network
 from stylebank.training.quick_style import keep_crops, learn_bank, quick_add_styles
 from stylebank.training.loop import train
+from stylebank.web.limits import Rejected
 
 SMALL = QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2)
 
@@ -226,6 +227,23 @@ def test_the_studio_learns_one_style_at_a_time(base):
         assert finished(client, first.json()["job"])["state"] == "done"
         third = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "b"})
         assert third.status_code == 202 and finished(client, third.json()["job"])["index"] == 2
+
+
+def test_a_stopping_studio_stops_the_style_being_learned_and_waits_for_it(base):
+    with studio(base, QuickStyleConfig(seconds=600, image_size=32, crops=4, batch_size=2)) as client:
+        job = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "a"})
+        job = job.json()["job"]
+        deadline = time.monotonic() + 300  # not a speed check: a hang fails here
+        while client.get(f"/api/jobs/{job}").json()["progress"] == 0:  # learning steps, not still setting up
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        learner = client.app.state.learner
+    assert not learner.thread.is_alive()  # the server's exit waited for it
+    status = learner.status(job)
+    assert status["state"] == "failed" and "stopped" in status["error"], status
+    with pytest.raises(Rejected) as refused:
+        learner.start(base["styles"][1].read_bytes(), "b", ["zebra"], 10**6)
+    assert refused.value.status == 503
 
 
 def test_the_progress_bar_counts_steps_or_seconds_with_the_time_left(base, tmp_path, capsys):

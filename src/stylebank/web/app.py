@@ -14,6 +14,7 @@ Every error is JSON ``{"error": message}`` with a 4xx status (503 with Retry-Aft
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from dataclasses import dataclass
@@ -73,19 +74,26 @@ def create_app(stylizer: Stylizer, limits: ServerLimits = ServerLimits(),
     async def page(request: Request) -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    routes = [Route("/", page), *style_routes(served, limits, learning),
+    learner = StyleLearning(stylizer, learning, on_learned=lambda extended: served.update(stylizer=extended))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        await run_in_threadpool(learner.stop)
+
+    routes = [Route("/", page), *style_routes(served, limits, learner),
               Route("/api/stylize", stylize, methods=["POST"]), Route("/api/regions", regions, methods=["POST"]),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
-    app = Starlette(routes=routes, exception_handlers=error_handlers())
+    app = Starlette(routes=routes, exception_handlers=error_handlers(), lifespan=lifespan)
     app.add_middleware(BodyLimit, limit=limits.max_upload_bytes)
+    app.state.learner = learner
     return app
 
 
-def style_routes(served: dict, limits: ServerLimits, learning: QuickStyleConfig) -> list[Route]:
+def style_routes(served: dict, limits: ServerLimits, learner: StyleLearning) -> list[Route]:
     """The routes of the styles: the list, each one's image and style file, and adding one (``served`` holds the
-    stylizer, which becomes the PyTorch model with the added styles once one is added)."""
+    stylizer, which becomes the PyTorch model with the added styles once ``learner`` adds one)."""
     model, original_count = model_name(served["stylizer"]), len(served["stylizer"].styles)
-    learner = StyleLearning(served["stylizer"], learning, on_learned=lambda extended: served.update(stylizer=extended))
 
     def has_images() -> bool:  # a model file keeps them; an ONNX file does not
         return served["stylizer"].keeps_style_images

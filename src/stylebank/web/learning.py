@@ -29,7 +29,12 @@ if TYPE_CHECKING:
 # PyTorch is imported when a style is added, not with the server: one serving ONNX Runtime may never need it
 
 log = logging.getLogger("stylebank.web")
+STOP_WAIT_SECONDS = 60  # how long a stopping server waits for the style being learned to stop (a step, or set-up)
 NAME_PATTERN = re.compile(r"[\w][\w \-]{0,39}")  # letters, digits, spaces, - and _; 40 at most
+
+
+class LearningStopped(StyleBankError):
+    """The server stopped while a style was being learned."""
 
 
 @dataclass
@@ -65,6 +70,8 @@ class StyleLearning:
         self.model: ModelFile | None = None  # the model with the styles learned so far
         self.jobs: dict[str, LearningJob] = {}
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def base(self) -> ModelFile:
         """A copy of the model to extend: the one with the styles learned so far, or the served model's."""
@@ -103,8 +110,27 @@ class StyleLearning:
                                          training.style_size)
             job_id = uuid.uuid4().hex
             self.jobs[job_id] = LearningJob(name, None if self.config.steps else self.config.seconds)
-        threading.Thread(target=self.learn, args=(job_id, base, {f"{name}.png": picture}), daemon=True).start()
+            if self.stopping.is_set():
+                raise Rejected(503, "the server is stopping")
+            self.thread = threading.Thread(target=self.learn, args=(job_id, base, {f"{name}.png": picture}),
+                                           daemon=True)
+            self.thread.start()
         return job_id
+
+    def stop(self) -> None:
+        """Stop the style being learned, if any, at its next step, and wait for it: a process that exits while
+        PyTorch works in another thread dies with "terminate called without an active exception"."""
+        self.stopping.set()
+        with self.lock:
+            thread = self.thread
+        if thread is not None:
+            thread.join(STOP_WAIT_SECONDS)
+
+    def progressed(self, job: LearningJob, done: float) -> None:
+        """The learning's report after each step: record the progress, or end the learning when stopping."""
+        if self.stopping.is_set():
+            raise LearningStopped("the server stopped before the style was learned")
+        job.progress = done
 
     def learn(self, job_id: str, base: ModelFile, style_images: dict) -> None:
         import torch
@@ -115,7 +141,7 @@ class StyleLearning:
         job = self.jobs[job_id]
         try:
             model = learn_new_styles(base, "the served model", style_images, None, self.config,
-                                     report=lambda done: setattr(job, "progress", done))
+                                     report=lambda done: self.progressed(job, done))
         except Exception as error:  # the job says what went wrong; the server goes on
             log.exception("learning style %r failed", job.name)
             job.error = str(error) if isinstance(error, StyleBankError) else \
