@@ -16,6 +16,7 @@ from stylebank.backends.auto import BackendNote, FallbackStylizer, load_stylizer
 from stylebank.cli import main
 from stylebank.formats import default_model_path
 from stylebank.backends.onnx_runtime import GRAPH_VERSION, OnnxModel, cache_path_for, model_file_key
+from bundled import THIRD
 
 NO_TORCH = """
 import sys
@@ -44,11 +45,11 @@ def test_the_bundled_export_is_the_bundled_model():
 
 def test_stylize_runs_without_torch_and_paints_what_torch_paints(photo, tmp_path):
     fast, slow = tmp_path / "fast.png", tmp_path / "slow.png"
-    run = subprocess.run([sys.executable, "-c", NO_TORCH, "stylize", str(photo), "-s", "waves", "--strength", "0.7",
+    run = subprocess.run([sys.executable, "-c", NO_TORCH, "stylize", str(photo), "-s", THIRD, "--strength", "0.7",
                           "--preserve-color", "-o", str(fast), "--backend", "auto"], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "note" not in run.stderr  # nothing fell back
-    assert main(["stylize", str(photo), "-s", "waves", "--strength", "0.7", "--preserve-color", "-o", str(slow),
+    assert main(["stylize", str(photo), "-s", THIRD, "--strength", "0.7", "--preserve-color", "-o", str(slow),
                  "--backend", "torch", "--precision", "fp32"]) == 0
     difference = np.abs(np.asarray(Image.open(fast), np.int16) - np.asarray(Image.open(slow), np.int16))
     assert difference.max() <= 1

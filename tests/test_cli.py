@@ -14,6 +14,7 @@ from stylebank.cli import main
 from stylebank.checkpoint import METADATA_KEY
 from stylebank.errors import StyleBankError
 from stylebank.images import load_image
+from bundled import FIRST
 
 
 @pytest.fixture(scope="session")
@@ -133,7 +134,7 @@ def test_stylize_takes_the_sources_train_takes(tiny_data, tmp_path, capsys):
     pattern = str(tiny_data["content"] / "**" / "photo[02].png")  # a glob, recursive: photo0 and nested/photo2
     out = tmp_path / "styled"
     assert main(["stylize", pattern, "-o", str(out), "--device", "cpu"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["photo0_mosaic.png", "photo2_mosaic.png"]
+    assert sorted(p.name for p in out.iterdir()) == [f"photo0_{FIRST}.png", f"photo2_{FIRST}.png"]
     missing = tmp_path / "nowhere.png"  # a missing file fails alone; the others are still done
     again = tmp_path / "again"
     assert main(["stylize", str(missing), pattern, "-o", str(again), "--device", "cpu"]) == 1

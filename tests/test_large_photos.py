@@ -20,6 +20,7 @@ from stylebank.images import png_bytes
 from stylebank.metrics import image_psnr as psnr
 from stylebank.tensors import to_tensor
 from stylebank.web.app import ServerLimits, create_app
+from bundled import THIRD
 
 SIZE = (120, 90)  # width, height: "large" once the thresholds below are lowered
 
@@ -41,7 +42,7 @@ def machine(monkeypatch, amx: bool) -> None:
 
 def reference(photo: Image.Image) -> torch.Tensor:
     """The photo stylized in fp32 with the same (lowered) thresholds."""
-    return stylebank.load(device="cpu").stylize(to_tensor(photo), style="waves", precision="fp32")
+    return stylebank.load(device="cpu").stylize(to_tensor(photo), style=THIRD, precision="fp32")
 
 
 @pytest.mark.parametrize("amx", [True, False])
@@ -54,7 +55,7 @@ def test_the_command_line_stylizes_large_photos_on_the_auto_backend(large, monke
     for i, photo in enumerate(photos):
         photo.save(folder / f"p{i}.png")
     out = tmp_path / "out"
-    assert main(["stylize", str(folder), "-s", "waves", "--max-size", "0", "-o", str(out), "--backend", "auto"]) == 0
+    assert main(["stylize", str(folder), "-s", THIRD, "--max-size", "0", "-o", str(out), "--backend", "auto"]) == 0
     written_files = sorted(out.iterdir())
     assert len(written_files) == count
     for photo, path in zip(photos, written_files):
@@ -70,7 +71,7 @@ def test_the_studios_full_size_download_of_a_large_photo(large, monkeypatch, amx
     photo = smooth_image(3, SIZE[1], SIZE[0])
     with TestClient(create_app(model, ServerLimits(max_upload_bytes=10**6, max_pixels=10**6))) as client:
         answer = client.post("/api/stylize", files={"image": ("p.png", png_bytes(photo))},
-                             data={"style": "waves", "max_size": "0"})  # "Download full size"
+                             data={"style": THIRD, "max_size": "0"})  # "Download full size"
     assert answer.status_code == 200, answer.text
     with Image.open(io.BytesIO(answer.content)) as picture:
         assert picture.size == SIZE

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+from bundled import FIRST, THIRD
+
 # the package stylebank.training and its modules, and what only training and measuring use
 TRAINING_SIDE = ("stylebank.training", "stylebank.config", "stylebank.losses", "stylebank.lossnet", "stylebank.gatys",
                  "stylebank.evaluate")
@@ -35,7 +37,7 @@ def test_the_stylize_command_runs_without_the_training_side(tmp_path):
     photo, out = tmp_path / "photo.png", tmp_path / "out.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), np.uint8)).save(photo)
     result = run_checked(f"from stylebank.cli import main\nassert main(['stylize', {str(photo)!r}, '-o', {str(out)!r}, "
-                         "'--backend', 'torch', '-s', 'waves:0.5,mosaic:0.5']) == 0",
+                         f"'--backend', 'torch', '-s', '{THIRD}:0.5,{FIRST}:0.5']) == 0",
                          allowed=("stylebank.config",))  # the parser shows the train command's defaults
     assert result.returncode == 0, result.stderr
     assert out.exists()

@@ -107,14 +107,14 @@ def test_paint_two_regions_and_download_them_in_their_styles(page, photo, tmp_pa
     page.set_input_files("#photo-input", str(photo))
     wait_for_preview_after(page, 0)
     assert not page.locator("#drop-zone").is_visible() and page.locator("#controls").is_visible()
-    choose_style(page, 0)  # everywhere else: mosaic
+    choose_style(page, 0)  # everywhere else: style 0
     page.locator("#brush-size").fill("70")
     unpainted = shown_result(page)
     version = preview_version(page)
     paint(page, 1, 60, 20, 200)    # red down the left
-    choose_style(page, 1)          # red: strokes
+    choose_style(page, 1)          # red: style 1
     paint(page, 2, 260, 20, 200)   # green down the right
-    choose_style(page, 2)          # green: waves
+    choose_style(page, 2)          # green: style 2
     page.wait_for_timeout(300)  # past the page's debounce of slider changes
     wait_for_preview_after(page, version)
     painted = shown_result(page)

@@ -13,6 +13,7 @@ from PIL import Image
 import stylebank
 from helpers import same_picture
 from stylebank.cli import main
+from bundled import FIRST, SECOND, THIRD, FOURTH
 
 SMALL = ["--max-size", "24", "--precision", "fp32"]  # the bundled model, on small pictures
 
@@ -40,13 +41,13 @@ def test_default_names_say_the_settings_and_keep_the_input_format(tmp_path, monk
     for options in ([], ["--strength", "0.5"], ["--preserve-color"], ["-s", "0:0.5,2:0.5"],
                     ["--regions", "kmeans:2", "--region-styles", "1,3"]):
         assert main(["stylize", str(jpeg), *options, *SMALL]) == 0
-    assert sorted(p.name for p in tmp_path.glob("photo0_*")) == [
-        "photo0_mosaic.jpg", "photo0_mosaic0.5+waves0.5.jpg", "photo0_mosaic_preserve-color.jpg",
-        "photo0_mosaic_strength0.5.jpg", "photo0_regions-strokes-ihc.jpg"]
-    assert main(["stylize", str(png), "-s", "waves", "--strength", "0", "--preserve-color", *SMALL]) == 0
-    with Image.open(tmp_path / "photo1_waves_strength0_preserve-color.png") as image:
+    assert sorted(p.name for p in tmp_path.glob("photo0_*")) == sorted([
+        f"photo0_{FIRST}.jpg", f"photo0_{FIRST}0.5+{THIRD}0.5.jpg", f"photo0_{FIRST}_preserve-color.jpg",
+        f"photo0_{FIRST}_strength0.5.jpg", f"photo0_regions-{SECOND}-{FOURTH}.jpg"])
+    assert main(["stylize", str(png), "-s", THIRD, "--strength", "0", "--preserve-color", *SMALL]) == 0
+    with Image.open(tmp_path / f"photo1_{THIRD}_strength0_preserve-color.png") as image:
         assert image.format == "PNG"
-    with Image.open(tmp_path / "photo0_mosaic.jpg") as image:
+    with Image.open(tmp_path / f"photo0_{FIRST}.jpg") as image:
         assert image.format == "JPEG"
 
 
@@ -64,16 +65,16 @@ def test_a_rerun_skips_what_exists_and_is_not_a_failure(tmp_path, capsys):
     extra = photos(tmp_path / "more", 2)[1].rename(tmp_path / "more" / "extra.png")
     assert main(["stylize", *inputs, str(extra), str(tmp_path / "nowhere.png"), "-o", str(out), *SMALL]) == 1
     err = capsys.readouterr().err
-    assert "skipped 3 outputs" in err and "1 of 5 inputs failed: " in err and (out / "extra_mosaic.png").exists()
+    assert "skipped 3 outputs" in err and "1 of 5 inputs failed: " in err and (out / f"extra_{FIRST}.png").exists()
     # one output named by -o is what the user asked for: an existing one is refused, as before
-    assert main(["stylize", inputs[0], "-o", str(out / "photo0_mosaic.jpg"), *SMALL]) == 1
+    assert main(["stylize", inputs[0], "-o", str(out / f"photo0_{FIRST}.jpg"), *SMALL]) == 1
     assert "already exists; add --overwrite" in capsys.readouterr().err
 
 
 def test_standard_input_to_standard_output(tmp_path):
     photo = photos(tmp_path, 2)[1]
     run = subprocess.run([sys.executable, "-c", "import sys; from stylebank.cli import main; sys.exit(main())",
-                          "stylize", "-", "-s", "waves", "-o", "-", *SMALL], input=photo.read_bytes(),
+                          "stylize", "-", "-s", THIRD, "-o", "-", *SMALL], input=photo.read_bytes(),
                          capture_output=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
     assert b"standard input -> standard output" in run.stderr  # stdout holds only the picture
@@ -81,7 +82,7 @@ def test_standard_input_to_standard_output(tmp_path):
         assert image.format == "PNG"
         piped = np.asarray(image.convert("RGB"))
     with Image.open(photo) as image:
-        expected = stylebank.load(device="cpu").stylize(image.convert("RGB"), "waves", max_size=24, precision="fp32")
+        expected = stylebank.load(device="cpu").stylize(image.convert("RGB"), THIRD, max_size=24, precision="fp32")
     assert same_picture(piped, expected)
     assert sorted(tmp_path.iterdir()) == [tmp_path / "photo0.jpg", photo]  # nothing written beside them
 
@@ -96,7 +97,7 @@ def test_stdin_errors_and_names(tmp_path, monkeypatch, capsys):
     assert "error: standard input: not an image" in capsys.readouterr().err
     photo = photos(tmp_path / "in", 1)[0]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(photo.read_bytes())))
-    assert main(["stylize", "-", "-s", "strokes", *SMALL]) == 0 and (tmp_path / "stdin_strokes.png").exists()
+    assert main(["stylize", "-", "-s", SECOND, *SMALL]) == 0 and (tmp_path / f"stdin_{SECOND}.png").exists()
     assert main(["stylize", str(photo), str(photo), "-o", "-", *SMALL]) == 1
     assert "-o - writes one image to standard output, but there are 2 inputs" in capsys.readouterr().err
     assert main(["stylize", str(photo), "-o", "-", "--json", *SMALL]) == 1
@@ -109,14 +110,14 @@ def test_json_reports_the_run(tmp_path, capsys):
     assert main(["stylize", inputs[0], "-o", str(out), *SMALL]) == 0
     capsys.readouterr()
     missing = str(tmp_path / "nowhere.png")
-    assert main(["stylize", *inputs, missing, "-o", str(out), "-s", "ihc", "--strength", "0.5", "--json",
+    assert main(["stylize", *inputs, missing, "-o", str(out), "-s", FOURTH, "--strength", "0.5", "--json",
                  *SMALL]) == 1
     captured = capsys.readouterr()
     report = json.loads(captured.out)  # stdout holds only the JSON; the per-file lines went to stderr
     assert "->" in captured.err
-    assert report["style"] == "ihc" and report["strength"] == 0.5 and report["precision"] == "fp32"
+    assert report["style"] == FOURTH and report["strength"] == 0.5 and report["precision"] == "fp32"
     assert [(i["input"], i["output"]) for i in report["images"]] == [
-        (inputs[0], str(out / "photo0_ihc_strength0.5.jpg")), (inputs[1], str(out / "photo1_ihc_strength0.5.png"))]
+        (inputs[0], str(out / f"photo0_{FOURTH}_strength0.5.jpg")), (inputs[1], str(out / f"photo1_{FOURTH}_strength0.5.png"))]
     for entry in report["images"]:
         with Image.open(entry["output"]) as image:
             assert entry["output_size"] == list(image.size) == [24, 17]
@@ -126,7 +127,7 @@ def test_json_reports_the_run(tmp_path, capsys):
     assert report["skipped"] == [] and report["seconds"] >= max(i["seconds"] for i in report["images"])
     assert main(["stylize", inputs[0], "-o", str(out), "--json", *SMALL]) == 0
     assert json.loads(capsys.readouterr().out)["skipped"] == [{"input": inputs[0],
-                                                                "output": str(out / "photo0_mosaic.jpg")}]
+                                                                "output": str(out / f"photo0_{FIRST}.jpg")}]
 
 
 def test_upper_case_suffixes_are_photos_and_keep_their_format(tmp_path, monkeypatch):
@@ -139,8 +140,8 @@ def test_upper_case_suffixes_are_photos_and_keep_their_format(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert main(["stylize", str(folder), "-o", "out", *SMALL]) == 0
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["IMG_0001_mosaic.jpg", "SCAN_mosaic.png"], written  # the format kept, its suffix lower-case
-    with Image.open(tmp_path / "out" / "IMG_0001_mosaic.jpg") as image:
+    assert written == [f"IMG_0001_{FIRST}.jpg", f"SCAN_{FIRST}.png"], written  # the format kept, its suffix lower-case
+    with Image.open(tmp_path / "out" / f"IMG_0001_{FIRST}.jpg") as image:
         assert image.format == "JPEG"
 
 
@@ -148,7 +149,7 @@ def test_overwrite_replaces_default_named_outputs(tmp_path, capsys):
     inputs = [str(p) for p in photos(tmp_path / "in", 2)]
     out = tmp_path / "out"
     assert main(["stylize", *inputs, "-o", str(out), *SMALL]) == 0
-    stale = out / "photo1_mosaic.png"
+    stale = out / f"photo1_{FIRST}.png"
     Image.new("RGB", (5, 5)).save(stale)  # not what the photo gives
     capsys.readouterr()
     assert main(["stylize", *inputs, "-o", str(out), "--overwrite", *SMALL]) == 0
@@ -164,7 +165,7 @@ def test_a_corrupt_photo_met_mid_run_is_noted_and_the_rest_are_stylized(tmp_path
     assert main(["stylize", *map(str, inputs), "-o", str(out), *SMALL]) == 1
     err = capsys.readouterr().err
     assert "1 of 3 inputs failed" in err and "photo1.png" in err and "Traceback" not in err
-    assert sorted(p.name for p in out.iterdir()) == ["photo0_mosaic.jpg", "photo2_mosaic.png"]
+    assert sorted(p.name for p in out.iterdir()) == [f"photo0_{FIRST}.jpg", f"photo2_{FIRST}.png"]
 
 
 def test_a_folder_run_says_the_max_size_note_once_and_counts_the_rest(tmp_path, capsys):
@@ -197,7 +198,7 @@ def test_a_full_disk_stops_a_folder_run_after_saying_what_was_written(tmp_path, 
     captured = capsys.readouterr()
     assert captured.out.count(" -> ") == 2 and "No space left on device" in captured.err
     assert len(tried) <= 4  # stopped at the failed write (one more may be under way), not tried on all 6
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo0_mosaic.jpg", "photo1_mosaic.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"photo0_{FIRST}.jpg", f"photo1_{FIRST}.png"]
 
 
 def test_a_style_choice_is_parsed_once_per_run_not_per_image(tmp_path, monkeypatch):
@@ -209,6 +210,6 @@ def test_a_style_choice_is_parsed_once_per_run_not_per_image(tmp_path, monkeypat
     monkeypatch.setattr(stylebank.fusion, "parse_style", lambda *a: parsed.append(a) or real(*a))
     inputs = photos(tmp_path / "in", 3)
     assert main(["stylize", *map(str, inputs), "-o", str(tmp_path / "out"), "--backend", "torch", "--regions",
-                 "kmeans:2", "--region-styles", "waves:0.5,mosaic:0.5;ihc", *SMALL]) == 0
+                 "kmeans:2", "--region-styles", f"{THIRD}:0.5,{FIRST}:0.5;{FOURTH}", *SMALL]) == 0
     assert len(list((tmp_path / "out").iterdir())) == 3
-    assert [spec for spec, _ in parsed] == ["waves:0.5,mosaic:0.5", "ihc"]  # once per region, for the whole run
+    assert [spec for spec, _ in parsed] == [f"{THIRD}:0.5,{FIRST}:0.5", FOURTH]  # once per region, for the whole run

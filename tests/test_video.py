@@ -29,6 +29,7 @@ from stylebank.video.flow import FlowEstimator, consistent, full_size, warp
 from stylebank.video.pipeline import VideoStylizer, stylize_frames
 from stylebank.video.reader import upright
 from stylebank.video.temporal import flat_pixels, warping_errors
+from bundled import THIRD
 
 SIZE = (160, 96)
 
@@ -308,7 +309,7 @@ def test_the_command_keeps_times_and_audio_and_evens_an_odd_size(model, tmp_path
     frames = make_frames("pan", 12, (161, 97))
     clip = write_clip(tmp_path / "clip.mp4", frames, rate=12, audio_seconds=1.0)
     _, times_in, audio_in = decoded(clip)
-    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "-s", "waves", "--quiet"]) == 0
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "-s", THIRD, "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "12 frames, 160x96, 12 fps, audio copied" in captured.out
     assert re.search(r"time per frame: decode \d+ ms, flow \d+ ms, steady input \d+ ms, stylize \d+ ms"
@@ -318,7 +319,7 @@ def test_the_command_keeps_times_and_audio_and_evens_an_odd_size(model, tmp_path
     assert times_out == pytest.approx(times_in) and audio_out == audio_in
     with av.open(str(clip)) as container:  # what the command read, as the API stylizes it
         source = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    expected = list(stylize_frames(model, source, style="waves"))
+    expected = list(stylize_frames(model, source, style=THIRD))
     assert min(psnr(a, b[:96, :160]) for a, b in zip(pixels, expected)) > 25  # H.264 (crf 18) of fine textures
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 

@@ -19,6 +19,7 @@ from stylebank.fusion import kmeans_masks
 from stylebank.tensors import to_tensor
 from stylebank.web.app import ServerLimits, create_app
 from stylebank.web.limits import Gate, Rejected
+from bundled import SECOND, THIRD
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +54,12 @@ def test_styles_lists_the_models_styles_with_their_images(client, model):
 
 def test_stylize_returns_the_models_picture_with_its_settings(client, model):
     answer = client.post("/api/stylize", files={"image": ("p.png", png(PHOTO))},
-                         data={"style": "strokes:1,waves:3", "strength": "0.7", "preserve_color": "true"})
+                         data={"style": f"{SECOND}:1,{THIRD}:3", "strength": "0.7", "preserve_color": "true"})
     assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
-    expected = model.stylize(PHOTO, "strokes:1,waves:3", strength=0.7, preserve_color=True)
+    expected = model.stylize(PHOTO, f"{SECOND}:1,{THIRD}:3", strength=0.7, preserve_color=True)
     assert np.array_equal(pixels(answer.content), np.asarray(expected))
     settings = json.loads(Image.open(io.BytesIO(answer.content)).text["stylebank"])
-    assert settings["style"] == "strokes:1,waves:3" and settings["strength"] == 0.7
+    assert settings["style"] == f"{SECOND}:1,{THIRD}:3" and settings["strength"] == 0.7
     assert settings["preserve_color"] is True and settings["mask"] is False and settings["model"] == model.path.name
 
 
