@@ -54,6 +54,19 @@ def test_a_quick_style_is_added_with_everything_else_bit_identical(base, tmp_pat
     assert picture.shape == (3, 24, 24)
 
 
+def test_the_python_api_adds_quickly_by_default_and_refuses_the_full_trainings_settings(base, tmp_path):
+    model = stylebank.load(base["model"], "cpu")
+    refused = tmp_path / "refused.safetensors"
+    with pytest.raises(StyleBankError, match="iterations: not a setting of quick add-style.*quality=True"):
+        model.add_styles([str(base["styles"][1])], refused, iterations=2, progress=False)
+    assert not refused.exists() and model.styles == ["zebra"]
+    model.add_styles([str(base["styles"][1])], tmp_path / "quick.safetensors", steps=2, image_size=32, crops=4,
+                     batch_size=2, progress=False)
+    run = model.info["training"]["history"][-1]
+    assert model.styles == ["zebra", "blobs"] and run["mode"] == "quick" and run["iterations"] == 2
+    assert model.path == tmp_path / "quick.safetensors"
+
+
 def kept_setting(base):
     model = load_model(base["model"])
     net = model.net.float().train().requires_grad_(False)

@@ -302,9 +302,11 @@ def test_contact_sheet(base_model, tiny_data, tmp_path):
 def test_python_add_styles_keeps_edits_made_in_memory(base_model, tiny_data, tmp_path):
     model = stylebank.load(base_model, "cpu")
     model.rename_style("zebra", "stripes")
-    model.add_styles([str(tiny_data["styles"][1])], output=tmp_path / "plus.safetensors", iterations=2,
+    model.add_styles([str(tiny_data["styles"][1])], output=tmp_path / "plus.safetensors", quality=True, iterations=2,
                      progress=False)
     assert model.styles == ["stripes", "blobs"] and stylebank.load(model.path, "cpu").styles == ["stripes", "blobs"]
+    run = model.info["training"]["history"][-1]
+    assert run["iterations"] == 2 and "mode" not in run  # the full trainer's run
 
 
 def test_info_shows_the_whole_history_of_a_model(base_model, tiny_data, tmp_path, capsys):

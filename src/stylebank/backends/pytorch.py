@@ -246,14 +246,23 @@ class StyleBankModel(Stylizer):
         return new_names
 
     def add_styles(self, styles: list[str], output: str | Path, content: list[str] | None = None,
-                   progress: bool = True, **options) -> Path:
-        """Train new styles on top of this model (E, D and existing banks frozen); writes ``output`` and
-        loads the result into this object. ``options`` are TrainConfig fields (iterations, image_size, …)."""
-        from ..training.loop import add_styles
+                   progress: bool = True, quality: bool = False, **options) -> Path:
+        """Learn new styles on top of this model (E, D and the existing banks stay bit-identical); writes
+        ``output`` and loads the result into this object. As ``stylebank add-style``: quick by default, each style
+        in about a minute (``options``: QuickStyleConfig fields, e.g. ``seconds``, ``steps``, ``image_size``;
+        and ``max_pixels``); ``quality=True`` trains the full way (``options``: TrainConfig fields, e.g.
+        ``iterations``)."""
+        base = ModelFile(self.net, self.info, self.style_pixels)  # as it is now, edits included (never changed)
+        if quality:
+            from ..training.loop import add_styles
 
-        # the model as it is now, with any edits made in memory (the trainer works on a copy)
-        path = add_styles(ModelFile(self.net, self.info, self.style_pixels), styles, output, content=content,
-                          progress=progress, **options)
+            path = add_styles(base, styles, output, content=content, progress=progress, **options)
+        else:
+            from ..training.quick_style import quick_add_styles, quick_style_config
+
+            max_pixels = options.pop("max_pixels", None)
+            path = quick_add_styles(base, styles, output, content, quick_style_config(options), progress,
+                                    max_pixels)
         self.net, self.info, self.style_pixels = load_model(path, self.device)
         self.path = Path(path)
         return self.path

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -104,6 +104,16 @@ def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, co
     record = {"steps": step, "seconds": round(time.perf_counter() - started, 1),
               **{f"last_{k}": round(v.item(), 4) for k, v in losses.items()}}
     return bank.requires_grad_(False), record
+
+
+def quick_style_config(options: dict) -> QuickStyleConfig:
+    """The QuickStyleConfig of keyword ``options``; a StyleBankError names any that quick mode does not take."""
+    known = [field.name for field in fields(QuickStyleConfig)]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise StyleBankError(f"{', '.join(unknown)}: not a setting of quick add-style ({', '.join(known)}); the full "
+                             "training's settings need quality=True")
+    return QuickStyleConfig(**options)
 
 
 def base_parts(base_model: str | Path | ModelFile) -> tuple[ModelFile, str]:
