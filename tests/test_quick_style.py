@@ -242,7 +242,7 @@ def test_the_studio_learns_one_style_at_a_time(base):
         assert third.status_code == 202 and finished(client, third.json()["job"])["index"] == 2
 
 
-def test_a_stopping_studio_stops_the_style_being_learned_and_waits_for_it(base):
+def test_a_stopping_studio_stops_the_style_being_learned_and_waits_for_it(base, caplog):
     with studio(base, QuickStyleConfig(seconds=600, image_size=32, crops=4, batch_size=2)) as client:
         job = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "a"})
         job = job.json()["job"]
@@ -254,9 +254,25 @@ def test_a_stopping_studio_stops_the_style_being_learned_and_waits_for_it(base):
     assert not learner.thread.is_alive()  # the server's exit waited for it
     status = learner.status(job)
     assert status["state"] == "failed" and "stopped" in status["error"], status
+    said = [r for r in caplog.records if r.name == "stylebank.web"]
+    assert [r.exc_info for r in said] == [None] and "stopped" in said[0].getMessage()  # one line, no traceback
     with pytest.raises(Rejected) as refused:
         learner.start(base["styles"][1].read_bytes(), "b", ["zebra"], 10**6)
     assert refused.value.status == 503
+
+
+def test_a_bug_while_learning_fails_the_job_and_logs_its_traceback(base, monkeypatch, caplog):
+    import stylebank.training.quick_style
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(stylebank.training.quick_style, "learn_new_styles", broken)
+    with studio(base) as client:
+        job = client.post("/api/styles", files={"image": base["styles"][1].read_bytes()}, data={"name": "a"})
+        status = finished(client, job.json()["job"])
+    assert status["state"] == "failed" and status["error"] == "internal error (RuntimeError); see the server's log"
+    assert any(r.exc_info for r in caplog.records if r.name == "stylebank.web")  # the traceback, for the operator
 
 
 def test_the_progress_bar_counts_steps_or_seconds_with_the_time_left(base, tmp_path, capsys):

@@ -142,11 +142,13 @@ class StyleLearning:
         try:
             model = learn_new_styles(base, "the served model", style_images, None, self.config,
                                      report=lambda done: self.progressed(job, done))
-        except Exception as error:  # the job says what went wrong; the server goes on
+        except StyleBankError as error:  # the user's image or photos, or a stop: said in the job, one line in the log
+            log.warning("learning style %r failed: %s", job.name, error)
+            job.error, job.state = str(error), "failed"
+            return
+        except Exception as error:  # a bug: the job says so, the log has the traceback, and the server goes on
             log.exception("learning style %r failed", job.name)
-            job.error = str(error) if isinstance(error, StyleBankError) else \
-                f"internal error ({type(error).__name__}); see the server's log"
-            job.state = "failed"
+            job.error, job.state = f"internal error ({type(error).__name__}); see the server's log", "failed"
             return
         with self.lock:
             self.model = model
