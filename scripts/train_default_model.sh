@@ -27,4 +27,4 @@ fi
 stylebank train --content "$photos/train" --style "${styles[@]}" -o "$out/v3.safetensors" \
   --vgg vgg19 --image-size 256 --style-size 512 --batch-size 4 --iterations "$iterations" \
   --lr 1e-3 --lr-anneal $((iterations / 4)) --precision fp32 --seed 3 \
-  --checkpoint-every 100 --sample-every 1000 --log-every 10 --resume
+  --checkpoint-every 100 --sample-every 1000 --log-every 10 ${SHIFT_WEIGHT:+--shift-weight "$SHIFT_WEIGHT"} --resume

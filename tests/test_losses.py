@@ -1,7 +1,7 @@
 import torch
 
 from stylebank.losses import (LossWeights, StylizingLoss, gram_matrix, identity_loss, relative_squared_error,
-                              total_variation)
+                              shift_loss, total_variation)
 from stylebank.lossnet import random_vgg
 from stylebank.metrics import psnr
 
@@ -42,3 +42,19 @@ def test_stylizing_loss_is_zero_where_it_should_be():
     assert same_content["content"] < 1e-6 and same_content["style"] > 0.01
     same_style = criterion(style.expand(2, 3, 32, 32), content, torch.tensor([0, 0]))
     assert same_style["style"] < 1e-5 and same_style["content"] > 0.01
+
+
+def test_the_shift_loss_compares_the_same_scene_in_the_two_pictures_away_from_the_borders():
+    photo = torch.rand(1, 3, 40, 44, generator=torch.Generator().manual_seed(0))
+    height, width = 32, 36
+    for down, right in ((0, 1), (2, 3), (3, 0)):
+        # a "network" that moves its picture with the photo: nothing beyond the move
+        here, there = photo[..., :height, :width], photo[..., down:down + height, right:right + width]
+        assert shift_loss(here, there, down, right, margin=2) == 0
+        assert shift_loss(here, there, right, down, margin=2) > 0  # the other way round is not the same scene
+    here, there = photo[..., :height, :width], photo[..., 1:1 + height, 2:2 + width].clone()
+    there[..., :2, :] = there[..., :, -2:] = 5  # within the margin: left out
+    assert shift_loss(here, there, 1, 2, margin=2) == 0
+    there[0, 0, 2, 5] += 0.5  # inside: counted, as a mean over the compared values
+    compared = 3 * (height - 1 - 4) * (width - 2 - 4)
+    assert torch.isclose(shift_loss(here, there, 1, 2, margin=2), torch.tensor(0.25 / compared))

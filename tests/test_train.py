@@ -22,7 +22,7 @@ from stylebank.config import TrainConfig, resumed_config
 from stylebank.errors import StyleBankError, TrainingInterrupted
 from stylebank.images import ImageNote
 from stylebank.training.loop import Trainer, TrainingDiverged, add_styles, encoder_decoder_grad_norm, train
-from stylebank.training.schedule import IDENTITY, STYLE, branch_at
+from stylebank.training.schedule import IDENTITY, STYLE, branch_at, shift_at
 from stylebank.training.start import TrainingNote
 from tiny_training import assert_same_weights, tiny_config
 
@@ -31,6 +31,28 @@ def test_alternation_schedule():
     assert [branch_at(s, 0, 2) for s in range(6)] == [STYLE, STYLE, IDENTITY] * 2
     assert [branch_at(s, 3, 2) for s in range(9)] == [IDENTITY] * 3 + [STYLE, STYLE, IDENTITY] * 2
     assert [branch_at(s, 0, 1) for s in range(4)] == [STYLE, IDENTITY] * 2
+
+
+def test_each_steps_shift_is_drawn_from_the_seed_and_the_step_alone():
+    shifts = [shift_at(3, step) for step in range(400)]
+    assert shifts == [shift_at(3, step) for step in range(400)] and shifts != [shift_at(4, s) for s in range(400)]
+    assert set(shifts) == {(down, right) for down in range(4) for right in range(4)} - {(0, 0)}
+
+
+def test_a_shift_weight_adds_the_shift_term_to_stylizing_steps_and_may_be_switched_on_when_resuming(tiny_data):
+    records, banks = [], []
+    for weight in (0.0, 10.0, 1e4):  # the same start, batch and shift: only the weight differs
+        trainer = Trainer(tiny_config(tiny_data, shift_weight=weight))
+        records.append(trainer.train_step())
+        banks.append(trainer.net.bank[0][1].weight.detach().clone())
+    plain, shifted, _ = records
+    assert "shift" not in plain and shifted["shift"] > 0 and shifted["branch"] == STYLE
+    assert shifted["total"] == pytest.approx(shifted["content"] + 4 * shifted["style"] + shifted["tv"]
+                                             + 10 * shifted["shift"], rel=1e-4)
+    assert not torch.equal(banks[1], banks[2])  # the term's gradient reaches the network
+    first = tiny_config(tiny_data, iterations=2)
+    train(first, progress=False)
+    assert resumed_config(first.output, shift_weight=5.0).shift_weight == 5.0
 
 
 def test_styles_are_visited_evenly():

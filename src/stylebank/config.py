@@ -102,6 +102,9 @@ class TrainConfig:
     content_weight: float = setting(LossWeights.content, float, minimum=0)
     style_weight: float = setting(LossWeights.style, float, minimum=0)
     tv_weight: float = setting(LossWeights.tv, float, minimum=0)
+    # the stylized picture of the photo moved by 1-3 pixels should be the stylized picture moved (0: the paper's
+    # objective); without it the texture is anchored to E's stride-4 grid and re-rolls on moving content in video
+    shift_weight: float = setting(0.0, float, minimum=0)
     warmup: int = setting(300, int, minimum=0)  # auto-encoder-only iterations first (no VGG, cheap)
     # the learning rate rises linearly over this many iterations after the warm-up
     lr_ramp: int = setting(200, int, minimum=0)
@@ -211,7 +214,8 @@ def checkpoint_path(output: str | Path) -> Path:
 # The settings that belong to the machine and the session, not to the model: a resumed run may change them, and
 # add-style starts from the defaults rather than the base run's.
 MACHINE_SETTINGS = ("device", "precision", "compile", "tensorboard", "workers", "max_pixels")
-RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal",
+# The shift weight may be switched on for the rest of a run (a model trained without it, made steady for video).
+RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal", "shift_weight",
                        "checkpoint_every", "sample_every", "log_every", *MACHINE_SETTINGS)
 
 

@@ -83,6 +83,16 @@ class StylizingLoss(nn.Module):
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv_loss}
 
 
+def shift_loss(output: torch.Tensor, moved: torch.Tensor, down: int, right: int, margin: int) -> torch.Tensor:
+    """How much a stylized picture changes, beyond moving, when its photo moves: ``output`` is S(crop), ``moved``
+    S(the crop ``down`` and ``right`` pixels further), the same size; the mean squared difference of the two where
+    they show the same scene, ``margin`` pixels from every border left out (where padding differs)."""
+    height, width = output.shape[-2:]
+    here = output[..., down + margin:height - margin, right + margin:width - margin]
+    there = moved[..., margin:height - down - margin, margin:width - right - margin]
+    return F.mse_loss(here.float(), there.float())
+
+
 def identity_loss(reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     """Plain MSE of the auto-encoder branch."""
     return F.mse_loss(reconstruction, images)

@@ -53,6 +53,9 @@ def number_option_help(joint: bool) -> dict[str, str]:
             "identity_balance": f"lambda: auto-encoder/stylizing gradient ratio (default {defaults.identity_balance})",
             "bank_depth": "3x3 convs per style bank (default 1, the paper's)",
             "bank_kernel_size": "bank kernel size (default 3, the paper's)",
+            "shift_weight": "weight of the loss that the picture of the photo moved by 1-3 pixels is the picture "
+                            "moved: texture that moves with the scene in video (default 0, the paper's objective; "
+                            "may be switched on when resuming)",
         })
     numbers.update({"workers": "processes that decode and crop the photos (default: half the cores, at most 4; 0: "
                                "none, the training process does it)",

@@ -25,7 +25,7 @@ from ..config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config
 from ..errors import StyleBankError, TrainingInterrupted
 from ..formats import model_history, run_summary
 from ..images import ImageNote
-from ..losses import LossWeights, StylizingLoss, identity_loss
+from ..losses import LossWeights, StylizingLoss, identity_loss, shift_loss
 from ..lossnet import LossLayers, load_loss_network
 from ..metrics import psnr
 from ..model import StyleBankNet
@@ -34,10 +34,11 @@ from .batches import StepBatch, StepBatches, default_workers, step_batches
 from .data import ContentImages, load_style_images, style_name
 from .distributed import barrier, leave, summed
 from .report import TrainingReport, reported_write_errors
-from .schedule import IDENTITY, STYLE, branch_at, lr_factor
+from .schedule import IDENTITY, STYLE, branch_at, lr_factor, shift_at
 from .start import read_start_model, restore, resumed_run, set_up_process, starting_point
 
 MAX_SKIPPED_IN_A_ROW = 10  # non-finite steps in a row that stop training
+SHIFT_MARGIN = 16  # pixels at the crops' borders that the shift term leaves out: padding differs there
 
 
 class TrainingDiverged(StyleBankError):
@@ -174,8 +175,7 @@ class Trainer:
         with autocast(self.device, self.dtype):
             if branch == STYLE:  # the batch counts the styles being trained, after the base's
                 styles = batch.styles.to(self.device, non_blocking=True)
-                output = self.model(images, styles + self.base_style_count)
-                losses = self.criterion(output, images, styles)
+                losses = self.stylizing_losses(images, styles)
             else:
                 losses = {"identity": identity_loss(self.model(images), images)}
         backward = losses["total" if branch == STYLE else "identity"] * self.share_weight
@@ -210,6 +210,23 @@ class Trainer:
         if self.skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
             raise TrainingDiverged(self.step, self.skipped_in_a_row, self.config.checkpoint_path)
         return {"step": self.step, "branch": branch, **record}
+
+    def stylizing_losses(self, images: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The stylizing branch's losses on ``images`` in ``styles`` (counted from the first style this run
+        trains). With a shift weight, the network also stylizes the crops moved by shift_at's few pixels, in the
+        same call (DDP allows one forward per backward): both at the largest multiple of 4 that leaves room for the
+        shift, and the first ones are what the perceptual losses judge."""
+        bank = styles + self.base_style_count
+        if not self.config.shift_weight:
+            return self.criterion(self.model(images, bank), images, styles)
+        down, right = shift_at(self.config.seed, self.step)
+        height, width = ((side - 3) // 4 * 4 for side in images.shape[-2:])
+        crops = torch.cat([images[..., :height, :width], images[..., down:down + height, right:right + width]])
+        output, moved = self.model(crops, torch.cat([bank, bank])).split(len(images))
+        losses = self.criterion(output, images[..., :height, :width], styles)
+        losses["shift"] = shift_loss(output, moved, down, right, min(SHIFT_MARGIN, height // 8))
+        losses["total"] = losses["total"] + self.config.shift_weight * losses["shift"]
+        return losses
 
     def checked(self, batch: StepBatch) -> StepBatch:
         """``batch``, once the unusable files met in making it are named (each once); a StyleBankError where no

@@ -4,6 +4,7 @@ which branch it trains, and its learning rate."""
 from __future__ import annotations
 
 import math
+import random
 
 from ..config import TrainConfig
 
@@ -33,3 +34,10 @@ def lr_factor(config: TrainConfig, warmup: int, step: int) -> float:
     if config.anneal_iterations and step >= anneal_start:
         factor *= 0.5 * (1 + math.cos(math.pi * (step - anneal_start) / config.anneal_iterations))
     return factor
+
+
+def shift_at(seed: int, step: int) -> tuple[int, int]:
+    """The shift, (down, right) by 0-3 pixels each and not (0, 0), of iteration ``step``'s shift term: drawn from
+    the seed and the step alone. Up to 3 pixels: E's stride is 4, and a shift by 4 moves the texture with the
+    feature grid already."""
+    return divmod(random.Random(seed * 1_000_003 + step).randrange(1, 16), 4)
