@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from stylebank.backends.pytorch import load
+from helpers import load_measured_model
 from stylebank.evaluate import evaluation_loss
 from stylebank.tensors import to_tensor
 from stylebank.video.clips import CLIP_KINDS, make_frames, write_clip
@@ -86,6 +86,9 @@ def speed(model, size: str, frames: int, mode: str, carry: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-m", "--model", help="a model file or a run's checkpoint; default: the bundled model")
+    parser.add_argument("--modes", nargs="+", choices=COHERENCE_MODES, default=list(COHERENCE_MODES),
+                        help="the coherence modes measured (default: all; frame by frame always)")
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--styles", type=int, nargs="+", default=[0, 2])
@@ -103,9 +106,9 @@ def main() -> None:
     parser.add_argument("--vgg", default="hed", help="the loss network that measures the style (default hed)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
-    model = load(device="cpu")
+    model = load_measured_model(args.model)
     criterion = evaluation_loss(model, args.vgg)
-    result = {"size": args.size, "frames": args.frames, "carry": args.carry, "flow_scale": args.flow_scale,
+    result = {"model": args.model or "bundled", "size": args.size, "frames": args.frames, "carry": args.carry, "flow_scale": args.flow_scale,
               "precision": "fp32 (auto on this CPU)", "backend": "torch", "threads": torch.get_num_threads(),
               "clips": {}}
     for name, frames in clip_frames(args).items():
@@ -116,7 +119,7 @@ def main() -> None:
             result["clips"][key] = {"input": steadiness(frames, frames, motion)}
             result["clips"][key].update({mode: measure(model, criterion, frames, motion, style, mode, args.carry,
                                                          flow_scale=args.flow_scale)
-                                         for mode in ("none", *[m for m in COHERENCE_MODES if m != "none"])})
+                                         for mode in ("none", *[m for m in args.modes if m != "none"])})
             result["clips"][key].update({f"output, steady input {share}": measure(
                 model, criterion, frames, motion, style, "output", args.carry, share, args.flow_scale)
                 for share in args.steady_input})
