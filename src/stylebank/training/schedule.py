@@ -1,5 +1,5 @@
 """What each iteration of a run does, computed from the step alone (so that a resumed run needs nothing else):
-which branch it trains, and its learning rate."""
+which branch it trains, its learning rate, and the shift of its shift term."""
 
 from __future__ import annotations
 
