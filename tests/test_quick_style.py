@@ -258,7 +258,7 @@ def test_a_stopping_studio_stops_the_style_being_learned_and_waits_for_it(base, 
     assert [r.exc_info for r in said] == [None] and "stopped" in said[0].getMessage()  # one line, no traceback
     with pytest.raises(Rejected) as refused:
         learner.start(base["styles"][1].read_bytes(), "b", ["zebra"], 10**6)
-    assert refused.value.status == 503
+    assert refused.value.status == 503 and list(learner.jobs) == [job]  # refused before any job was made
 
 
 def test_a_bug_while_learning_fails_the_job_and_logs_its_traceback(base, monkeypatch, caplog):

@@ -101,6 +101,8 @@ class StyleLearning:
         if name in styles:
             raise Rejected(400, f"the model already has a style named {name!r}; choose another name")
         with self.lock:
+            if self.stopping.is_set():
+                raise Rejected(503, "the server is stopping")
             if any(job.state == "learning" for job in self.jobs.values()):
                 raise Rejected(409, "a style is being learned; add the next one when it is done")
             base = self.base()
@@ -110,8 +112,6 @@ class StyleLearning:
                                          training.style_size)
             job_id = uuid.uuid4().hex
             self.jobs[job_id] = LearningJob(name, None if self.config.steps else self.config.seconds)
-            if self.stopping.is_set():
-                raise Rejected(503, "the server is stopping")
             self.thread = threading.Thread(target=self.learn, args=(job_id, base, {f"{name}.png": picture}),
                                            daemon=True)
             self.thread.start()
