@@ -66,7 +66,7 @@ def test_eval_json_has_the_documented_keys(tiny_data, capsys):
     reconstruction = result["reconstruction"]
     per_image = reconstruction["per_image"]
     assert sorted(per_image) == sorted(result["images"]) == sorted(map(str, tiny_data["content"].rglob("*.png")))
-    for key in ("psnr", "ssim"):
+    for key in ("psnr", "ssim", "psnr_strength_0"):
         assert reconstruction[key] == pytest.approx(sum(v[key] for v in per_image.values()) / 3, rel=1e-9)
     assert result["image_size"] == 32 and result["loss_network"].startswith("random")
     net = stylebank.load(model, "cpu").net
@@ -77,6 +77,9 @@ def test_eval_json_has_the_documented_keys(tiny_data, capsys):
         mse = torch.mean((rebuilt - photo) ** 2).item()
         assert scores["psnr"] == pytest.approx(10 * math.log10(1 / mse), rel=1e-5)
         assert 0 < scores["ssim"] < 1 and scores["ssim"] == pytest.approx(image_ssim(rebuilt, photo), rel=1e-6)
+        at_zero = stylebank.load(model, "cpu").stylize(photo, strength=0, precision="fp32")
+        assert scores["psnr_strength_0"] == pytest.approx(image_psnr(at_zero, photo), rel=1e-5)
+        assert scores["psnr_strength_0"] > scores["psnr"]  # the colour map fitted to the photo can only help
     for entry in result["styles"].values():
         gatys, ratios = entry["gatys"], entry["ratios"]
         numbers = [entry[k] for k in ("content_loss", "style_loss", "reconstruction_style_loss",
@@ -90,6 +93,8 @@ def test_eval_json_has_the_documented_keys(tiny_data, capsys):
     assert main(["eval", "-m", str(model), "--content", photo0, "--image-size", "32", "--device", "cpu"]) == 0
     report = capsys.readouterr().out
     assert "| zebra |" in report and f"PSNR {per_image[photo0]['psnr']:.2f} dB" in report
+    assert f"at strength 0 (its colours matched to the photo's): PSNR {per_image[photo0]['psnr_strength_0']:.2f} dB" \
+        in report
 
 
 def test_optimize_command_writes_an_image(tiny_data, tmp_path, capsys):

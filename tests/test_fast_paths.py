@@ -258,7 +258,7 @@ def test_onnx_runtime_matches_pytorch(model, onnx_file):
     runner = stylebank.load_stylizer(onnx_file)
     assert runner.styles == model.styles
     odd = torch.rand(1, 3, 37, 61, generator=torch.Generator().manual_seed(0))
-    for style, strength in ((0, 1.0), ("1:0.25,3:0.75", 1.0), (THIRD, 0.4)):
+    for style, strength in ((0, 1.0), ("1:0.25,3:0.75", 1.0), (THIRD, 0.4), (THIRD, 0.0)):
         expected = model.stylize(odd, style=style, strength=strength, precision="fp32")
         assert (runner.stylize(odd, style=style, strength=strength) - expected).abs().max() <= 1e-3
     # regions, found or given

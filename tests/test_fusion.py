@@ -6,11 +6,15 @@ from PIL import Image, ImageDraw
 import stylebank
 from stylebank.checkpoint import save_model
 from stylebank.cli import main
+from stylebank.colour import match_colours
 from stylebank.errors import StyleBankError
 from stylebank.fusion import (kmeans_masks, label_masks, parse_region_styles, parse_regions, parse_style,
                               keep_content_colors)
 from stylebank.fusion import masks_to_features
+from stylebank.images import load_image
+from stylebank.metrics import image_psnr
 from stylebank.model import StyleBankNet
+from stylebank.tensors import resize_to_fit, to_tensor
 
 NAMES = ["mosaic", "strokes", "waves", "ihc"]
 
@@ -75,20 +79,38 @@ def test_linear_fusion_blends_features(model, photo):
     assert torch.allclose(model.stylize(photo, style="1:1,3:3", precision="fp32"), expected[0], atol=1e-6)
 
 
-def test_strength_zero_is_the_reconstruction_for_every_style(model, photo):
+def test_strength_zero_is_the_colour_matched_reconstruction_for_every_style(model, photo):
     outputs = [model.stylize(photo, style=i, strength=0, precision="fp32") for i in range(4)]
-    reconstruction = model.net.reconstruct(photo.unsqueeze(0)).clamp(0, 1)[0]
-    assert all(torch.equal(o, outputs[0]) for o in outputs) and torch.allclose(outputs[0], reconstruction.detach())
-    # in between, the pictures are mixed: (1 - s) D(E(I)) + s D(K(E(I))), so the picture changes evenly with s
+    with torch.no_grad():
+        raw = model.net.reconstruct(photo.unsqueeze(0))
+    reconstruction = match_colours(raw, photo.unsqueeze(0)).clamp(0, 1)[0]
+    assert all(torch.equal(o, outputs[0]) for o in outputs) and torch.allclose(outputs[0], reconstruction, atol=1e-6)
+    # in between, the pictures are mixed: (1 - s) R + s D(K(E(I))), so the picture changes evenly with s
     full = model.stylize(photo, style=1, precision="fp32")
     for strength in (0.3, 0.5):
-        expected = (1 - strength) * reconstruction + strength * full
+        expected = ((1 - strength) * match_colours(raw, photo.unsqueeze(0)) + strength * full).clamp(0, 1)[0]
         assert torch.allclose(model.stylize(photo, style=1, strength=strength, precision="fp32"), expected,
                               atol=1e-5)
     partial = model.stylize(photo, style=1, strength=0.3, precision="fp32")
     assert (partial - full).abs().max() > 0.01 and (partial - outputs[0]).abs().max() > 0.01
     with pytest.raises(StyleBankError, match="between 0 and 1"):
         model.stylize(photo, strength=1.5)
+
+
+def test_strength_zero_has_no_colour_cast_where_the_decoder_has_one():
+    """The bundled model with its decoder tinting every picture (the last conv's bias moved) reconstructs with a
+    cast; strength 0 gives the photo's own colours back, and the full style keeps the tint, the style's to choose."""
+    model = stylebank.load(device="cpu")
+    photo = resize_to_fit(to_tensor(load_image("builtin:coffee")), 128)
+    with torch.no_grad():
+        model.net.decoder[2][-1].bias.add_(torch.tensor([1.0, 0.0, -1.0]))
+        raw = model.net.reconstruct(photo.unsqueeze(0))[0]
+        styled = model.net(photo.unsqueeze(0), 1)[0]
+    assert (raw - photo).mean((1, 2)).abs().max() > 0.1
+    matched = model.stylize(photo, style=1, strength=0, precision="fp32")
+    assert (matched - photo).mean((1, 2)).abs().max() < 0.01
+    assert image_psnr(matched, photo) > image_psnr(raw.clamp(0, 1), photo) + 3
+    assert torch.allclose(model.stylize(photo, style=1, precision="fp32"), styled.clamp(0, 1), atol=1e-6)
 
 
 def test_a_mask_covering_everything_gives_exactly_that_style(model, photo):

@@ -52,16 +52,20 @@ def evaluate(model, contents: list[str], vgg: str | None = None, image_size: int
               for name in expand_sources(contents)}
     with torch.no_grad():
         reconstructions = {n: model.net.reconstruct(p.unsqueeze(0)).clamp(0, 1)[0] for n, p in photos.items()}
+    # what strength 0 gives: the reconstruction with its colours matched to the photo's (stylebank.colour)
+    at_zero = {n: model.stylize_batch(p.unsqueeze(0), StylizeOptions(0, strength=0, precision="fp32"))[0]
+               for n, p in photos.items()}
     per_image = {name: {"psnr": image_psnr(reconstructions[name], photo),
-                        "ssim": image_ssim(reconstructions[name], photo)} for name, photo in photos.items()}
+                        "ssim": image_ssim(reconstructions[name], photo),
+                        "psnr_strength_0": image_psnr(at_zero[name], photo)} for name, photo in photos.items()}
     # losses are measured on fp32 outputs, the same on every machine; the timing is of that fp32 path too
     model.stylize_batch(next(iter(photos.values())).unsqueeze(0), StylizeOptions(0, precision="fp32"))  # warm-up first
     styles = {style: style_scores(model, criterion, index, photos, reconstructions, baseline_steps, progress)
               for index, style in enumerate(model.styles)}
     return {"model": str(model.path), "loss_network": criterion.loss_network.source, "image_size": image_size,
             "images": list(photos),
-            "reconstruction": {"psnr": mean([v["psnr"] for v in per_image.values()]),
-                               "ssim": mean([v["ssim"] for v in per_image.values()]), "per_image": per_image},
+            "reconstruction": {**{key: mean([v[key] for v in per_image.values()])
+                                  for key in ("psnr", "ssim", "psnr_strength_0")}, "per_image": per_image},
             "styles": styles}
 
 
@@ -119,7 +123,8 @@ def markdown_report(result: dict) -> str:
     rec = result["reconstruction"]
     lines = [f"Model `{result['model']}`, loss network `{result['loss_network']}`, {len(result['images'])} images "
              f"at {result['image_size']}²: {', '.join(result['images'])}", "",
-             f"Reconstruction D(E(I)): PSNR {rec['psnr']:.2f} dB, SSIM {rec['ssim']:.3f}", ""]
+             (f"Reconstruction D(E(I)): PSNR {rec['psnr']:.2f} dB, SSIM {rec['ssim']:.3f}; at strength 0 (its colours "
+              f"matched to the photo's): PSNR {rec['psnr_strength_0']:.2f} dB"), ""]
     has_gatys = any("gatys" in s for s in result["styles"].values())
     header = "| style | content loss | style loss | unstylized style loss | ms/image |"
     rule = "|---|---|---|---|---|"

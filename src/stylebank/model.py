@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .colour import apply_colour_map, colour_map
 from .errors import StyleBankError
 from .fusion import masks_to_features
 from .network_config import EXPOSURE_LAYOUTS, MIN_SIZE, SIZE_MULTIPLE, NetworkConfig  # noqa: F401 (the network's names)
@@ -196,6 +197,14 @@ class ImageStatistics(nn.Module):
         return torch.cat([mean, 0.5 * torch.log(variance + 1e-5)], dim=1).to(images.dtype)
 
 
+class ColourMatch(nn.Module):
+    """(B, 3, 4): the affine colour map from a reconstruction to its photo (stylebank.colour). Its own module, so
+    that tiled inference fits it on the whole image and applies that one map to every tile."""
+
+    def forward(self, reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        return colour_map(reconstruction.float(), images.float())
+
+
 class Decoder(nn.Sequential):
     def __init__(self, channels: tuple[int, int, int] = (32, 64, 128), carry_exposure: bool = False):
         c1, c2, c3 = channels
@@ -268,6 +277,7 @@ class StyleBankNet(nn.Module):
         carry = self.config.exposure == "carry"
         self.decoder = Decoder(self.config.channels, carry_exposure=carry)
         self.image_statistics = ImageStatistics() if carry else None
+        self.colour_match = ColourMatch()
         self.bank = nn.ModuleList(self.new_bank() for _ in range(num_styles))
 
     @property
@@ -328,14 +338,15 @@ class StyleBankNet(nn.Module):
         its style does on the whole photo (painted as one picture, the paper's sum_r M_r K_r(F), each region's
         norms mixed its neighbours' statistics in and its style came out washed out: benchmarks/regions.py).
 
-        Strength s mixes the pictures, (1 - s) D(E(I)) + s O: at 0 every style returns the reconstruction, and the
-        picture changes about evenly with s (mixing the features instead, D((1 - s) F + s K(F)), was 84-87% of the
-        way to the full style at 0.5: benchmarks/strength.py). ``carry``, a function of the stylized features (as
+        Strength s mixes the pictures, (1 - s) R + s O, where R is the reconstruction D(E(I)) with its colours
+        matched to the photo's (matched_reconstruction): at 0 every style returns R, and the picture changes about
+        evenly with s (mixing the features instead, D((1 - s) F + s K(F)), was 84-87% of the way to the full style
+        at 0.5: benchmarks/strength.py). ``carry``, a function of the stylized features (as
         fuse_features returns them; video's coherence), gives what the decoder paints instead.
         """
         features, encoded = self.encode(images)
         if strength == 0 and carry is None:  # the reconstruction alone: no bank to apply, nothing to composite
-            return self.decode(features, encoded)
+            return self.matched_reconstruction(self.decode(features, encoded), images)
         stylized = self.fuse_features(features, mixes, masks)
         if carry is not None:
             stylized = carry(stylized)
@@ -346,7 +357,14 @@ class StyleBankNet(nn.Module):
         painted = decoded[0] if masks is None else sum(
             picture * weight for picture, weight in zip(decoded, region_pixel_masks(masks.to(images.dtype),
                                                                                   features.shape[-2:])))
-        return painted if strength == 1 else torch.lerp(decoded[-1], painted, strength)
+        if strength == 1:
+            return painted
+        return torch.lerp(self.matched_reconstruction(decoded[-1], images), painted, strength)
+
+    def matched_reconstruction(self, reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """The reconstruction D(E(I)) with its colours mapped to the photo's (stylebank.colour): the decoder, shared
+        with the styles, pulls a photo's colours toward the paintings'; strength 0 should not."""
+        return apply_colour_map(reconstruction, self.colour_match(reconstruction, images))
 
     def fuse_features(self, features: torch.Tensor, mixes: list[dict[int, float]],
                       masks: torch.Tensor | None = None) -> torch.Tensor:

@@ -17,6 +17,7 @@ from types import ModuleType
 import numpy as np
 
 from ..cache import cache_dir
+from ..colour import match_colours
 from ..errors import StyleBankError
 from ..formats import STYLE_IMAGE_PREFIX
 from ..fusion import check_region_count, region_masks
@@ -159,18 +160,20 @@ class OnnxModel(Stylizer):
         return np.clip(np.concatenate(outputs), 0, 1)
 
     def stylize_image(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions) -> np.ndarray:
-        """One (3, H, W) image. A strength between 0 and 1 mixes the style's picture with the reconstruction, as
-        StyleBankNet.fuse does; the graph's strength input mixes features, so the graph runs at 1 and at 0."""
+        """One (3, H, W) image. Below strength 1 the style's picture is mixed with the reconstruction, its colours
+        matched to the photo's, as StyleBankNet.fuse does; the graph's strength input mixes features, so the graph
+        runs at 1 and at 0."""
         strength = options.strength
         session = self.session()
         try:
-            if strength in (0, 1):
-                return session.run(None, self.feed(image, weights, options, strength))[0]
-            painted, reconstruction = (session.run(None, self.feed(image, weights, options, end))[0]
-                                       for end in (1.0, 0.0))
+            painted = None if strength == 0 else session.run(None, self.feed(image, weights, options, 1.0))[0]
+            if strength == 1:
+                return painted
+            reconstruction = session.run(None, self.feed(image, weights, options, 0.0))[0]
         finally:
             self.free_sessions.put(session)
-        return reconstruction + strength * (painted - reconstruction)
+        reconstruction = match_colours(reconstruction, image[None])
+        return reconstruction if painted is None else reconstruction + strength * (painted - reconstruction)
 
     def feed(self, image: np.ndarray, weights: np.ndarray, options: StylizeOptions,
              strength: float) -> dict[str, np.ndarray]:

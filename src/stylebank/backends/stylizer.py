@@ -175,7 +175,8 @@ class Stylizer(ABC):
         - ``mask``: regions, as a label image (each distinct grey value or colour, in ascending order, is a region)
           or ``"kmeans:K"`` (K-means on colour, darkest region first); ``style`` then lists one style or blend
           per region (``[3, 0, 1]`` or ``"3,0,1"``).
-        - ``strength``: 0 gives the plain reconstruction D(E(I)), 1 the full style.
+        - ``strength``: 0 gives the reconstruction D(E(I)) with its colours matched to the photo's (no colour cast),
+          1 the full style; in between the two pictures are mixed.
         - ``preserve_color``: keep the content's colours, take the stylized luminance.
         - ``max_size``: first shrink the image so that its longer side fits.
         - ``precision``: "fp32", "bf16" (autocast), or "auto": bf16 where the device runs it natively and the

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..model import SIZE_MULTIPLE, ImageStatistics, StyleBankNet, modulate
+from ..model import SIZE_MULTIPLE, ColourMatch, ImageStatistics, StyleBankNet, modulate
 from .stylizer import DEFAULT_TILE
 from ..tensors import antialiased_resize
 
@@ -44,9 +44,10 @@ def whole_image_statistics(net: StyleBankNet, frozen: dict[int, object] | None =
                              ) -> Iterator[dict[int, object]]:
     """Within the block, the modules that see whole-image statistics either record them into the yielded list
     (``frozen`` None) or use ``frozen`` instead of their input's own: each InstanceNorm layer its (mean, variance)
-    per sample and channel, the "carry" layout's ImageStatistics its output (keyed by the module's place)."""
+    per sample and channel, the "carry" layout's ImageStatistics and the ColourMatch of strengths below 1 their
+    outputs (keyed by the module's place)."""
     norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
-    probes = [m for m in net.modules() if isinstance(m, ImageStatistics)]
+    probes = [m for m in net.modules() if isinstance(m, (ImageStatistics, ColourMatch))]
     recorded: dict[int, object] = {}
 
     def norm_hook(index: int) -> Callable:
@@ -66,7 +67,7 @@ def whole_image_statistics(net: StyleBankNet, frozen: dict[int, object] | None =
         return hook
 
     def probe_hook(index: int) -> Callable:
-        def hook(module: ImageStatistics, inputs: tuple[torch.Tensor], output: torch.Tensor) -> torch.Tensor | None:
+        def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor | None:
             if frozen is None:
                 recorded[index] = output
                 return None
