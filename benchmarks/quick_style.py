@@ -3,10 +3,12 @@
 For each chosen style of the model: remove it, add it back with quick add-style (its stored image, the model's
 own photos, the default budget), and measure on held-out photos (centre squares at --size, the model's own loss
 network and weights) the style and content losses of the re-added bank, of the jointly learned one and of the
-unstylized reconstruction. The wall time is the whole quick_add_styles call (set-up included). Run it with
-nothing else on the machine (it is a timing).
+unstylized reconstruction; and how much each bank's picture changes, beyond moving, when the photo moves by 1, 2
+or 3 pixels (RMS in 8-bit levels, the mean over the three; benchmarks/shift.py). The wall time is the whole
+quick_add_styles call (set-up included). Run it with nothing else on the machine (it is a timing).
 
     python benchmarks/quick_style.py [-m MODEL] [--styles 2 4] [--photos data/photos/heldout] [--json RESULT.json]
+        [--shift-weight W]   # the shift term's weight (default: the model's own)
     python benchmarks/quick_style.py -m docs/default-model/v3/v3.checkpoint.safetensors ...   # a run's checkpoint
 """
 
@@ -22,6 +24,7 @@ import torch
 
 import stylebank
 from helpers import model_path
+from shift import moved_rms
 from stylebank.checkpoint import ModelFile, from_pixels
 from stylebank.config import LossWeights, QuickStyleConfig, TrainConfig
 from stylebank.evaluate import centre_square
@@ -52,6 +55,14 @@ def without(model, index: int) -> ModelFile:
     return ModelFile(copy.net, copy.info, copy.style_pixels)
 
 
+@torch.no_grad()
+def moved(net, bank: int, photos: torch.Tensor) -> float:
+    """Mean RMS change, beyond moving, of ``bank``'s picture when ``photos`` (their top-left squares 3 pixels smaller)
+    move by 1, 2 and 3 pixels."""
+    size = photos.shape[-1] - 3
+    return round(sum(moved_rms(lambda p: net(p, bank).clamp(0, 1), photos, size, d) for d in (1, 2, 3)) / 3, 2)
+
+
 def measure_style(model, index: int, photos: list[torch.Tensor], config: QuickStyleConfig, folder: Path) -> dict:
     name = model.styles[index]
     training = TrainConfig.from_dict(model.info["training"])
@@ -72,6 +83,8 @@ def measure_style(model, index: int, photos: list[torch.Tensor], config: QuickSt
               "quick": losses(readded.net, criterion, photos, readded.net.num_styles - 1),
               "joint": losses(model.net, criterion, photos, index),
               "reconstruction": losses(model.net, criterion, photos, None)}
+    result["moved_1_3px"] = {"quick": moved(readded.net, readded.net.num_styles - 1, torch.stack(photos)),
+                             "joint": moved(model.net, index, torch.stack(photos))}
     result["style_vs_joint"] = round(result["quick"]["style"] / result["joint"]["style"], 2)
     result["reconstruction_vs_quick"] = round(result["reconstruction"]["style"] / result["quick"]["style"], 2)
     print(json.dumps(result), flush=True)
@@ -90,12 +103,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=QuickStyleConfig.lr)
     parser.add_argument("--image-size", type=int, default=QuickStyleConfig.image_size, help="crop size")
     parser.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=QuickStyleConfig.anneal)
+    parser.add_argument("--shift-weight", type=float, help="the shift term's weight (default: the model's own)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", help="draw style loss against the budget (several --seconds) into this PNG")
     args = parser.parse_args()
     photos = [centre_square(to_tensor(load_image(f)), args.size) for f in expand_sources([args.photos])[:args.count]]
-    configs = [QuickStyleConfig(seconds=seconds, lr=args.lr, image_size=args.image_size,
-                                anneal=args.anneal) for seconds in args.seconds]
+    configs = [QuickStyleConfig(seconds=seconds, lr=args.lr, image_size=args.image_size, anneal=args.anneal,
+                                shift_weight=args.shift_weight) for seconds in args.seconds]
     with tempfile.TemporaryDirectory() as folder:
         model = stylebank.load(model_path(args.model, Path(folder)), "cpu")
         results = [{"budget_seconds": config.seconds, **measure_style(model, index, photos, config, Path(folder))}

@@ -16,7 +16,7 @@ from stylebank.training.data import ContentImages, load_style_images
 from stylebank.errors import StyleBankError
 from stylebank.losses import StylizingLoss
 from stylebank.lossnet import load_loss_network
-from stylebank.training.quick_style import keep_crops, learn_bank, quick_add_styles
+from stylebank.training.quick_style import keep_crops, learn_bank, moved_difference, quick_add_styles
 from stylebank.training.loop import train
 from stylebank.web.limits import Rejected
 
@@ -105,6 +105,47 @@ def test_a_step_budget_gives_the_same_bank_every_time_and_a_seed_another(base):
     assert not torch.equal(first.state_dict()["1.weight"], other.state_dict()["1.weight"])
 
 
+def test_with_a_shift_term_each_crop_is_kept_moved_by_its_own_shift(base):
+    net, criterion, _, crops = kept_setting(base)
+    kept = keep_crops(net, criterion, crops, seed=0, shift=True)
+    assert kept.size == (28, 28) and len(kept.shifts) == len(crops) == 4
+    assert all(0 <= down <= 3 and 0 <= right <= 3 and (down, right) != (0, 0) for down, right in kept.shifts)
+    assert len(set(kept.shifts)) > 1  # drawn per crop
+    with torch.no_grad():
+        for number, (down, right) in enumerate(kept.shifts):
+            crop = crops[number:number + 1]
+            here, there = crop[..., :28, :28], crop[..., down:down + 28, right:right + 28]
+            assert torch.allclose(kept.features[number], net.encode(here)[0][0], atol=1e-5)
+            assert torch.allclose(kept.moved[0][number], net.encode(there)[0][0], atol=1e-5)
+            assert torch.allclose(kept.content_features[number], criterion.content_targets(here)[0], atol=1e-5)
+
+
+def test_the_shift_term_makes_the_new_banks_picture_move_with_the_photo(base):
+    net, criterion, _, crops = kept_setting(base)
+    kept = keep_crops(net, criterion, crops, seed=0, shift=True)
+    config = QuickStyleConfig(steps=30, image_size=32, batch_size=4, lr=0.01)
+    plain, plain_record = learn_bank(net, criterion, kept, config, "blobs", progress=False)
+    steady, steady_record = learn_bank(net, criterion, kept, config, "blobs", progress=False, shift_weight=1e4)
+    assert "last_shift" not in plain_record and steady_record["last_shift"] >= 0
+    every = torch.arange(len(crops))
+    with torch.no_grad():
+        moved = {name: moved_difference(net, bank, kept, every, net.decode(bank(kept.features), kept.batch(every)[1]))
+                 for name, bank in (("plain", plain), ("steady", steady))}
+    assert moved["steady"] < 0.5 * moved["plain"], moved
+
+
+def test_quick_add_style_takes_the_models_own_shift_weight_unless_told(base, tmp_path):
+    model = load_model(base["model"])
+    shifted = ModelFile(model.net, {**model.info, "training": {**model.info["training"], "shift_weight": 50.0}},
+                        model.style_pixels)
+    for config, weight in ((SMALL, 50.0), (QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2,
+                                                            shift_weight=0.0), 0.0)):
+        out = quick_add_styles(shifted, [str(base["styles"][1])], tmp_path / f"w{weight}.safetensors", config=config,
+                               progress=False)
+        run = load_model(out).info["training"]["history"][-1]
+        assert run["quick"]["shift_weight"] == weight and ("last_shift" in run["per_style"][0]) == (weight > 0)
+
+
 def test_a_time_budget_ends_the_training(base):
     net, criterion, kept, _ = kept_setting(base)
     _, record = learn_bank(net, criterion, kept, QuickStyleConfig(seconds=0.5, image_size=32, crops=4, batch_size=2),
@@ -121,7 +162,8 @@ def test_a_model_in_memory_is_not_changed(base, tmp_path):
 
 @pytest.mark.parametrize("setting, message", [({"seconds": 0}, "--seconds"), ({"seconds": float("nan")}, "--seconds"),
                                               ({"steps": 0}, "--steps"), ({"image_size": 8}, "--image-size"),
-                                              ({"lr": -1.0}, "--lr"), ({"batch_size": 0}, "--batch-size")])
+                                              ({"lr": -1.0}, "--lr"), ({"batch_size": 0}, "--batch-size"),
+                                              ({"shift_weight": -1.0}, "shift weight")])
 def test_bad_settings_are_refused_before_anything_is_read(tmp_path, setting, message):
     with pytest.raises(StyleBankError, match=message):
         quick_add_styles(tmp_path / "missing.safetensors", ["nothing.png"], tmp_path / "out.safetensors",

@@ -283,6 +283,7 @@ class QuickStyleConfig:
     lr: float = 0.005
     anneal: bool = False  # cosine-anneal the learning rate to zero over the budget
     seed: int = 0
+    shift_weight: float | None = None  # the shift term's weight (TrainConfig.shift_weight); None: the model's own
 
     def validate(self) -> None:
         """Raise StyleBankError for the first setting that cannot work."""
@@ -296,6 +297,8 @@ class QuickStyleConfig:
             raise StyleBankError(f"crops and --batch-size must be at least 1, got {self.crops} and {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise StyleBankError(f"--lr must be a number above 0, got {self.lr}")
+        if self.shift_weight is not None and not (self.shift_weight >= 0 and math.isfinite(self.shift_weight)):
+            raise StyleBankError(f"the shift weight must be a number of at least 0, got {self.shift_weight}")
 
 
 def add_style_config(base_info: dict, base_model: str, styles: list[str], output: str | Path,

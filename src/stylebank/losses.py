@@ -83,11 +83,24 @@ class StylizingLoss(nn.Module):
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv_loss}
 
 
-def shift_loss(output: torch.Tensor, moved: torch.Tensor, down: int, right: int, margin: int) -> torch.Tensor:
+SHIFT_MARGIN = 16  # pixels at the crops' borders that the shift term leaves out: padding differs there
+
+
+def shifted_pair(images: torch.Tensor, down: int, right: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two crops the shift term compares: ``images``' top-left part and the part ``down`` and ``right`` pixels
+    further, both at the largest multiple of E's stride (4) that leaves room for a shift of up to 3 pixels."""
+    height, width = ((side - 3) // 4 * 4 for side in images.shape[-2:])
+    return images[..., :height, :width], images[..., down:down + height, right:right + width]
+
+
+def shift_loss(output: torch.Tensor, moved: torch.Tensor, down: int, right: int,
+               margin: int | None = None) -> torch.Tensor:
     """How much a stylized picture changes, beyond moving, when its photo moves: ``output`` is S(crop), ``moved``
     S(the crop ``down`` and ``right`` pixels further), the same size; the mean squared difference of the two where
-    they show the same scene, ``margin`` pixels from every border left out (where padding differs)."""
+    they show the same scene, ``margin`` pixels from every border left out (default SHIFT_MARGIN, at most an eighth
+    of the crop)."""
     height, width = output.shape[-2:]
+    margin = min(SHIFT_MARGIN, height // 8) if margin is None else margin
     here = output[..., down + margin:height - margin, right + margin:width - margin]
     there = moved[..., margin:height - down - margin, margin:width - right - margin]
     return F.mse_loss(here.float(), there.float())

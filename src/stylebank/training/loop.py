@@ -25,7 +25,7 @@ from ..config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config
 from ..errors import StyleBankError, TrainingInterrupted
 from ..formats import model_history, run_summary
 from ..images import ImageNote
-from ..losses import LossWeights, StylizingLoss, identity_loss, shift_loss
+from ..losses import LossWeights, StylizingLoss, identity_loss, shift_loss, shifted_pair
 from ..lossnet import LossLayers, load_loss_network
 from ..metrics import psnr
 from ..model import StyleBankNet
@@ -38,7 +38,6 @@ from .schedule import IDENTITY, STYLE, branch_at, lr_factor, shift_at
 from .start import read_start_model, restore, resumed_run, set_up_process, starting_point
 
 MAX_SKIPPED_IN_A_ROW = 10  # non-finite steps in a row that stop training
-SHIFT_MARGIN = 16  # pixels at the crops' borders that the shift term leaves out: padding differs there
 
 
 class TrainingDiverged(StyleBankError):
@@ -220,11 +219,10 @@ class Trainer:
         if not self.config.shift_weight:
             return self.criterion(self.model(images, bank), images, styles)
         down, right = shift_at(self.config.seed, self.step)
-        height, width = ((side - 3) // 4 * 4 for side in images.shape[-2:])
-        crops = torch.cat([images[..., :height, :width], images[..., down:down + height, right:right + width]])
-        output, moved = self.model(crops, torch.cat([bank, bank])).split(len(images))
-        losses = self.criterion(output, images[..., :height, :width], styles)
-        losses["shift"] = shift_loss(output, moved, down, right, min(SHIFT_MARGIN, height // 8))
+        here, there = shifted_pair(images, down, right)
+        output, moved = self.model(torch.cat([here, there]), torch.cat([bank, bank])).split(len(images))
+        losses = self.criterion(output, here, styles)
+        losses["shift"] = shift_loss(output, moved, down, right)
         losses["total"] = losses["total"] + self.config.shift_weight * losses["shift"]
         return losses
 

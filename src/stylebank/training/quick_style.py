@@ -6,7 +6,9 @@ and the loss network on a batch of kept features. The crops are small (128 px): 
 at the model's 256 px, and the bank, a 3x3 convolution on E's features, paints texture of the same size in pixels
 at any crop size. The learning rate is half the full path's (0.01 oscillated on these few steps) and the bank
 starts at the identity, as in training: starting from the nearest existing bank (by style loss) was worse,
-since it must first unlearn that style (benchmarks/quick_style.py measures both).
+since it must first unlearn that style (benchmarks/quick_style.py measures both). Where the model was trained
+with the shift term (texture that moves with the photo), each kept crop is also kept moved by 1-3 pixels and the
+bank learns with the same term: without it a quick bank's texture re-rolled when the photo moved (docs/quick-style.md).
 
 ``stylebank add-style --quality`` is the full path (stylebank.training.loop.add_styles): fresh crops every step at the
 model's own size, for ADD_STYLE_ITERATIONS.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -30,36 +32,61 @@ from ..config import LossWeights, QuickStyleConfig, TrainConfig, base_content_fo
 from .data import ContentImages, load_style_images, style_name
 from ..errors import StyleBankError
 from ..formats import model_history, trained_style_size
-from ..losses import StylizingLoss
+from ..losses import StylizingLoss, shift_loss, shifted_pair
 from ..lossnet import LossLayers, load_loss_network
 from ..model import Encoded, StyleBankNet
+from .schedule import shift_at
 
 ENCODE_CHUNK = 8  # crops encoded at a time: the features of all of them are kept, the activations are not
 
 
 class KeptCrops(NamedTuple):
-    """Training crops as the steps use them: E's features, what D needs besides them, the content targets."""
+    """Training crops as the steps use them: E's features, what D needs besides them, the content targets; with a
+    shift term, the same crops moved by ``shifts`` (down, right), encoded too."""
 
     features: torch.Tensor
     statistics: torch.Tensor | None
     content_features: torch.Tensor
+    size: tuple[int, int]
+    moved: tuple[torch.Tensor, torch.Tensor | None] | None = None  # the moved crops' features and statistics
+    shifts: list[tuple[int, int]] | None = None
 
-    def batch(self, indices: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, Encoded, torch.Tensor]:
+    def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, Encoded, torch.Tensor]:
         statistics = self.statistics[indices] if self.statistics is not None else None
-        return self.features[indices], Encoded(size, statistics), self.content_features[indices]
+        return self.features[indices], Encoded(self.size, statistics), self.content_features[indices]
+
+    def moved_batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, Encoded, list[tuple[int, int]]]:
+        features, statistics = self.moved
+        statistics = statistics[indices] if statistics is not None else None
+        return features[indices], Encoded(self.size, statistics), [self.shifts[i] for i in indices.tolist()]
 
 
-def keep_crops(net: StyleBankNet, criterion: StylizingLoss, crops: torch.Tensor) -> KeptCrops:
-    """Encode ``crops`` and compute their content targets, once for the whole run."""
-    features, statistics, targets = [], [], []
+def encoded(net: StyleBankNet, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """E's features of ``crops`` and the statistics D needs besides them, a few crops at a time."""
+    features, statistics = [], []
     with torch.no_grad():
         for chunk in crops.split(ENCODE_CHUNK):
-            encoded_features, encoded = net.encode(chunk)
-            features.append(encoded_features)
-            statistics.append(encoded.statistics)
-            targets.append(criterion.content_targets(chunk))
-    kept_statistics = torch.cat(statistics) if statistics[0] is not None else None
-    return KeptCrops(torch.cat(features), kept_statistics, torch.cat(targets))
+            chunk_features, chunk_encoded = net.encode(chunk)
+            features.append(chunk_features)
+            statistics.append(chunk_encoded.statistics)
+    return torch.cat(features), (torch.cat(statistics) if statistics[0] is not None else None)
+
+
+def keep_crops(net: StyleBankNet, criterion: StylizingLoss, crops: torch.Tensor, seed: int = 0,
+               shift: bool = False) -> KeptCrops:
+    """Encode ``crops`` and compute their content targets, once for the whole run. With ``shift``, each crop is
+    also moved by its own 1-3 pixels (shift_at of the seed and the crop's number), and both are cropped to the
+    size the shift leaves (losses.shifted_pair)."""
+    shifts = moved = None
+    if shift:
+        shifts = [shift_at(seed, number) for number in range(len(crops))]
+        pairs = [shifted_pair(crop, down, right) for crop, (down, right) in zip(crops, shifts)]
+        crops = torch.stack([here for here, _ in pairs])
+        moved = encoded(net, torch.stack([there for _, there in pairs]))
+    features, statistics = encoded(net, crops)
+    with torch.no_grad():
+        targets = torch.cat([criterion.content_targets(chunk) for chunk in crops.split(ENCODE_CHUNK)])
+    return KeptCrops(features, statistics, targets, tuple(crops.shape[-2:]), moved, shifts)
 
 
 def quick_lr(config: QuickStyleConfig, done: float) -> float:
@@ -69,15 +96,15 @@ def quick_lr(config: QuickStyleConfig, done: float) -> float:
 
 
 def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, config: QuickStyleConfig,
-               name: str, progress: bool, report: Callable[[float], None] | None = None
-               ) -> tuple[torch.nn.Module, dict]:
+               name: str, progress: bool, report: Callable[[float], None] | None = None,
+               shift_weight: float = 0.0) -> tuple[torch.nn.Module, dict]:
     """A new bank for the criterion's (only) style, trained on ``crops`` within the budget; with a record of the
-    steps, seconds and the last step's losses. ``report`` is told the fraction of the budget spent, each step."""
+    steps, seconds and the last step's losses. ``report`` is told the fraction of the budget spent, each step.
+    With ``shift_weight`` (and moved crops kept), the shift term as in training (losses.shift_loss)."""
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)  # the new bank's small random start
     bank = net.new_bank()
     optimizer = torch.optim.Adam(bank.parameters(), lr=config.lr)
-    size = (config.image_size, config.image_size)
     style = torch.zeros(config.batch_size, dtype=torch.long)
     by_time = config.steps is None
     bar = tqdm(total=config.seconds if by_time else config.steps, disable=not progress, desc=name,
@@ -89,10 +116,13 @@ def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, co
         for group in optimizer.param_groups:
             group["lr"] = quick_lr(config, done)
         indices = torch.randint(0, len(crops.features), (config.batch_size,), generator=generator)
-        features, encoded, content_features = crops.batch(indices, size)
+        features, encoded_crops, content_features = crops.batch(indices)
         optimizer.zero_grad(set_to_none=True)
-        output = net.decode(bank(features), encoded)
+        output = net.decode(bank(features), encoded_crops)
         losses = criterion(output, torch.empty(0), style[:len(indices)], content_features)
+        if shift_weight and crops.moved is not None:
+            losses["shift"] = moved_difference(net, bank, crops, indices, output)
+            losses["total"] = losses["total"] + shift_weight * losses["shift"]
         losses["total"].backward()
         optimizer.step()
         step += 1
@@ -104,6 +134,16 @@ def learn_bank(net: StyleBankNet, criterion: StylizingLoss, crops: KeptCrops, co
     record = {"steps": step, "seconds": round(time.perf_counter() - started, 1),
               **{f"last_{k}": round(v.item(), 4) for k, v in losses.items()}}
     return bank.requires_grad_(False), record
+
+
+def moved_difference(net: StyleBankNet, bank: torch.nn.Module, crops: KeptCrops, indices: torch.Tensor,
+                     output: torch.Tensor) -> torch.Tensor:
+    """The shift term of a step: each crop's picture (``output``) against its moved crop's, the mean over the
+    batch of losses.shift_loss (each crop has its own shift)."""
+    features, encoded_moved, shifts = crops.moved_batch(indices)
+    moved = net.decode(bank(features), encoded_moved)
+    return torch.stack([shift_loss(here, there, down, right)
+                        for here, there, (down, right) in zip(output, moved, shifts)]).mean()
 
 
 def quick_style_config(options: dict) -> QuickStyleConfig:
@@ -172,13 +212,18 @@ def learn_new_styles(base: ModelFile, base_name: str, style_images: dict[str, to
     loss_source = base.info.get("loss_network") or training.vgg
     loss_network = load_loss_network(loss_source, "cpu", LossLayers(training.content_layer, training.style_layers))
     weights = LossWeights(training.content_weight, training.style_weight, training.tv_weight)
+    # the shift term where the model was trained with one: a bank learned without it re-rolls its texture when
+    # the photo moves by a pixel or two (benchmarks/shift.py)
+    shift_weight = training.shift_weight if config.shift_weight is None else config.shift_weight
+    config = replace(config, shift_weight=shift_weight)  # recorded in the model's history as used
     net, records, kept = base.net, [], None
     for number, (source, image) in enumerate(style_images.items()):
         criterion = StylizingLoss(loss_network, [image], weights)
-        kept = kept or keep_crops(net, criterion, crops)  # the loss network and crops are the same for every style
+        # the loss network and crops are the same for every style
+        kept = kept or keep_crops(net, criterion, crops, config.seed, shift=shift_weight > 0)
         share = None if report is None else \
             (lambda done, number=number: report((number + done) / len(style_images)))
-        bank, record = learn_bank(net, criterion, kept, config, style_name(source), progress, share)
+        bank, record = learn_bank(net, criterion, kept, config, style_name(source), progress, share, shift_weight)
         net.bank.append(bank)
         records.append({"style": style_name(source), **record})
     return with_new_styles(base, base_name, style_images, records, config)
