@@ -5,7 +5,10 @@ For held-out photos (squares of --size + 8, so every shift stays inside), each s
 and the square moved down and right by d pixels are stylized; the RMS difference, in 8-bit levels, of the two
 pictures where they show the same scene (16 pixels from every border left out, where padding differs). The
 encoder's stride is 4, so d = 4 and 8 move the feature grid with the scene; d = 1, 2, 3 do not. The photos
-themselves differ by 0 there. Also the style loss of the unshifted pictures (the model's own loss network).
+themselves differ by 0 there. Also the style loss of the unshifted pictures (the model's own loss network); and
+how much the picture changes (RMS, 8-bit levels, same margin) when noise of 2 levels RMS in blobs of 2, 4 or 8
+pixels is added to the photo (losses.blob_noise): what a camera's next frame adds in a flat region
+(compression, sensor), which a network can turn into re-rolled texture (docs/video.md).
 
     python benchmarks/shift.py [-m MODEL | -m RUN.checkpoint.safetensors] [--json docs/benchmarks/shift.json]
 """
@@ -17,9 +20,18 @@ import torch
 
 from helpers import held_out_photos, load_measured_model, measurement_arguments, report
 from stylebank.evaluate import evaluation_loss
+from stylebank.losses import blob_noise
 
 SHIFTS = (1, 2, 3, 4, 8)
 MARGIN = 16
+NOISE_LEVEL, NOISE_BLOBS = 2.0, (2, 4, 8)  # 8-bit levels RMS; pixels
+
+
+def noise_rms(picture: callable, squares: torch.Tensor, blob: int) -> float:
+    """RMS difference in 8-bit levels of picture(squares) and picture(squares + blob noise), borders left out."""
+    noise = blob_noise(squares.shape, blob, NOISE_LEVEL / 255, seed=blob)
+    difference = picture((squares + noise).clamp(0, 1)) - picture(squares)
+    return round(difference[..., MARGIN:-MARGIN, MARGIN:-MARGIN].square().mean().sqrt().item() * 255, 2)
 
 
 def moved_rms(picture: callable, photos: torch.Tensor, size: int, shift: int) -> float:
@@ -43,6 +55,7 @@ def measure(model, photos: torch.Tensor, size: int) -> dict:
 
         style_loss = criterion(stylized(squares), squares, torch.full((len(squares),), index))["style"].item()
         result[name] = {**{f"moved_{d}px": moved_rms(stylized, photos, size, d) for d in SHIFTS},
+                        **{f"noise_blob{b}px": noise_rms(stylized, squares, b) for b in NOISE_BLOBS},
                         "style_loss": round(style_loss, 4)}
     styles = [v for k, v in result.items() if k != "reconstruction"]
     result["styles_mean"] = {key: round(float(np.mean([v[key] for v in styles])), 3) for key in styles[0]}

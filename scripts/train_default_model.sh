@@ -10,13 +10,17 @@
 # and on a machine without runs/v3/ this script starts from them.
 # From step 4,535 on, the run also trains with the shift term (issue 31: texture that moves with the scene,
 # measured by benchmarks/shift.py; switched on when resuming, as that option may be): --shift-weight 300 up to step
-# 4,904, where the term had levelled off with no cost to the style loss, then 1000.
+# 4,904, where the term had levelled off with no cost to the style loss, then 1000. From step 5,801 on, the moved
+# crop also gets noise (--shift-noise 2: 2 levels RMS in blobs of 2-8 pixels): on the real clip, flat regions
+# flickered because the network turned the faint differences between frames (compression, sensor) into new texture
+# (benchmarks/shift.py's noise_blob columns, docs/video.md).
 # (The version-2 model's recipe is scripts/train_default_model_v2.sh.)
 set -euo pipefail
 out=${1:-runs/v3}
 photos=${PHOTOS:-data/photos}
 iterations=${ITERATIONS:-12000}
 shift_weight=${SHIFT_WEIGHT:-1000}
+shift_noise=${SHIFT_NOISE:-2}
 styles=(builtin:starry_night builtin:the_scream builtin:wave builtin:composition_vii builtin:udnie
         builtin:shipwreck builtin:woman_with_hat)
 saved=docs/default-model/v3/v3.checkpoint.safetensors
@@ -31,4 +35,4 @@ fi
 stylebank train --content "$photos/train" --style "${styles[@]}" -o "$out/v3.safetensors" \
   --vgg vgg19 --image-size 256 --style-size 512 --batch-size 4 --iterations "$iterations" \
   --lr 1e-3 --lr-anneal $((iterations / 4)) --precision fp32 --seed 3 \
-  --checkpoint-every 100 --sample-every 1000 --log-every 10 --shift-weight "$shift_weight" --resume
+  --checkpoint-every 100 --sample-every 1000 --log-every 10 --shift-weight "$shift_weight" --shift-noise "$shift_noise" --resume

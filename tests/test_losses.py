@@ -1,7 +1,7 @@
 import torch
 
 from stylebank.losses import (LossWeights, StylizingLoss, gram_matrix, identity_loss, relative_squared_error,
-                              shift_loss, total_variation)
+                              blob_noise, shift_loss, total_variation)
 from stylebank.lossnet import random_vgg
 from stylebank.metrics import psnr
 
@@ -58,3 +58,17 @@ def test_the_shift_loss_compares_the_same_scene_in_the_two_pictures_away_from_th
     there[0, 0, 2, 5] += 0.5  # inside: counted, as a mean over the compared values
     compared = 3 * (height - 1 - 4) * (width - 2 - 4)
     assert torch.isclose(shift_loss(here, there, 1, 2, margin=2), torch.tensor(0.25 / compared))
+
+
+def test_blob_noise_has_its_level_and_blob_size_and_is_the_same_for_the_same_seed():
+    def neighbour_correlation(noise: torch.Tensor) -> float:
+        return float(torch.corrcoef(torch.stack([noise[..., :, :-1].flatten(), noise[..., :, 1:].flatten()]))[0, 1])
+
+    noises = {blob: blob_noise(torch.Size((2, 3, 64, 72)), blob, 0.01, seed=5) for blob in (2, 4, 8)}
+    for noise in noises.values():
+        assert noise.shape == (2, 3, 64, 72) and abs(float(noise.std()) - 0.01) < 1e-6
+        assert abs(float(noise.mean())) < 0.002
+    correlations = [neighbour_correlation(noises[blob]) for blob in (2, 4, 8)]
+    assert correlations == sorted(correlations) and correlations[0] > 0.3 and correlations[-1] > 0.9
+    assert torch.equal(noises[4], blob_noise(torch.Size((2, 3, 64, 72)), 4, 0.01, seed=5))
+    assert not torch.equal(noises[4], blob_noise(torch.Size((2, 3, 64, 72)), 4, 0.01, seed=6))

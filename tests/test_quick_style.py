@@ -16,7 +16,7 @@ from stylebank.training.data import ContentImages, load_style_images
 from stylebank.errors import StyleBankError
 from stylebank.losses import StylizingLoss
 from stylebank.lossnet import load_loss_network
-from stylebank.training.quick_style import keep_crops, learn_bank, moved_difference, quick_add_styles
+from stylebank.training.quick_style import keep_crops, learn_bank, moved_difference, quick_add_styles, with_noise
 from stylebank.training.loop import train
 from stylebank.web.limits import Rejected
 
@@ -118,6 +118,11 @@ def test_with_a_shift_term_each_crop_is_kept_moved_by_its_own_shift(base):
             assert torch.allclose(kept.features[number], net.encode(here)[0][0], atol=1e-5)
             assert torch.allclose(kept.moved[0][number], net.encode(there)[0][0], atol=1e-5)
             assert torch.allclose(kept.content_features[number], criterion.content_targets(here)[0], atol=1e-5)
+    noisy = keep_crops(net, criterion, crops, seed=0, shift=True, noise=0.02)  # the model's shift noise: moved only
+    assert torch.equal(noisy.features, kept.features) and not torch.allclose(noisy.moved[0], kept.moved[0])
+    there = torch.stack([crop[:, down:down + 28, right:right + 28] for crop, (down, right) in zip(crops, kept.shifts)])
+    with torch.no_grad():
+        assert torch.allclose(noisy.moved[0], net.encode(with_noise(there, 0.02, 0))[0], atol=1e-5)
 
 
 def test_the_shift_term_makes_the_new_banks_picture_move_with_the_photo(base):
@@ -134,16 +139,23 @@ def test_the_shift_term_makes_the_new_banks_picture_move_with_the_photo(base):
     assert moved["steady"] < 0.5 * moved["plain"], moved
 
 
-def test_quick_add_style_takes_the_models_own_shift_weight_unless_told(base, tmp_path):
+def test_quick_add_style_takes_the_models_own_shift_weight_unless_told(base, tmp_path, monkeypatch):
+    from stylebank.training import quick_style
+
+    noises = []
+    real_keep = quick_style.keep_crops
+    monkeypatch.setattr(quick_style, "keep_crops", lambda *args, **kwargs: noises.append(kwargs["noise"]) or
+                        real_keep(*args, **kwargs))
     model = load_model(base["model"])
-    shifted = ModelFile(model.net, {**model.info, "training": {**model.info["training"], "shift_weight": 50.0}},
-                        model.style_pixels)
+    training = {**model.info["training"], "shift_weight": 50.0, "shift_noise": 2.0}
+    shifted = ModelFile(model.net, {**model.info, "training": training}, model.style_pixels)
     for config, weight in ((SMALL, 50.0), (QuickStyleConfig(steps=3, image_size=32, crops=4, batch_size=2,
                                                             shift_weight=0.0), 0.0)):
         out = quick_add_styles(shifted, [str(base["styles"][1])], tmp_path / f"w{weight}.safetensors", config=config,
                                progress=False)
         run = load_model(out).info["training"]["history"][-1]
         assert run["quick"]["shift_weight"] == weight and ("last_shift" in run["per_style"][0]) == (weight > 0)
+    assert noises == [2.0 / 255] * 2  # the model's shift noise on the moved crops
 
 
 def test_a_time_budget_ends_the_training(base):

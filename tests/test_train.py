@@ -15,14 +15,16 @@ from PIL import Image
 
 from stylebank.checkpoint import load_checkpoint, load_model
 from stylebank.cli import main
+import stylebank.model
 import stylebank.training.data
 from stylebank.training.batches import StepBatches, style_indices
 from stylebank.training.data import ContentImages, draw_crops, expand_sources, jittered
 from stylebank.config import TrainConfig, resumed_config
 from stylebank.errors import StyleBankError, TrainingInterrupted
 from stylebank.images import ImageNote
+from stylebank.losses import blob_noise
 from stylebank.training.loop import Trainer, TrainingDiverged, add_styles, encoder_decoder_grad_norm, train
-from stylebank.training.schedule import IDENTITY, STYLE, branch_at, shift_at
+from stylebank.training.schedule import IDENTITY, STYLE, branch_at, noise_at, shift_at
 from stylebank.training.start import TrainingNote
 from tiny_training import assert_same_weights, tiny_config
 
@@ -53,6 +55,30 @@ def test_a_shift_weight_adds_the_shift_term_to_stylizing_steps_and_may_be_switch
     first = tiny_config(tiny_data, iterations=2)
     train(first, progress=False)
     assert resumed_config(first.output, shift_weight=5.0).shift_weight == 5.0
+
+
+def test_shift_noise_is_drawn_from_the_seed_and_the_step_and_lands_on_the_moved_crop_alone(tiny_data, monkeypatch):
+    draws = [noise_at(3, step) for step in range(300)]
+    assert draws == [noise_at(3, step) for step in range(300)] and draws != [noise_at(4, s) for s in range(300)]
+    assert {blob for blob, _ in draws} == {2, 4, 8} and len({seed for _, seed in draws}) == 300
+    crops = []
+    real_forward = stylebank.model.StyleBankNet.forward
+    monkeypatch.setattr(stylebank.model.StyleBankNet, "forward",
+                        lambda net, images, styles=None: crops.append(images.detach().clone()) or
+                        real_forward(net, images, styles))
+    records = [Trainer(tiny_config(tiny_data, shift_weight=10.0, shift_noise=level)).train_step()
+               for level in (0.0, 8.0)]
+    plain, noisy = (batch.chunk(2) for batch in crops)  # (crops, moved crops) of each run's one step
+    assert torch.equal(plain[0], noisy[0])  # what the perceptual losses judge is untouched
+    blob, seed = noise_at(tiny_config(tiny_data).seed, 0)
+    expected = (plain[1] + blob_noise(plain[1].shape, blob, 8.0 / 255, seed)).clamp(0, 1)
+    assert torch.allclose(noisy[1], expected, atol=1e-6) and not torch.equal(noisy[1], plain[1])
+    assert records[1]["shift"] > records[0]["shift"]
+    with pytest.raises(StyleBankError, match="--shift-noise .* --shift-weight"):
+        tiny_config(tiny_data, shift_noise=2.0).validate()
+    first = tiny_config(tiny_data, iterations=2, shift_weight=1.0)
+    train(first, progress=False)
+    assert resumed_config(first.output, shift_noise=2.0).shift_noise == 2.0
 
 
 def test_styles_are_visited_evenly():

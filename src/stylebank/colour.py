@@ -41,7 +41,8 @@ def colour_map(picture: np.ndarray | torch.Tensor, photo: np.ndarray | torch.Ten
     return array_namespace(picture).from_numpy(mapping).to(picture.device)
 
 
-def apply_colour_map(picture: np.ndarray | torch.Tensor, mapping: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+def apply_colour_map(picture: np.ndarray | torch.Tensor,
+                     mapping: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     """``picture`` (B, 3, H, W) with each image's colours mapped by ``mapping`` (B, 3, 4), in its own dtype (and, a
     tensor, its memory layout: the CPU network's is channels-last)."""
     xp = array_namespace(picture)

@@ -105,6 +105,9 @@ class TrainConfig:
     # the stylized picture of the photo moved by 1-3 pixels should be the stylized picture moved (0: the paper's
     # objective); without it the texture is anchored to E's stride-4 grid and re-rolls on moving content in video
     shift_weight: float = setting(0.0, float, minimum=0)
+    # with the shift term, the moved crop also gets noise of this RMS (8-bit levels) in blobs of 2-8 pixels, as a
+    # camera's next frame has (compression, sensor): without it a network turned such noise into re-rolled texture
+    shift_noise: float = setting(0.0, float, minimum=0)
     warmup: int = setting(300, int, minimum=0)  # auto-encoder-only iterations first (no VGG, cheap)
     # the learning rate rises linearly over this many iterations after the warm-up
     lr_ramp: int = setting(200, int, minimum=0)
@@ -187,6 +190,8 @@ class TrainConfig:
         if self.warmup >= self.iterations and not self.base_model:
             raise StyleBankError(f"the warm-up ({self.warmup} auto-encoder-only iterations) leaves no stylizing "
                                  f"iterations out of {self.iterations}; lower --warmup or raise --iterations")
+        if self.shift_noise and not self.shift_weight:
+            raise StyleBankError("--shift-noise is noise on the shift term's moved crop; give --shift-weight too")
         if self.init_from and self.base_model:
             raise StyleBankError("--init-from starts a whole run from a model; add-style trains new banks on one")
         if not self.styles:
@@ -214,8 +219,8 @@ def checkpoint_path(output: str | Path) -> Path:
 # The settings that belong to the machine and the session, not to the model: a resumed run may change them, and
 # add-style starts from the defaults rather than the base run's.
 MACHINE_SETTINGS = ("device", "precision", "compile", "tensorboard", "workers", "max_pixels")
-# The shift weight may be switched on for the rest of a run (a model trained without it, made steady for video).
-RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal", "shift_weight",
+# The shift term may be switched on for the rest of a run (a model trained without it, made steady for video).
+RESUMABLE_OVERRIDES = ("iterations", "lr", "lr_decay", "lr_decay_every", "lr_anneal", "shift_weight", "shift_noise",
                        "checkpoint_every", "sample_every", "log_every", *MACHINE_SETTINGS)
 
 

@@ -93,6 +93,17 @@ def shifted_pair(images: torch.Tensor, down: int, right: int) -> tuple[torch.Ten
     return images[..., :height, :width], images[..., down:down + height, right:right + width]
 
 
+def blob_noise(shape: torch.Size, blob: int, level: float, seed: int) -> torch.Tensor:
+    """Noise of RMS ``level`` (of 1) that varies over blobs of about ``blob`` pixels, as a camera's next frame
+    differs from this one in a flat region (compression, sensor): normal values on a grid ``blob`` times coarser,
+    spread bilinearly; (B, C, H, W) ``shape``, on the CPU, the same for the same seed."""
+    batch, channels, height, width = shape
+    coarse = torch.randn(batch, channels, height // blob + 2, width // blob + 2,
+                         generator=torch.Generator().manual_seed(seed))
+    fine = F.interpolate(coarse, scale_factor=blob, mode="bilinear", align_corners=False)[..., :height, :width]
+    return fine * (level / fine.std().clamp_min(1e-12))
+
+
 def shift_loss(output: torch.Tensor, moved: torch.Tensor, down: int, right: int,
                margin: int | None = None) -> torch.Tensor:
     """How much a stylized picture changes, beyond moving, when its photo moves: ``output`` is S(crop), ``moved``

@@ -56,6 +56,9 @@ def number_option_help(joint: bool) -> dict[str, str]:
             "shift_weight": "weight of the loss that the picture of the photo moved by 1-3 pixels is the picture "
                             "moved: texture that moves with the scene in video (default 0, the paper's objective; "
                             "may be switched on when resuming)",
+            "shift_noise": "noise (RMS, 8-bit levels, in blobs of 2-8 pixels) on the shift term's moved crop, as a "
+                           "camera's next frame has: texture that does not boil on compression noise (default 0; "
+                           "may be switched on when resuming)",
         })
     numbers.update({"workers": "processes that decode and crop the photos (default: half the cores, at most 4; 0: "
                                "none, the training process does it)",

@@ -25,7 +25,7 @@ from ..config import RESUMABLE_OVERRIDES, TrainConfig, add_style_config
 from ..errors import StyleBankError, TrainingInterrupted
 from ..formats import model_history, run_summary
 from ..images import ImageNote
-from ..losses import LossWeights, StylizingLoss, identity_loss, shift_loss, shifted_pair
+from ..losses import LossWeights, StylizingLoss, blob_noise, identity_loss, shift_loss, shifted_pair
 from ..lossnet import LossLayers, load_loss_network
 from ..metrics import psnr
 from ..model import StyleBankNet
@@ -34,7 +34,7 @@ from .batches import StepBatch, StepBatches, default_workers, step_batches
 from .data import ContentImages, load_style_images, style_name
 from .distributed import barrier, leave, summed
 from .report import TrainingReport, reported_write_errors
-from .schedule import IDENTITY, STYLE, branch_at, lr_factor, shift_at
+from .schedule import IDENTITY, STYLE, branch_at, lr_factor, noise_at, shift_at
 from .start import read_start_model, restore, resumed_run, set_up_process, starting_point
 
 MAX_SKIPPED_IN_A_ROW = 10  # non-finite steps in a row that stop training
@@ -212,14 +212,18 @@ class Trainer:
 
     def stylizing_losses(self, images: torch.Tensor, styles: torch.Tensor) -> dict[str, torch.Tensor]:
         """The stylizing branch's losses on ``images`` in ``styles`` (counted from the first style this run
-        trains). With a shift weight, the network also stylizes the crops moved by shift_at's few pixels, in the
-        same call (DDP allows one forward per backward): both at the largest multiple of 4 that leaves room for the
-        shift, and the first ones are what the perceptual losses judge."""
+        trains). With a shift weight, the network also stylizes the crops moved by shift_at's few pixels (with
+        ``shift_noise``, noise added), in the same call (DDP allows one forward per backward): both at the largest
+        multiple of 4 that leaves room for the shift, and the first ones are what the perceptual losses judge."""
         bank = styles + self.base_style_count
         if not self.config.shift_weight:
             return self.criterion(self.model(images, bank), images, styles)
         down, right = shift_at(self.config.seed, self.step)
         here, there = shifted_pair(images, down, right)
+        if self.config.shift_noise:  # each process its own noise, the same again when resumed
+            blob, seed = noise_at(self.config.seed, self.step)
+            noise = blob_noise(there.shape, blob, self.config.shift_noise / 255, seed + self.processes.rank)
+            there = (there + noise.to(there.device, there.dtype)).clamp(0, 1)
         output, moved = self.model(torch.cat([here, there]), torch.cat([bank, bank])).split(len(images))
         losses = self.criterion(output, here, styles)
         losses["shift"] = shift_loss(output, moved, down, right)

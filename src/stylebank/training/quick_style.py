@@ -7,8 +7,9 @@ at the model's 256 px, and the bank, a 3x3 convolution on E's features, paints t
 at any crop size. The learning rate is half the full path's (0.01 oscillated on these few steps) and the bank
 starts at the identity, as in training: starting from the nearest existing bank (by style loss) was worse,
 since it must first unlearn that style (benchmarks/quick_style.py measures both). Where the model was trained
-with the shift term (texture that moves with the photo), each kept crop is also kept moved by 1-3 pixels and the
-bank learns with the same term: without it a quick bank's texture re-rolled when the photo moved (docs/quick-style.md).
+with the shift term (texture that moves with the photo), each kept crop is also kept moved by 1-3 pixels (with
+the model's shift noise) and the bank learns with the same term: without it a quick bank's texture re-rolled
+when the photo moved (docs/quick-style.md).
 
 ``stylebank add-style --quality`` is the full path (stylebank.training.loop.add_styles): fresh crops every step at the
 model's own size, for ADD_STYLE_ITERATIONS.
@@ -32,10 +33,10 @@ from ..config import LossWeights, QuickStyleConfig, TrainConfig, base_content_fo
 from .data import ContentImages, load_style_images, style_name
 from ..errors import StyleBankError
 from ..formats import model_history, trained_style_size
-from ..losses import StylizingLoss, shift_loss, shifted_pair
+from ..losses import StylizingLoss, blob_noise, shift_loss, shifted_pair
 from ..lossnet import LossLayers, load_loss_network
 from ..model import Encoded, StyleBankNet
-from .schedule import shift_at
+from .schedule import noise_at, shift_at
 
 ENCODE_CHUNK = 8  # crops encoded at a time: the features of all of them are kept, the activations are not
 
@@ -72,17 +73,29 @@ def encoded(net: StyleBankNet, crops: torch.Tensor) -> tuple[torch.Tensor, torch
     return torch.cat(features), (torch.cat(statistics) if statistics[0] is not None else None)
 
 
+def with_noise(pictures: torch.Tensor, level: float, seed: int) -> torch.Tensor:
+    """Each picture with its own blob noise of RMS ``level`` (training's shift noise, drawn by noise_at of the seed
+    and the picture's number)."""
+    noisy = []
+    for number, picture in enumerate(pictures):
+        blob, noise_seed = noise_at(seed, number)
+        noisy.append((picture + blob_noise(picture[None].shape, blob, level, noise_seed)[0]).clamp(0, 1))
+    return torch.stack(noisy)
+
+
 def keep_crops(net: StyleBankNet, criterion: StylizingLoss, crops: torch.Tensor, seed: int = 0,
-               shift: bool = False) -> KeptCrops:
+               shift: bool = False, noise: float = 0.0) -> KeptCrops:
     """Encode ``crops`` and compute their content targets, once for the whole run. With ``shift``, each crop is
-    also moved by its own 1-3 pixels (shift_at of the seed and the crop's number), and both are cropped to the
-    size the shift leaves (losses.shifted_pair)."""
+    also moved by its own 1-3 pixels (shift_at of the seed and the crop's number), with ``noise`` (RMS, of 1) in
+    blobs added as training's shift noise does, and both are cropped to the size the shift leaves
+    (losses.shifted_pair)."""
     shifts = moved = None
     if shift:
         shifts = [shift_at(seed, number) for number in range(len(crops))]
         pairs = [shifted_pair(crop, down, right) for crop, (down, right) in zip(crops, shifts)]
         crops = torch.stack([here for here, _ in pairs])
-        moved = encoded(net, torch.stack([there for _, there in pairs]))
+        there = torch.stack([there for _, there in pairs])
+        moved = encoded(net, with_noise(there, noise, seed) if noise else there)
     features, statistics = encoded(net, crops)
     with torch.no_grad():
         targets = torch.cat([criterion.content_targets(chunk) for chunk in crops.split(ENCODE_CHUNK)])
@@ -220,7 +233,8 @@ def learn_new_styles(base: ModelFile, base_name: str, style_images: dict[str, to
     for number, (source, image) in enumerate(style_images.items()):
         criterion = StylizingLoss(loss_network, [image], weights)
         # the loss network and crops are the same for every style
-        kept = kept or keep_crops(net, criterion, crops, config.seed, shift=shift_weight > 0)
+        kept = kept or keep_crops(net, criterion, crops, config.seed, shift=shift_weight > 0,
+                                  noise=training.shift_noise / 255)
         share = None if report is None else \
             (lambda done, number=number: report((number + done) / len(style_images)))
         bank, record = learn_bank(net, criterion, kept, config, style_name(source), progress, share, shift_weight)

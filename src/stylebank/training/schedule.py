@@ -1,5 +1,5 @@
 """What each iteration of a run does, computed from the step alone (so that a resumed run needs nothing else):
-which branch it trains, its learning rate, and the shift of its shift term."""
+which branch it trains, its learning rate, and the shift and noise of its shift term."""
 
 from __future__ import annotations
 
@@ -41,3 +41,11 @@ def shift_at(seed: int, step: int) -> tuple[int, int]:
     the seed and the step alone. Up to 3 pixels: E's stride is 4, and a shift by 4 moves the texture with the
     feature grid already."""
     return divmod(random.Random(seed * 1_000_003 + step).randrange(1, 16), 4)
+
+
+def noise_at(seed: int, step: int) -> tuple[int, int]:
+    """The shift noise of iteration ``step`` (losses.blob_noise): its blob size, 2, 4 or 8 pixels (E's stride and
+    the scales around it, where the network turned faint noise into the most texture), and the seed of its values;
+    drawn from the seed and the step alone."""
+    draw = random.Random(seed * 1_000_003 + step + 0x5EED)
+    return draw.choice((2, 4, 8)), draw.getrandbits(62)
