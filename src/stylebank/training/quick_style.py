@@ -94,8 +94,8 @@ def keep_crops(net: StyleBankNet, criterion: StylizingLoss, crops: torch.Tensor,
         shifts = [shift_at(seed, number) for number in range(len(crops))]
         pairs = [shifted_pair(crop, down, right) for crop, (down, right) in zip(crops, shifts)]
         crops = torch.stack([here for here, _ in pairs])
-        there = torch.stack([there for _, there in pairs])
-        moved = encoded(net, with_noise(there, noise, seed) if noise else there)
+        moved_crops = torch.stack([there for _, there in pairs])
+        moved = encoded(net, with_noise(moved_crops, noise, seed) if noise else moved_crops)
     features, statistics = encoded(net, crops)
     with torch.no_grad():
         targets = torch.cat([criterion.content_targets(chunk) for chunk in crops.split(ENCODE_CHUNK)])
