@@ -10,6 +10,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from .gatys import gatys_optimize
+from .colour import match_colours
 from .errors import StyleBankError
 from .images import expand_sources, load_image
 from .tensors import resize_shorter_side, to_tensor
@@ -52,9 +53,8 @@ def evaluate(model, contents: list[str], vgg: str | None = None, image_size: int
               for name in expand_sources(contents)}
     with torch.no_grad():
         reconstructions = {n: model.net.reconstruct(p.unsqueeze(0)).clamp(0, 1)[0] for n, p in photos.items()}
-    # what strength 0 gives: the reconstruction with its colours matched to the photo's (stylebank.colour)
-    at_zero = {n: model.stylize_batch(p.unsqueeze(0), StylizeOptions(0, strength=0, precision="fp32"))[0]
-               for n, p in photos.items()}
+    # what strength 0 gives: the same reconstruction with its colours matched to the photo's (stylebank.colour)
+    at_zero = {n: match_colours(reconstructions[n][None], p[None]).clamp(0, 1)[0] for n, p in photos.items()}
     per_image = {name: {"psnr": image_psnr(reconstructions[name], photo),
                         "ssim": image_ssim(reconstructions[name], photo),
                         "psnr_strength_0": image_psnr(at_zero[name], photo)} for name, photo in photos.items()}
